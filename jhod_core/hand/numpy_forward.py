@@ -1,0 +1,77 @@
+"""MANO forward kinematics and skinning in NumPy only (no torch, no smplx): the Blender path.
+
+Same maths as smplx's `lbs` for MANO (hand_model_facts.md 1.5): shape blend, joint regression,
+pose correctives from (R - I) of the 15 finger joints, rest frames with identity orientation,
+linear blend skinning, then translation. `tests/test_hand.py` checks it against the torch path.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .model_file import HandData
+from .topology import KEYPOINT_ORDER
+
+
+def rodrigues(rotvec: np.ndarray) -> np.ndarray:
+    """Axis-angle (..., 3) -> rotation matrices (..., 3, 3)."""
+    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    axis = rotvec / np.maximum(angle, 1e-12)
+    x, y, z = axis[..., 0], axis[..., 1], axis[..., 2]
+    zero = np.zeros_like(x)
+    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1).reshape(rotvec.shape[:-1] + (3, 3))
+    s, c = np.sin(angle)[..., None], np.cos(angle)[..., None]
+    return np.eye(3) + s * k + (1 - c) * (k @ k)
+
+
+def _batch(a, width: int, batch: int) -> np.ndarray:
+    if a is None:
+        return np.zeros((batch, width))
+    a = np.asarray(a, dtype=np.float64)
+    return np.broadcast_to(a.reshape(-1, a.shape[-1]), (batch, a.shape[-1])) if a.ndim == 1 else a
+
+
+def forward(data: HandData, global_orient=None, hand_pose=None, transl=None, betas=None,
+            flat_hand_mean: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posed hands: vertices (B, V, 3), joints (B, 16, 3), keypoints (B, 21, 3) in metres.
+
+    Any argument may be None (zeros) or unbatched; `hand_pose` is 45 axis-angle values (15 joints
+    in MANO order); `flat_hand_mean=True` means zeros = flat open hand (manopth/GRAB convention).
+    """
+    arrays = [a for a in (global_orient, hand_pose, transl, betas) if a is not None]
+    batch = max([np.asarray(a).reshape(-1, np.asarray(a).shape[-1]).shape[0] for a in arrays] or [1])
+    go = _batch(global_orient, 3, batch)
+    hp = _batch(hand_pose, 45, batch)
+    tr = _batch(transl, 3, batch)
+    num_betas = data.shapedirs.shape[2]
+    be = _batch(betas, num_betas, batch)[:, :num_betas]
+    if not flat_hand_mean:
+        hp = hp + data.hands_mean
+
+    v_shaped = data.v_template + np.einsum("bl,vcl->bvc", be, data.shapedirs[:, :, : be.shape[1]])
+    joints = np.einsum("jv,bvc->bjc", data.J_regressor, v_shaped)
+    rot = rodrigues(np.concatenate([go, hp], axis=1).reshape(batch, 16, 3))
+    pose_feature = (rot[:, 1:] - np.eye(3)).reshape(batch, 135)
+    v_posed = v_shaped + (pose_feature @ data.posedirs.reshape(-1, 135).T).reshape(batch, -1, 3)
+
+    # world transforms of each joint's rest-aligned frame
+    world = np.zeros((batch, 16, 4, 4))
+    world[:, :, 3, 3] = 1.0
+    for k, parent in enumerate(data.parents):
+        local_t = joints[:, k] - (joints[:, parent] if parent >= 0 else 0.0)
+        if parent < 0:
+            world[:, k, :3, :3], world[:, k, :3, 3] = rot[:, k], local_t
+        else:
+            world[:, k, :3, :3] = world[:, parent, :3, :3] @ rot[:, k]
+            world[:, k, :3, 3] = np.einsum("bij,bj->bi", world[:, parent, :3, :3], local_t) + world[:, parent, :3, 3]
+    posed_joints = world[:, :, :3, 3].copy()
+    # remove the rest joint so each transform acts on rest-pose vertices
+    rel = world.copy()
+    rel[:, :, :3, 3] -= np.einsum("bkij,bkj->bki", world[:, :, :3, :3], joints)
+    per_vertex = np.einsum("vk,bkij->bvij", data.weights, rel)
+    verts = np.einsum("bvij,bvj->bvi", per_vertex[:, :, :3, :3], v_posed) + per_vertex[:, :, :3, 3]
+
+    verts = verts + tr[:, None]
+    posed_joints = posed_joints + tr[:, None]
+    keypoints = np.concatenate([posed_joints, verts[:, data.tip_vertex_ids]], axis=1)[:, KEYPOINT_ORDER]
+    return verts, posed_joints, keypoints
