@@ -1,0 +1,57 @@
+"""Deterministic point sampling on meshes and point sets.
+
+Every function takes an explicit ``seed`` and draws from its own ``np.random.default_rng(seed)``,
+so results do not depend on global random state (trimesh's ``sample_surface`` uses a global RNG).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+from jhod_core.errors import MeshError
+
+
+def sample_surface(
+    mesh: trimesh.Trimesh, n: int = 2048, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample ``n`` points uniformly by area on the surface; return ``(points, normals, face_idx)``.
+
+    Faces are drawn with probability proportional to their area, then a point is drawn uniformly
+    inside the triangle (``sqrt`` barycentric trick). ``normals`` are the unit face normals of the
+    sampled faces (n, 3). Same mesh + seed -> same samples.
+    """
+    areas = np.asarray(mesh.area_faces, dtype=np.float64)
+    total = areas.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise MeshError("cannot sample the surface of a mesh with zero total area")
+    rng = np.random.default_rng(seed)
+    cdf = np.cumsum(areas) / total
+    face_idx = np.minimum(np.searchsorted(cdf, rng.random(n), side="right"), len(areas) - 1)
+
+    r1, r2 = rng.random((2, n))
+    s = np.sqrt(r1)
+    bary = np.stack([1.0 - s, s * (1.0 - r2), s * r2], axis=1)  # uniform in the triangle
+    tri = np.asarray(mesh.vertices, dtype=np.float64)[np.asarray(mesh.faces)[face_idx]]
+    points = np.einsum("nk,nkd->nd", bary, tri)
+    normals = np.asarray(mesh.face_normals, dtype=np.float64)[face_idx]
+    return points, normals, face_idx
+
+
+def farthest_point_sampling(points: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Indices of ``k`` points chosen greedily to be far apart (O(n k) time, O(n) memory).
+
+    The first index is drawn from ``default_rng(seed)``; each next one is the point farthest from
+    all chosen so far (ties -> lowest index), so the result is deterministic per seed.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    n = len(points)
+    if not 0 < k <= n:
+        raise ValueError(f"farthest_point_sampling: k must be in 1..{n}, got {k}")
+    chosen = np.empty(k, dtype=np.int64)
+    chosen[0] = np.random.default_rng(seed).integers(n)
+    nearest_sq = np.sum((points - points[chosen[0]]) ** 2, axis=1)
+    for i in range(1, k):
+        chosen[i] = int(np.argmax(nearest_sq))
+        np.minimum(nearest_sq, np.sum((points - points[chosen[i]]) ** 2, axis=1), out=nearest_sq)
+    return chosen

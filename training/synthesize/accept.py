@@ -1,0 +1,55 @@
+"""Which synthesized grasps are kept: the foundation metrics, cheapest test first.
+
+Thresholds (issue "synthetic data engine"): penetration depth <= 0.5 cm, intersection volume
+<= 3 cm^3, at least three digits touching (thumb counts as a digit), mean simulation displacement
+over the six gravity directions <= 2 cm, anatomical limits respected (within a 5 degree
+tolerance, the optimiser's soft constraint).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import trimesh
+
+from jhod_core import metrics
+from jhod_core.geometry.inside import signed_distance
+from jhod_core.hand.joint_limits import limit_violation
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    penetration_cm: float = 0.5
+    volume_cm3: float = 3.0
+    min_digits: int = 3
+    sim_6dir_cm: float = 2.0
+    limit_tolerance_deg: float = 5.0
+
+
+def check_grasp(obj_mesh: trimesh.Trimesh, hand_verts: np.ndarray, hand_faces: np.ndarray, hand_pose: np.ndarray,
+                frames: np.ndarray, fingers: dict, thr: Thresholds = Thresholds(), cache=None) -> tuple[dict, str]:
+    """(metrics, reason): reason is "" when the grasp is accepted, else the first failed test."""
+    out = {}
+    out["limit_violation_deg"] = float(np.rad2deg(limit_violation(hand_pose, frames).max()))
+    if out["limit_violation_deg"] > thr.limit_tolerance_deg:
+        return out, "joint limits"
+    signed = signed_distance(obj_mesh, hand_verts)
+    out["penetration_depth_cm"] = float(max(0.0, -signed.min()) * 100)
+    if out["penetration_depth_cm"] > thr.penetration_cm:
+        return out, "penetration"
+    touching = signed <= metrics.CONTACT_THRESHOLD
+    digits = [name for name, ids in fingers.items() if touching[ids].any()]
+    out["digits_in_contact"] = digits
+    if len(digits) < thr.min_digits:
+        return out, "too few digits in contact"
+    hand_mesh = trimesh.Trimesh(hand_verts, hand_faces, process=False)
+    # simulation before volume: it rejects more and costs less
+    out["sim_displacement_6dir_cm"] = metrics.simulation_displacement_6dir(obj_mesh, hand_mesh, cache=cache,
+                                                                          stop_above=thr.sim_6dir_cm)
+    if out["sim_displacement_6dir_cm"] > thr.sim_6dir_cm:
+        return out, "simulation"
+    out["intersection_volume_cm3"] = metrics.intersection_volume(obj_mesh, hand_mesh)
+    if out["intersection_volume_cm3"] > thr.volume_cm3:
+        return out, "intersection volume"
+    return out, ""

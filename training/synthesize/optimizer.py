@@ -1,0 +1,264 @@
+"""Grasp synthesis by batched optimisation of the MANO-format hand on one object.
+
+In the spirit of DexGraspNet and OakInk-Shape's refinement (facts in
+../shared/reference/ml_anchors.md section 5): many hands start spread around the object with
+their palms facing it, then Adam minimises
+
+    E = w_contact  * distance of the grasp type's contact pads to the surface
+      + w_pen      * depth of hand points inside the object
+      + w_obj_pen  * depth of object points inside the hand
+      + w_self     * finger-finger overlap
+      + w_limits   * squared anatomical joint-limit violation
+      + w_closure  * net contact normal force and torque (a force-closure proxy)
+      + w_prior    * distance of the finger pose from the grasp type's template
+
+Grasp types ("power", "precision", "pinch") choose which pads must touch, so the set contains
+whole-hand wraps as well as fingertip grasps. Distances inside the energy are in centimetres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import trimesh
+
+from jhod_core.geometry.sampling import farthest_point_sampling, sample_surface
+from jhod_core.hand import HandModel
+from jhod_core.hand.joint_limits import anatomical_frames, limit_violation, limits_array, pose_from_angles
+from jhod_core.hand.regions import palmar_pads
+from jhod_core.hand.topology import FINGER_JOINTS
+
+from .sdf_grid import SDFGrid
+
+GRASP_TYPES = ("power", "precision", "pinch")
+TYPE_PROBABILITIES = (0.7, 0.25, 0.05)
+FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+
+
+@dataclass
+class SynthesisConfig:
+    batch: int = 32
+    steps: int = 300
+    lr_rot: float = 0.01
+    lr_transl: float = 0.002
+    lr_pose: float = 0.02
+    w_contact: float = 3.0
+    w_pen: float = 3.0
+    w_obj_pen: float = 1.0
+    w_self: float = 2.0
+    w_limits: float = 30.0
+    w_closure: float = 2.0
+    w_prior: float = 0.05
+    sdf_resolution: int = 64
+    # Soft-finger squeeze: pads aim this deep into the surface and the rest of the hand may sink this
+    # far for free. Simulation needs it: a merely touching hand exerts no force (PyBullet even pushes
+    # touching bodies ~2 mm apart), so nothing holds the object against gravity.
+    squeeze: float = 0.0035
+    free_depth: float = 0.0035
+
+
+def _type_angles_deg(kind: str, rng: np.random.Generator) -> np.ndarray:
+    """(15, 3) template anatomical angles (twist, spread, bend) for a grasp type, jittered."""
+    a = np.zeros((15, 3))
+    curl = {"power": (45, 55, 35), "precision": (35, 40, 20), "pinch": (40, 50, 30)}[kind]
+    for finger, joints in FINGER_JOINTS.items():
+        for i, j in enumerate(joints):
+            if finger == "thumb":
+                base = [(15, 35, 20), (0, 0, 20), (0, 0, 20)][i]
+                a[j - 1] = np.asarray(base, float) + rng.normal(0, [8, 10, 8]) * (i == 0)
+            else:
+                a[j - 1, 2] = curl[i] + rng.normal(0, 8)
+                if i == 0:
+                    a[j - 1, 1] = rng.normal(0, 6)
+    return a
+
+
+class GraspSynthesizer:
+    """Optimises batches of grasps on one object; `run(mesh, seed)` returns candidate parameters."""
+
+    def __init__(self, hand: HandModel | None = None, config: SynthesisConfig | None = None):
+        self.hand = hand or HandModel()
+        self.cfg = config or SynthesisConfig()
+        data = self.hand.data
+        self.frames = anatomical_frames(data.rest_joints)
+        self.frames_t = torch.tensor(self.frames, dtype=torch.float32)
+        self.limits = limits_array()
+        pads = palmar_pads(data)
+        v = data.v_template
+        # A few representative contact points per segment: farthest-point picks on its pad.
+        self.contact_ids, self.contact_joint = [], []
+        for k, ids in pads.items():
+            if len(ids) == 0:
+                continue
+            count = 5 if k == 0 else (2 if k in (3, 6, 9, 12, 15) else 1)
+            pick = ids[farthest_point_sampling(v[ids], min(count, len(ids)), seed=0)]
+            self.contact_ids += pick.tolist()
+            self.contact_joint += [k] * len(pick)
+        self.contact_ids = torch.tensor(self.contact_ids)
+        self.contact_joint = np.array(self.contact_joint)
+        self.palm_centre = v[pads[0]].mean(0)
+        palmar = np.cross(self.frames[0][:, 2], self.frames[0][:, 0])
+        self.palmar = palmar / np.linalg.norm(palmar)
+        fingers_dir = data.rest_joints[4] - data.rest_joints[0]
+        self.finger_dir = fingers_dir / np.linalg.norm(fingers_dir)
+        self.faces_t = torch.as_tensor(data.closed_faces)
+        # skin subset (about 5 mm spacing) for the object-inside-hand test
+        self.skin_ids = torch.as_tensor(farthest_point_sampling(v, 600, seed=0))
+        self._near, self._step = None, 0
+
+    # -- active contacts per grasp type -----------------------------------------------------------
+    def active_mask(self, kinds: list[str], rng: np.random.Generator) -> torch.Tensor:
+        joint = self.contact_joint
+        masks = []
+        for kind in kinds:
+            if kind == "power":
+                fingers = [f for f in FINGERS if f == "thumb" or rng.random() < 0.9]
+                segs = {0} | {j for f in fingers for j in FINGER_JOINTS[f][1:]}
+            elif kind == "precision":
+                fingers = ["thumb", "index", "middle"] + (["ring"] if rng.random() < 0.5 else [])
+                segs = {FINGER_JOINTS[f][2] for f in fingers}
+            else:
+                segs = {FINGER_JOINTS["thumb"][2], FINGER_JOINTS["index"][2]}
+            masks.append(np.isin(joint, list(segs)))
+        return torch.tensor(np.array(masks), dtype=torch.float32)
+
+    # -- initial poses around the object ----------------------------------------------------------
+    def initial_params(self, surface: np.ndarray, kinds: list[str], rng: np.random.Generator):
+        n = len(kinds)
+        d = rng.normal(size=(n, 3))
+        d /= np.linalg.norm(d, axis=1, keepdims=True)
+        reach = (surface @ d.T).max(0)  # support distance of the object along each approach
+        stand = np.array([0.012 if k == "power" else 0.035 for k in kinds]) + rng.uniform(0, 0.01, n)
+        target = d * (reach + stand)[:, None]
+        rots, transl, poses = [], [], []
+        joints = self.hand.data.rest_joints
+        for i, kind in enumerate(kinds):
+            roll = rng.normal(size=3)
+            roll -= (roll @ d[i]) * d[i]
+            roll /= np.linalg.norm(roll)
+            src = np.stack([self.palmar, self.finger_dir, np.cross(self.palmar, self.finger_dir)], 1)
+            dst = np.stack([-d[i], roll, np.cross(-d[i], roll)], 1)
+            rot = dst @ src.T
+            rots.append(_rotvec(rot))
+            transl.append(target[i] - rot @ (self.palm_centre - joints[0]) - joints[0])
+            poses.append(pose_from_angles(np.deg2rad(_type_angles_deg(kind, rng) * 0.5), self.frames))
+        return np.array(rots), np.array(transl), np.array(poses)
+
+    # -- optimisation -----------------------------------------------------------------------------
+    def run(self, mesh: trimesh.Trimesh, seed: int, sdf: SDFGrid | None = None, batch: int | None = None):
+        cfg = self.cfg
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        n = batch or cfg.batch
+        sdf = sdf or SDFGrid(mesh, resolution=cfg.sdf_resolution, seed=seed)
+        surface, _, _ = sample_surface(mesh, 2048, seed=seed)
+        obj_pts = torch.tensor(surface[farthest_point_sampling(surface, 512, seed=seed)], dtype=torch.float32)
+        kinds = list(rng.choice(GRASP_TYPES, size=n, p=TYPE_PROBABILITIES))
+        active = self.active_mask(kinds, rng)
+        rot0, tr0, pose0 = self.initial_params(surface, kinds, rng)
+        prior = torch.tensor(np.array([pose_from_angles(np.deg2rad(_type_angles_deg(k, rng)), self.frames)
+                                       for k in kinds]), dtype=torch.float32)
+        rot = torch.tensor(rot0, dtype=torch.float32, requires_grad=True)
+        tr = torch.tensor(tr0, dtype=torch.float32, requires_grad=True)
+        pose = torch.tensor(pose0, dtype=torch.float32, requires_grad=True)
+        opt = torch.optim.Adam([{"params": [rot], "lr": cfg.lr_rot}, {"params": [tr], "lr": cfg.lr_transl},
+                                {"params": [pose], "lr": cfg.lr_pose}])
+        self._near = None
+        for step in range(cfg.steps):
+            self._step = step
+            ramp = min(1.0, 0.2 + step / (0.5 * cfg.steps))
+            energy, _ = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=ramp)
+            opt.zero_grad()
+            energy.sum().backward()
+            opt.step()
+        self._near = None
+        with torch.no_grad():
+            _, terms = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0)
+        return {"global_orient": rot.detach().numpy(), "transl": tr.detach().numpy(),
+                "hand_pose": pose.detach().numpy(), "kind": np.array(kinds),
+                **{k: v.numpy() for k, v in terms.items()}}
+
+    def energy(self, rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0):
+        cfg = self.cfg
+        out = self.hand(global_orient=rot, hand_pose=pose, transl=tr)
+        verts = out.vertices
+        d_verts = sdf(verts) * 100  # cm
+        contacts = verts[:, self.contact_ids]
+        d_contact = sdf(contacts) * 100
+        e_contact = ((d_contact + cfg.squeeze * 100).abs() * active).sum(1) / active.sum(1)
+        e_pen = torch.relu(-d_verts - cfg.free_depth * 100).pow(2).sum(1)
+        e_obj = self._object_in_hand(verts, obj_pts)
+        e_self = self._self_penetration(out.keypoints)
+        e_lim = limit_violation(pose, self.frames, self.limits).pow(2).sum((1, 2))
+        e_fc = self._closure(contacts, active, sdf)
+        e_prior = (pose - prior).pow(2).sum(1)
+        total = (cfg.w_contact * e_contact + pen_scale * (cfg.w_pen * e_pen + cfg.w_obj_pen * e_obj)
+                 + cfg.w_self * e_self + cfg.w_limits * e_lim + cfg.w_closure * e_fc + cfg.w_prior * e_prior)
+        terms = {"e_contact": e_contact.detach(), "e_pen": e_pen.detach(), "e_obj_pen": e_obj.detach(),
+                 "e_self": e_self.detach(), "e_limits": e_lim.detach(), "e_closure": e_fc.detach(),
+                 "max_depth_cm": torch.relu(-d_verts).max(1).values.detach()}
+        return total, terms
+
+    def _object_in_hand(self, verts, obj_pts):
+        """Object points behind the nearest hand vertex's surface (cm^2, within 1 cm of the skin).
+
+        The nearest-vertex search needs no gradient, so it runs under no_grad on a vertex subset.
+        """
+        normals = _vertex_normals(verts, self.faces_t)[:, self.skin_ids]
+        verts = verts[:, self.skin_ids]
+        if self._near is None or self._step % 4 == 0:  # neighbours move slowly: refresh every 4 steps
+            with torch.no_grad():
+                self._near = torch.cdist(obj_pts.expand(len(verts), -1, -1), verts).min(2)
+        near_d, near_i = self._near
+        nv = torch.gather(verts, 1, near_i[..., None].expand(-1, -1, 3))
+        nn = torch.gather(normals, 1, near_i[..., None].expand(-1, -1, 3))
+        depth = -((obj_pts - nv) * nn).sum(-1) * 100
+        return (torch.relu(depth) * (near_d < 0.01)).pow(2).sum(1)
+
+    def _self_penetration(self, keypoints):
+        """Overlap of finger bone points of different fingers closer than a finger's width (cm^2)."""
+        chains = [[0, 1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12], [13, 14, 15, 16], [17, 18, 19, 20]]
+        pts, owner = [], []
+        for f, chain in enumerate(chains):
+            start = 1 if f == 0 else 0  # the thumb chain starts at the wrist keypoint: skip it
+            for a, b in zip(chain[start:], chain[start + 1:]):
+                for t in (0.0, 0.5):
+                    pts.append(keypoints[:, a] * (1 - t) + keypoints[:, b] * t)
+                    owner.append(f)
+            pts.append(keypoints[:, chain[-1]])
+            owner.append(f)
+        pts = torch.stack(pts, 1)
+        owner = torch.tensor(owner)
+        diff = owner[:, None] != owner[None, :]
+        d = torch.cdist(pts, pts)
+        return (torch.relu(1.7 - d * 100) * diff).pow(2).sum((1, 2)) / 2
+
+    def _closure(self, contacts, active, sdf):
+        """Force-closure proxy over the active pads: |mean surface normal|^2 + |mean torque|^2.
+
+        Normals are those of the nearest surface (SDF gradient) whether or not the pad touches yet,
+        so the term cannot be satisfied by letting go; the contact term pulls the pads on.
+        """
+        normals = sdf.normal(contacts)
+        k = active.sum(1, keepdim=True)
+        force = (active[..., None] * normals).sum(1) / k
+        centre = (active[..., None] * contacts).sum(1) / k
+        torque = (active[..., None] * torch.cross(contacts - centre[:, None], normals, dim=-1)).sum(1) / k * 100
+        return force.pow(2).sum(1) + 0.1 * torque.pow(2).sum(1)
+
+
+def _vertex_normals(verts, faces):
+    tri = verts[:, faces]
+    fn = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+    vn = torch.zeros_like(verts)
+    for i in range(3):
+        vn = vn.index_add(1, faces[:, i], fn)
+    return vn / vn.norm(dim=-1, keepdim=True).clamp(min=1e-12)
+
+
+def _rotvec(rot: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_matrix(rot).as_rotvec()

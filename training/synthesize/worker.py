@@ -1,0 +1,81 @@
+"""Worker of `python -m training.synthesize`: one shard of objects -> accepted grasps on disk.
+
+Lives in its own module so spawned worker processes can import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import numpy as np
+
+
+def object_seed(seed: int, object_id: str) -> int:
+    """Each object's random stream depends only on the run seed and its id (order-independent)."""
+    return int.from_bytes(hashlib.sha1(f"{seed}:{object_id}".encode()).digest()[:4], "little")
+
+
+def synthesize_shard(job: dict) -> dict:
+    """Worker: all objects of one shard -> arrays written atomically to job['path']."""
+    import torch
+
+    torch.set_num_threads(1)
+    from jhod_core.errors import JHODError
+    from jhod_core.geometry.mesh import load_mesh, validate_mesh
+    from jhod_core.hand.regions import finger_vertex_ids
+    from training.data.grasps import save_shard
+    from training.synthesize.accept import check_grasp
+    from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
+
+    cfg = SynthesisConfig(batch=job["batch"], steps=job["steps"])
+    syn = _worker_cache.get("syn")
+    if syn is None or syn.cfg != cfg:
+        syn = _worker_cache["syn"] = GraspSynthesizer(config=cfg)
+    fingers = finger_vertex_ids(syn.hand.data)
+    records, skipped, stats = [], [], []
+    for object_id, mesh_path in job["objects"]:
+        t0 = time.perf_counter()
+        try:
+            mesh = load_mesh(mesh_path)
+            validate_mesh(mesh, min_size=0.02, max_size=0.4)
+        except (JHODError, OSError, ValueError) as exc:
+            skipped.append((object_id, str(exc)))
+            continue
+        accepted, reasons, tried = [], {}, 0
+        rng_seed = object_seed(job["seed"], object_id)
+        for round_ in range(job["rounds"]):
+            if len(accepted) >= job["per_object"]:
+                break
+            result = syn.run(mesh, seed=rng_seed + round_)
+            tried += len(result["kind"])
+            with torch.no_grad():
+                out = syn.hand(global_orient=torch.tensor(result["global_orient"]),
+                               hand_pose=torch.tensor(result["hand_pose"]), transl=torch.tensor(result["transl"]))
+            order = np.argsort(result["e_contact"] + 10 * result["max_depth_cm"])  # most promising first
+            for i in order:
+                if len(accepted) >= job["per_object"]:
+                    break
+                m, reason = check_grasp(mesh, out.vertices[i].numpy().astype(np.float64), syn.hand.faces,
+                                        result["hand_pose"][i], syn.frames, fingers, cache=job["vhacd_cache"])
+                if reason:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+                    continue
+                accepted.append(dict(object_id=object_id, global_orient=result["global_orient"][i],
+                                     hand_pose=result["hand_pose"][i], transl=result["transl"][i],
+                                     keypoints=out.keypoints[i].numpy(), kind=str(result["kind"][i]),
+                                     penetration_depth_cm=m["penetration_depth_cm"],
+                                     intersection_volume_cm3=m["intersection_volume_cm3"],
+                                     sim_displacement_6dir_cm=m["sim_displacement_6dir_cm"],
+                                     digits_in_contact=m["digits_in_contact"],
+                                     limit_violation_deg=m["limit_violation_deg"]))
+        records += accepted
+        stats.append(dict(object_id=object_id, tried=tried, accepted=len(accepted), rejected=reasons,
+                          seconds=round(time.perf_counter() - t0, 2)))
+    save_shard(job["path"], records, skipped, stats, seed=job["seed"])
+    return {"path": job["path"], "accepted": len(records), "objects": len(job["objects"]), "skipped": skipped}
+
+
+
+
+_worker_cache: dict = {}
