@@ -133,7 +133,7 @@ def main() -> None:
             # protocol's own run (private helper: the public metric returns only the norm)
             plate = trimesh.creation.box((0.1, 0.01, 0.1))
             plate.apply_translation([0, HALF + 0.005 + gap_mm / 1000, 0])
-            move, t = timed(metrics._simulate, metrics.vhacd_decomposition(cube, cache), cube, plate, (0, 1, 0))
+            move, t = timed(lambda *a: next(metrics._simulate(*a)), metrics.vhacd_decomposition(cube, cache), cube, plate, [(0, 1, 0)])
             skin.append((gap_mm, move[1] * 1000, gap_mm - move[1] * 1000, t))
         hull = trimesh.load(metrics.vhacd_decomposition(cube, cache), force="mesh")
         hull_inflation_mm.append((hull.bounds[1].max() - HALF) * 1000)

@@ -153,7 +153,7 @@ def simulation_displacement(
     alone (calibration). Deterministic.
     """
     decomposition = vhacd_decomposition(obj_mesh, cache)
-    return float(np.linalg.norm(_simulate(decomposition, obj_mesh, hand_mesh, gravity_dir))) * 100.0
+    return float(np.linalg.norm(next(_simulate(decomposition, obj_mesh, hand_mesh, [gravity_dir])))) * 100.0
 
 
 def simulation_displacement_6dir(
@@ -171,9 +171,11 @@ def simulation_displacement_6dir(
     """
     decomposition = vhacd_decomposition(obj_mesh, cache)
     total = 0.0
-    for direction in SIX_DIRECTIONS:
-        total += float(np.linalg.norm(_simulate(decomposition, obj_mesh, hand_mesh, direction))) * 100.0
+    runs = _simulate(decomposition, obj_mesh, hand_mesh, SIX_DIRECTIONS)
+    for move in runs:
+        total += float(np.linalg.norm(move)) * 100.0
         if stop_above is not None and total / len(SIX_DIRECTIONS) > stop_above:
+            runs.close()  # disconnects the client
             break
     return total / len(SIX_DIRECTIONS)
 
@@ -207,18 +209,20 @@ def vhacd_decomposition(obj_mesh: trimesh.Trimesh, cache: str | os.PathLike | No
 
 
 def _simulate(decomposition: Path, obj_mesh: trimesh.Trimesh, hand_mesh: trimesh.Trimesh | None,
-              gravity_dir: Sequence[float]) -> np.ndarray:
-    """One protocol run in a private DIRECT client; returns the centre-of-mass motion (3,), metres."""
+              gravity_dirs: Sequence[Sequence[float]]):
+    """Protocol runs, one per gravity direction, in a private DIRECT client.
+
+    Yields the centre-of-mass motion (3,) in metres per direction. The static hand's concave
+    shape (the costly part to build) is made once; each direction gets a freshly created object
+    at the start pose, so runs do not influence each other.
+    """
     pb = _pybullet()
-    gravity = np.asarray(gravity_dir, dtype=np.float64)
-    gravity = SIM_GRAVITY * gravity / np.linalg.norm(gravity)
     client = pb.connect(pb.DIRECT)
     try:
         kw = dict(physicsClientId=client)
         pb.resetSimulation(**kw)
         pb.setPhysicsEngineParameter(enableFileCaching=0, numSolverIterations=SIM_SOLVER_ITERATIONS,
                                      fixedTimeStep=SIM_TIME_STEP, **kw)
-        pb.setGravity(*gravity.tolist(), **kw)
         if hand_mesh is not None:
             hand_shape = pb.createCollisionShape(
                 pb.GEOM_MESH, vertices=np.asarray(hand_mesh.vertices, dtype=np.float64).tolist(),
@@ -229,16 +233,20 @@ def _simulate(decomposition: Path, obj_mesh: trimesh.Trimesh, hand_mesh: trimesh
         with _quiet():
             obj_shape = pb.createCollisionShape(pb.GEOM_MESH, fileName=str(decomposition), **kw)
         centre_of_mass = np.asarray(obj_mesh.vertices, dtype=np.float64).mean(axis=0)
-        obj = pb.createMultiBody(baseMass=OBJECT_MASS, baseCollisionShapeIndex=obj_shape,
-                                 basePosition=[0, 0, 0], baseInertialFramePosition=centre_of_mass.tolist(), **kw)
-        pb.changeDynamics(obj, -1, lateralFriction=OBJECT_FRICTION, restitution=OBJECT_RESTITUTION, **kw)
-        start = np.array(pb.getBasePositionAndOrientation(obj, **kw)[0])  # centre of mass, world frame
-        for _ in range(SIM_STEPS):
-            pb.stepSimulation(**kw)
-        end = np.array(pb.getBasePositionAndOrientation(obj, **kw)[0])
+        for gravity_dir in gravity_dirs:
+            gravity = np.asarray(gravity_dir, dtype=np.float64)
+            pb.setGravity(*(SIM_GRAVITY * gravity / np.linalg.norm(gravity)).tolist(), **kw)
+            obj = pb.createMultiBody(baseMass=OBJECT_MASS, baseCollisionShapeIndex=obj_shape, basePosition=[0, 0, 0],
+                                     baseInertialFramePosition=centre_of_mass.tolist(), **kw)
+            pb.changeDynamics(obj, -1, lateralFriction=OBJECT_FRICTION, restitution=OBJECT_RESTITUTION, **kw)
+            start = np.array(pb.getBasePositionAndOrientation(obj, **kw)[0])  # centre of mass, world frame
+            for _ in range(SIM_STEPS):
+                pb.stepSimulation(**kw)
+            end = np.array(pb.getBasePositionAndOrientation(obj, **kw)[0])
+            pb.removeBody(obj, **kw)
+            yield end - start
     finally:
         pb.disconnect(physicsClientId=client)
-    return end - start
 
 
 def _pybullet():
