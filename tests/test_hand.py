@@ -305,3 +305,40 @@ def test_env_var_pointing_nowhere_is_explained(monkeypatch, tmp_path):
 def test_bad_side():
     with pytest.raises(HandModelError, match="side must be"):
         load_hand_data(side="middle")
+
+
+def test_numpy_path_imports_neither_torch_nor_smplx():
+    """Blender has no torch: the hand file loader and NumPy forward must not pull it in."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jhod_core.hand as h, jhod_core.hand.poses, jhod_core.hand.regions; "
+            "d = h.load_hand_data(side='left'); h.numpy_forward(d, hand_pose=[0.1] * 45); "
+            "bad = [m for m in ('torch', 'smplx') if m in sys.modules]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_cli_hand_writes_a_closed_mesh(tmp_path):
+    from jhod_core.cli import main
+
+    out = tmp_path / "fist.obj"
+    assert main(["hand", "--pose", "fist", "--side", "left", "--out", str(out)]) == 0
+    mesh = trimesh.load(out, process=False)
+    assert mesh.is_watertight and len(mesh.vertices) == load_hand_data().num_vertices
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--pose", "wave"], "unknown pose"),
+    (["--mano", "/nonexistent/MANO_RIGHT.pkl"], "not found"),
+    (["--out-suffix"], "--out must end in"),
+])
+def test_cli_hand_bad_input(tmp_path, capsys, args, message):
+    from jhod_core.cli import main
+
+    out = str(tmp_path / "hand.obj")
+    if args == ["--out-suffix"]:
+        args, out = [], str(tmp_path / "hand.txt")
+    assert main(["hand", *args, "--out", out]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and "Traceback" not in err
+    assert not (tmp_path / "hand.obj").exists()

@@ -8,6 +8,7 @@ tolerance, the optimiser's soft constraint).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,27 +30,41 @@ class Thresholds:
 
 def check_grasp(obj_mesh: trimesh.Trimesh, hand_verts: np.ndarray, hand_faces: np.ndarray, hand_pose: np.ndarray,
                 frames: np.ndarray, fingers: dict, thr: Thresholds = Thresholds(), cache=None) -> tuple[dict, str]:
-    """(metrics, reason): reason is "" when the grasp is accepted, else the first failed test."""
-    out = {}
+    """(metrics, reason): reason is "" when the grasp is accepted, else the first failed test.
+
+    `metrics` also carries `seconds_checks`, `seconds_simulation`, `seconds_volume` (where time goes).
+    """
+    t = time.perf_counter()
+    out = {"seconds_checks": 0.0, "seconds_simulation": 0.0, "seconds_volume": 0.0}
+    result = _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, cache, out)
+    out["seconds_checks"] = time.perf_counter() - t - out["seconds_simulation"] - out["seconds_volume"]
+    return out, result
+
+
+def _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, cache, out) -> str:
     out["limit_violation_deg"] = float(np.rad2deg(limit_violation(hand_pose, frames).max()))
     if out["limit_violation_deg"] > thr.limit_tolerance_deg:
-        return out, "joint limits"
+        return "joint limits"
     signed = signed_distance(obj_mesh, hand_verts)
     out["penetration_depth_cm"] = float(max(0.0, -signed.min()) * 100)
     if out["penetration_depth_cm"] > thr.penetration_cm:
-        return out, "penetration"
+        return "penetration"
     touching = signed <= metrics.CONTACT_THRESHOLD
     digits = [name for name, ids in fingers.items() if touching[ids].any()]
     out["digits_in_contact"] = digits
     if len(digits) < thr.min_digits:
-        return out, "too few digits in contact"
+        return "too few digits in contact"
     hand_mesh = trimesh.Trimesh(hand_verts, hand_faces, process=False)
     # simulation before volume: it rejects more and costs less
+    t = time.perf_counter()
     out["sim_displacement_6dir_cm"] = metrics.simulation_displacement_6dir(obj_mesh, hand_mesh, cache=cache,
                                                                           stop_above=thr.sim_6dir_cm)
+    out["seconds_simulation"] = time.perf_counter() - t
     if out["sim_displacement_6dir_cm"] > thr.sim_6dir_cm:
-        return out, "simulation"
+        return "simulation"
+    t = time.perf_counter()
     out["intersection_volume_cm3"] = metrics.intersection_volume(obj_mesh, hand_mesh)
+    out["seconds_volume"] = time.perf_counter() - t
     if out["intersection_volume_cm3"] > thr.volume_cm3:
-        return out, "intersection volume"
-    return out, ""
+        return "intersection volume"
+    return ""

@@ -27,6 +27,7 @@ def synthesize_shard(job: dict) -> dict:
     from training.data.grasps import save_shard
     from training.synthesize.accept import check_grasp
     from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
+    from training.synthesize.sdf_grid import SDFGrid
 
     cfg = SynthesisConfig(batch=job["batch"], steps=job["steps"])
     syn = _worker_cache.get("syn")
@@ -43,11 +44,18 @@ def synthesize_shard(job: dict) -> dict:
             skipped.append((object_id, str(exc)))
             continue
         accepted, reasons, tried = [], {}, 0
+        timing = {"load": time.perf_counter() - t0, "sdf": 0.0, "optimise": 0.0, "checks": 0.0, "simulation": 0.0,
+                  "volume": 0.0}
         rng_seed = object_seed(job["seed"], object_id)
+        t = time.perf_counter()
+        sdf = SDFGrid(mesh, resolution=cfg.sdf_resolution, seed=rng_seed)
+        timing["sdf"] = time.perf_counter() - t
         for round_ in range(job["rounds"]):
             if len(accepted) >= job["per_object"]:
                 break
-            result = syn.run(mesh, seed=rng_seed + round_)
+            t = time.perf_counter()
+            result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf)
+            timing["optimise"] += time.perf_counter() - t
             tried += len(result["kind"])
             with torch.no_grad():
                 out = syn.hand(global_orient=torch.tensor(result["global_orient"]),
@@ -58,6 +66,8 @@ def synthesize_shard(job: dict) -> dict:
                     break
                 m, reason = check_grasp(mesh, out.vertices[i].numpy().astype(np.float64), syn.hand.faces,
                                         result["hand_pose"][i], syn.frames, fingers, cache=job["vhacd_cache"])
+                for stage in ("checks", "simulation", "volume"):
+                    timing[stage] += m.pop(f"seconds_{stage}", 0.0)
                 if reason:
                     reasons[reason] = reasons.get(reason, 0) + 1
                     continue
@@ -71,7 +81,8 @@ def synthesize_shard(job: dict) -> dict:
                                      limit_violation_deg=m["limit_violation_deg"]))
         records += accepted
         stats.append(dict(object_id=object_id, tried=tried, accepted=len(accepted), rejected=reasons,
-                          seconds=round(time.perf_counter() - t0, 2)))
+                          seconds=round(time.perf_counter() - t0, 2),
+                          timing={k: round(v, 2) for k, v in timing.items()}))
     save_shard(job["path"], records, skipped, stats, seed=job["seed"])
     return {"path": job["path"], "accepted": len(records), "objects": len(job["objects"]), "skipped": skipped}
 
