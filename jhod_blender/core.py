@@ -1,0 +1,18 @@
+"""Where the add-on finds jhod_core: bundled inside the extension zip, or the development checkout.
+
+The add-on only translates between Blender and jhod_core's NumPy paths; it holds no model math.
+"""
+
+# installed extension: build_addon.py puts a torch-free jhod_core inside the add-on
+try:
+    from .jhod_core.errors import HandModelError, JHODError
+    from .jhod_core.hand import load_hand_data, topology
+    from .jhod_core.hand.numpy_forward import forward, rodrigues
+    from .jhod_core.hand.poses import named_pose
+except ImportError:  # running from a checkout (tests, `blender -b --python`)
+    from jhod_core.errors import HandModelError, JHODError
+    from jhod_core.hand import load_hand_data, topology
+    from jhod_core.hand.numpy_forward import forward, rodrigues
+    from jhod_core.hand.poses import named_pose
+
+__all__ = ["HandModelError", "JHODError", "load_hand_data", "topology", "forward", "rodrigues", "named_pose"]

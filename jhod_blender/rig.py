@@ -1,0 +1,134 @@
+"""A MANO-format hand as a Blender armature + skinned mesh, posed through bone quaternions.
+
+Bones carry MANO's joint names and tree; each bone runs from its joint to the next joint (or the
+fingertip), so it follows the finger in the viewport. MANO's local rotations use axes parallel to
+the model frame, so a bone with rest orientation R_rest gets the local rotation
+R_rest^T * R_mano * R_rest; with heads at MANO's rest joints and the mesh skinned by MANO's
+weights through an Armature modifier (plain linear blend skinning), the evaluated mesh equals
+jhod_core's forward pass. Pose correctives (real MANO only; the open hand has none) live in a
+shape key updated with the pose.
+
+Units: the rig is built in metres; `meters_per_unit` scales it into the scene.
+"""
+
+from __future__ import annotations
+
+import bpy
+import numpy as np
+from mathutils import Matrix
+
+from .core import rodrigues, topology
+
+CORRECTIVE_KEY = "mano_pose_correctives"
+
+
+def _bone_tail(data, joints: np.ndarray, k: int) -> np.ndarray:
+    children = [c for c, p in enumerate(data.parents) if p == k]
+    if k == 0:
+        return joints[4]  # wrist bone points at the middle knuckle
+    if children:
+        return joints[children[0]]
+    finger = next(f for f, chain in topology.FINGER_JOINTS.items() if k in chain)
+    return data.v_template[data.tip_vertex_ids[topology.TIP_NAMES.index(finger)]]
+
+
+def build_hand(data, name: str, collection: bpy.types.Collection, meters_per_unit: float = 1.0):
+    """Create (armature object, mesh object) for `data` (a jhod_core HandData) at rest, mean shape."""
+    joints = data.rest_joints
+    arm_data = bpy.data.armatures.new(f"{name}_armature")
+    arm = bpy.data.objects.new(f"{name}_rig", arm_data)
+    collection.objects.link(arm)
+    arm.scale = (1.0 / meters_per_unit,) * 3
+    arm["jhod_side"] = data.side
+    arm["jhod_hand_source"] = data.source
+
+    # edit bones need edit mode on the active object
+    view_layer = bpy.context.view_layer
+    previous_active = view_layer.objects.active
+    view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        bones = []
+        for k, joint_name in enumerate(topology.JOINT_NAMES):
+            bone = arm_data.edit_bones.new(joint_name)
+            bone.head = joints[k].tolist()
+            bone.tail = _bone_tail(data, joints, k).tolist()
+            bone.roll = 0.0
+            bones.append(bone)
+        for k, parent in enumerate(data.parents):
+            if parent >= 0:
+                bones[k].parent = bones[parent]
+                bones[k].use_connect = False
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        view_layer.objects.active = previous_active
+
+    mesh_data = bpy.data.meshes.new(f"{name}_mesh")
+    mesh_data.from_pydata(data.v_template.tolist(), [], data.closed_faces.tolist())
+    mesh_data.update()
+    mesh = bpy.data.objects.new(f"{name}_skin", mesh_data)
+    collection.objects.link(mesh)
+    mesh.parent = arm
+    for k, joint_name in enumerate(topology.JOINT_NAMES):
+        group = mesh.vertex_groups.new(name=joint_name)
+        ids = np.nonzero(data.weights[:, k] > 0)[0]
+        for i, w in zip(ids.tolist(), data.weights[ids, k].tolist()):
+            group.add([i], w, "REPLACE")
+    mod = mesh.modifiers.new("Armature", "ARMATURE")
+    mod.object = arm
+    mod.use_vertex_groups = True
+    mod.use_deform_preserve_volume = False  # MANO is plain linear blend skinning
+    if np.any(data.posedirs):
+        mesh.shape_key_add(name="Basis", from_mix=False)
+        mesh.shape_key_add(name=CORRECTIVE_KEY, from_mix=False).value = 1.0
+    for bone in arm.pose.bones:
+        bone.rotation_mode = "QUATERNION"
+    return arm, mesh
+
+
+def apply_pose(arm: bpy.types.Object, mesh: bpy.types.Object | None, data, global_orient, hand_pose, transl,
+               flat_hand_mean: bool = True, meters_per_unit: float = 1.0) -> None:
+    """Pose the rig with MANO parameters (axis-angle, metres) in the armature's parent frame."""
+    hand_pose = np.asarray(hand_pose, dtype=np.float64).reshape(45)
+    if not flat_hand_mean:
+        hand_pose = hand_pose + data.hands_mean
+    full = np.concatenate([np.asarray(global_orient, dtype=np.float64).reshape(3), hand_pose]).reshape(16, 3)
+    rotations = rodrigues(full)
+    for k, joint_name in enumerate(topology.JOINT_NAMES):
+        rest = np.array(arm.data.bones[joint_name].matrix_local.to_3x3())
+        local = rest.T @ rotations[k] @ rest
+        arm.pose.bones[joint_name].rotation_quaternion = Matrix(local.tolist()).to_quaternion()
+    arm.location = (np.asarray(transl, dtype=np.float64).reshape(3) / meters_per_unit).tolist()
+    if mesh is not None and mesh.data.shape_keys is not None:
+        offsets = (rotations[1:] - np.eye(3)).reshape(135) @ data.posedirs.reshape(-1, 135).T
+        key = mesh.data.shape_keys.key_blocks[CORRECTIVE_KEY]
+        key.data.foreach_set("co", (data.v_template + offsets.reshape(-1, 3)).ravel())
+
+
+def read_pose(arm: bpy.types.Object, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The MANO parameters a posed rig shows (inverse of apply_pose, flat-hand convention)."""
+    out = np.zeros((16, 3))
+    for k, joint_name in enumerate(topology.JOINT_NAMES):
+        rest = np.array(arm.data.bones[joint_name].matrix_local.to_3x3())
+        local = np.array(arm.pose.bones[joint_name].rotation_quaternion.to_matrix())
+        world = Matrix((rest @ local @ rest.T).tolist()).to_quaternion()
+        axis, angle = world.to_axis_angle()
+        out[k] = np.array(axis) * angle
+    return out[0], out[1:].ravel(), np.array(arm.location)
+
+
+def evaluated_vertices(mesh: bpy.types.Object) -> np.ndarray:
+    """World-space vertices of the mesh after modifiers (what the viewport shows)."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    evaluated = mesh.evaluated_get(depsgraph)
+    me = evaluated.to_mesh()
+    try:
+        co = np.empty(len(me.vertices) * 3)
+        me.vertices.foreach_get("co", co)
+        co = co.reshape(-1, 3)
+        world = np.array(evaluated.matrix_world)
+        return co @ world[:3, :3].T + world[:3, 3]
+    finally:
+        evaluated.to_mesh_clear()
+
+
