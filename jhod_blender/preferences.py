@@ -1,0 +1,63 @@
+"""Add-on preferences and the per-scene settings shown in the JHOD panel."""
+
+import bpy
+
+
+def addon_preferences(context) -> "JHODPreferences":
+    return context.preferences.addons[__package__].preferences
+
+
+class JHODPreferences(bpy.types.AddonPreferences):
+    bl_idname = __package__
+
+    backend: bpy.props.EnumProperty(
+        name="Backend",
+        items=[("NUMPY", "Built-in (NumPy, CPU)", "Run the shipped model inside Blender; no extra installs"),
+               ("EXTERNAL", "External Python", "Run jhod_core with torch in another Python (CUDA, your checkpoints)")],
+        default="NUMPY")
+    python_path: bpy.props.StringProperty(name="Python", subtype="FILE_PATH",
+                                          description="Interpreter with jhod_core and torch installed")
+    checkpoint_path: bpy.props.StringProperty(name="Checkpoint", subtype="FILE_PATH",
+                                              description="Model weights; empty = the shipped model")
+    mano_path: bpy.props.StringProperty(
+        name="MANO file", subtype="FILE_PATH",
+        description="Optional MANO_RIGHT.pkl/.npz (or its folder); empty = the built-in open hand")
+    default_num_grasps: bpy.props.IntProperty(name="Default grasps", default=4, min=1, max=64)
+    default_seed: bpy.props.IntProperty(name="Default seed", default=0, min=0)
+
+    def draw(self, context):
+        layout = self.layout
+        layout.prop(self, "backend")
+        if self.backend == "EXTERNAL":
+            layout.prop(self, "python_path")
+        layout.prop(self, "checkpoint_path")
+        layout.prop(self, "mano_path")
+        row = layout.row()
+        row.prop(self, "default_num_grasps")
+        row.prop(self, "default_seed")
+
+
+class JHODSceneSettings(bpy.types.PropertyGroup):
+    num_grasps: bpy.props.IntProperty(name="Grasps", default=4, min=1, max=64)
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
+    steps: bpy.props.IntProperty(name="Steps", default=50, min=1, max=1000,
+                                 description="Denoising steps (fewer = faster)")
+    side: bpy.props.EnumProperty(name="Hand", items=[("right", "Right", ""), ("left", "Left", "")], default="right")
+    pose: bpy.props.EnumProperty(name="Pose", items=[("relaxed", "Relaxed", ""), ("flat", "Flat", ""),
+                                                     ("fist", "Fist", ""), ("pinch", "Pinch", "")],
+                                 default="relaxed")
+
+
+_classes = (JHODPreferences, JHODSceneSettings)
+
+
+def register():
+    for cls in _classes:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.jhod = bpy.props.PointerProperty(type=JHODSceneSettings)
+
+
+def unregister():
+    del bpy.types.Scene.jhod
+    for cls in reversed(_classes):
+        bpy.utils.unregister_class(cls)

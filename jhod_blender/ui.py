@@ -1,0 +1,39 @@
+"""The N-panel tab "JHOD" in the 3D viewport."""
+
+import bpy
+
+
+class JHOD_PT_main(bpy.types.Panel):
+    bl_label = "JHOD Grasp Studio"
+    bl_idname = "JHOD_PT_main"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "JHOD"
+
+    def draw(self, context):
+        settings = context.scene.jhod
+        layout = self.layout
+        layout.prop(settings, "side")
+        box = layout.box()
+        box.label(text="Hand")
+        box.prop(settings, "pose")
+        box.operator("jhod.add_hand", icon="VIEW_PAN")
+        box = layout.box()
+        box.label(text="Grasp generation")
+        box.prop(settings, "num_grasps")
+        box.prop(settings, "seed")
+        box.prop(settings, "steps")
+        box.label(text="Needs the trained model (coming)", icon="INFO")
+
+
+_classes = (JHOD_PT_main,)
+
+
+def register():
+    for cls in _classes:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(_classes):
+        bpy.utils.unregister_class(cls)
