@@ -37,11 +37,14 @@ def main(argv=None):
 
     g = load_grasps(args.grasps)
     manifest = {row["id"]: row for row in load_manifest(args.objects)}
-    config = json.loads((args.grasps / "synthesis_config.json").read_text())
+    history = json.loads((args.grasps / "synthesis_config.json").read_text())
+    history = history if isinstance(history, list) else [history]
+    config = history[-1]
     stats = g["stats"]
     n = len(g["object_id"])
     objects_with = len(set(g["object_id"]))
-    seconds = sum(s["seconds"] for s in stats)
+    # CPU time of the worker thread where recorded (wall time is inflated when the machine is shared)
+    seconds = sum(s.get("cpu_seconds", s["seconds"]) for s in stats)
     evaluated = sum(s["accepted"] + sum(s["rejected"].values()) for s in stats)
     optimised = sum(s["tried"] for s in stats)
     reasons = Counter()

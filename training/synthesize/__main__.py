@@ -48,10 +48,10 @@ def main(argv=None) -> int:
     parser.add_argument("--objects", nargs="+", required=True, help="corpus folder(s) or mesh files")
     parser.add_argument("--split", default=None, help="only objects of this split (corpus folders)")
     parser.add_argument("--limit", type=int, default=None, help="first N objects only")
-    parser.add_argument("--per-object", type=int, default=16, help="accepted grasps wanted per object")
-    parser.add_argument("--rounds", type=int, default=1, help="optimisation batches per object at most")
-    parser.add_argument("--batch", type=int, default=32, help="candidates optimised together")
-    parser.add_argument("--steps", type=int, default=300, help="optimiser steps")
+    parser.add_argument("--per-object", type=int, default=8, help="accepted grasps wanted per object")
+    parser.add_argument("--rounds", type=int, default=3, help="optimisation batches per object at most")
+    parser.add_argument("--batch", type=int, default=16, help="candidates optimised together")
+    parser.add_argument("--steps", type=int, default=200, help="optimiser steps")
     parser.add_argument("--shard-size", type=int, default=8, help="objects per shard")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
@@ -72,7 +72,13 @@ def main(argv=None) -> int:
     total_shards = (len(objects) + args.shard_size - 1) // args.shard_size
     print(f"{len(objects)} objects in {total_shards} shards; {total_shards - len(jobs)} already done, "
           f"{len(jobs)} to go with {args.workers} worker(s)", file=sys.stderr)
-    (args.out / "synthesis_config.json").write_text(json.dumps({k: str(v) for k, v in vars(args).items()}, indent=1))
+    # every (re)start appends its arguments: shards written by earlier starts keep their record
+    history_file = args.out / "synthesis_config.json"
+    history = json.loads(history_file.read_text()) if history_file.exists() else []
+    history = history if isinstance(history, list) else [history]
+    history.append({**{k: str(v) for k, v in vars(args).items()},
+                    "first_new_shard": min((Path(j["path"]).name for j in jobs), default=None)})
+    history_file.write_text(json.dumps(history, indent=1))
 
     from tqdm import tqdm
 

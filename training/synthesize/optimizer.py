@@ -39,8 +39,8 @@ FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 
 @dataclass
 class SynthesisConfig:
-    batch: int = 32
-    steps: int = 300
+    batch: int = 16
+    steps: int = 200
     lr_rot: float = 0.01
     lr_transl: float = 0.002
     lr_pose: float = 0.02

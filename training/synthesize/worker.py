@@ -36,7 +36,7 @@ def synthesize_shard(job: dict) -> dict:
     fingers = finger_vertex_ids(syn.hand.data)
     records, skipped, stats = [], [], []
     for object_id, mesh_path in job["objects"]:
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         try:
             mesh = load_mesh(mesh_path)
             validate_mesh(mesh, min_size=0.02, max_size=0.4)
@@ -82,6 +82,7 @@ def synthesize_shard(job: dict) -> dict:
         records += accepted
         stats.append(dict(object_id=object_id, tried=tried, accepted=len(accepted), rejected=reasons,
                           seconds=round(time.perf_counter() - t0, 2),
+                          cpu_seconds=round(time.process_time() - cpu0, 2),
                           timing={k: round(v, 2) for k, v in timing.items()}))
     save_shard(job["path"], records, skipped, stats, seed=job["seed"])
     return {"path": job["path"], "accepted": len(records), "objects": len(job["objects"]), "skipped": skipped}

@@ -1,0 +1,208 @@
+"""Stage 1: pre-train the object autoencoder on the object corpus, then freeze it.
+
+    python training/train_autoencoder.py --objects data/objects --out out/autoencoder
+    torchrun --nproc_per_node 4 training/train_autoencoder.py ...   # multi-GPU, same arguments
+
+Trains on the corpus splits in ``--splits`` (default ``train``; ``train,val`` for a final model; test
+and ood_test never), reports the validation Chamfer on ``--val-split``. The encoder sees a fresh
+random ``--encoder-points`` subset of each object's 2048 points per draw (the paper resamples the
+cloud every draw); the decoder must rebuild all 2048. At the end the latent statistics (per
+dimension, posterior means of the training objects) are stored in the model, which is written to
+``<out>/autoencoder.pt`` (weights + config, ``torch.load(weights_only=True)``); ``<out>/ckpt.pt``
+holds the optimiser too for ``--resume``; ``<out>/curves.png`` the training curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder  # noqa: E402
+from training import runtime  # noqa: E402
+from training.data.corpus import load_object_points, split_ids  # noqa: E402
+from training.losses import autoencoder_loss, chamfer_distance  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--objects", default="data/objects")
+    p.add_argument("--out", default="out/autoencoder")
+    p.add_argument("--splits", default="train", help="comma-separated corpus splits to train on")
+    p.add_argument("--val-split", default="val")
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=16, help="objects per step and process")
+    p.add_argument("--encoder-points", type=int, default=1024)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--kl-weight", type=float, default=1e-4)
+    p.add_argument("--latent-weight", type=float, default=1.0)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=20)
+    p.add_argument("--eval-every", type=int, default=250)
+    p.add_argument("--eval-objects", type=int, default=128)
+    p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--no-progress", action="store_true")
+    d = AutoencoderConfig()
+    p.add_argument("--stage1", default=",".join(map(str, d.stage1)))
+    p.add_argument("--stage2", default=",".join(map(str, d.stage2)))
+    p.add_argument("--head-hidden", type=int, default=d.head_hidden)
+    p.add_argument("--context", type=int, default=d.context)
+    p.add_argument("--patch-hidden", type=int, default=d.patch_hidden)
+    return p.parse_args(argv)
+
+
+def model_config(args) -> AutoencoderConfig:
+    widths = lambda s: tuple(int(v) for v in s.split(","))  # noqa: E731
+    return AutoencoderConfig(stage1=widths(args.stage1), stage2=widths(args.stage2), head_hidden=args.head_hidden,
+                             context=args.context, patch_hidden=args.patch_hidden)
+
+
+@torch.no_grad()
+def encode_all(model, points: np.ndarray, device, batch: int = 64) -> torch.Tensor:
+    """Posterior means (N, 512) of full clouds, in eval mode."""
+    model.eval()
+    out = [model.encode(torch.from_numpy(points[i:i + batch]).to(device)).cpu() for i in range(0, len(points), batch)]
+    model.train()
+    return torch.cat(out) if out else torch.zeros(0, 512)
+
+
+@torch.no_grad()
+def evaluate(model, points: np.ndarray, device) -> dict:
+    """Validation: deterministic reconstruction from the posterior mean; Chamfer in metres^2 and the
+    RMS nearest-neighbour distance sqrt(CD / 2) in millimetres (easier to read)."""
+    model.eval()
+    cds = []
+    for i in range(0, len(points), 32):
+        pts = torch.from_numpy(points[i:i + 32]).to(device)
+        cds.append(chamfer_distance(model.decode(model.encode(pts)), pts).cpu())
+    model.train()
+    cd = torch.cat(cds).mean().item()
+    return {"chamfer_m2": cd, "rms_nn_mm": 1000 * (cd / 2) ** 0.5}
+
+
+def render_reconstructions(model, points: np.ndarray, path, device) -> None:
+    """Input (grey) vs reconstruction (blue) vs latent points (red) for a few validation objects."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with torch.no_grad():
+        model.eval()
+        pts = torch.from_numpy(points).to(device)
+        latent = model.encode(pts)
+        recon, xyz = model.decode(latent).cpu().numpy(), model.latent_xyz(latent).cpu().numpy()
+        model.train()
+    fig = plt.figure(figsize=(3 * len(points), 3.2))
+    for k in range(len(points)):
+        ax = fig.add_subplot(1, len(points), k + 1, projection="3d")
+        ax.scatter(*points[k].T, s=0.3, c="0.6")
+        ax.scatter(*recon[k].T, s=0.3, c="tab:blue")
+        ax.scatter(*xyz[k].T, s=2, c="tab:red")
+        ax.set_axis_off()
+        ax.set_box_aspect(np.ptp(points[k], axis=0) + 1e-3)
+    fig.suptitle("grey: input, blue: reconstruction, red: the 128 latent points", fontsize=9)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    rt = runtime.setup(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    ids, points, _ = load_object_points(args.objects)
+    train_ids = {i for s in args.splits.split(",") for i in split_ids(args.objects, s)}
+    if {"test", "ood_test"} & set(args.splits.split(",")):
+        raise SystemExit("test and ood_test objects are never trained on")
+    train_points = points[[str(i) in train_ids for i in ids]]
+    val_ids = set(split_ids(args.objects, args.val_split)) if args.val_split else set()
+    val_points = points[[str(i) in val_ids for i in ids]][: args.eval_objects]
+
+    model = ObjectAutoencoder(model_config(args)).to(rt.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    start, history = 0, []
+    if args.resume:
+        ckpt = torch.load(out / "ckpt.pt", map_location=rt.device, weights_only=True)
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start, history = ckpt["step"], ckpt["history"]
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if rt.distributed else model
+    rng, gen = runtime.generators(args.seed, rt.rank, start)
+    n_params = sum(p.numel() for p in model.parameters())
+    if rt.is_main:
+        print(f"autoencoder: {n_params / 1e6:.2f} M parameters, {len(train_points)} training objects "
+              f"({args.splits}), {len(val_points)} validation objects, device {rt.device} x {rt.world_size}")
+
+    def checkpoint(step):
+        if rt.is_main:
+            runtime.save_atomic({"state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                                 "history": history, "config": asdict(model.config), "args": vars(args)},
+                                out / "ckpt.pt")
+
+    from tqdm import tqdm
+
+    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, disable=args.no_progress or not rt.is_main)
+    tick, seen = time.perf_counter(), 0
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = runtime.learning_rate(step, args.lr, args.warmup, args.steps)
+        idx = rng.integers(0, len(train_points), args.batch)
+        target = torch.from_numpy(train_points[idx]).to(rt.device)
+        subset = np.argsort(rng.random((args.batch, target.shape[1])), axis=1)[:, : args.encoder_points]
+        encoder_in = torch.gather(target, 1, torch.from_numpy(subset).to(rt.device)[..., None].expand(-1, -1, 3))
+        terms = autoencoder_loss(model, ddp(encoder_in, generator=gen), target, args.latent_weight, args.kl_weight)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        optimizer.step()
+        seen += args.batch * rt.world_size
+
+        done = step + 1
+        if rt.is_main and (done % args.log_every == 0 or done == args.steps):
+            rate = seen / (time.perf_counter() - tick)
+            history.append({"step": done, "split": "train", "samples_per_s": rate,
+                            **{k: v.item() for k, v in terms.items()}})
+            bar.set_postfix(loss=f"{terms['loss'].item():.4g}", cd=f"{terms['chamfer'].item():.3g}", obj_s=f"{rate:.1f}")
+            tick, seen = time.perf_counter(), 0
+        if done % args.eval_every == 0 or done == args.steps:
+            if rt.is_main and len(val_points):
+                history.append({"step": done, "split": "val", **evaluate(model, val_points, rt.device)})
+                bar.write(f"step {done}: val {history[-1]}")
+            checkpoint(done)
+            tick, seen = time.perf_counter(), 0
+
+    if rt.is_main:
+        latents = encode_all(model, train_points, rt.device)
+        model.latent_mean.copy_(latents.mean(0))
+        model.latent_std.copy_(latents.std(0))
+        checkpoint(args.steps)
+        model.save(out / "autoencoder.pt", {"train_splits": args.splits, "steps": args.steps})
+        runtime.plot_history(history, out / "curves.png", f"object autoencoder ({n_params / 1e6:.2f} M params)")
+        if len(val_points):
+            render_reconstructions(model, val_points[:4], out / "reconstructions.png", rt.device)
+        summary = {"parameters": n_params, "final": history[-1] if history else None,
+                   "weights_mb": (out / "autoencoder.pt").stat().st_size / 2**20}
+        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        print(json.dumps(summary))
+    runtime.teardown(rt)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

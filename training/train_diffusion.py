@@ -1,0 +1,233 @@
+"""Stage 2: train the JHOD denoiser on grasps (HOI) and object-only data, the autoencoder frozen.
+
+    python training/train_diffusion.py --grasps data/grasps --objects data/objects \
+        --autoencoder out/autoencoder/autoencoder.pt --out out/diffusion
+    torchrun --nproc_per_node 4 training/train_diffusion.py ...   # multi-GPU, same arguments
+
+Each step draws ``--batch`` grasps of the ``--split`` objects (half unconditional, half conditional,
+eq. 11-12) and ``--object-only-batch`` clouds of all objects of that split, with or without grasps
+(eq. 13-14), and minimises eq. (17) (``training.losses``, which documents the masks). Object
+latents are the frozen encoder's posterior means, computed once at start. Ablations:
+``--sync-timesteps`` (t_H = t_O, Table 4) and ``--no-object-only`` (Table 2).
+
+Writes ``<out>/ckpt.pt`` (resume with ``--resume``), ``<out>/denoiser.pt`` (weights, config and
+normalisation statistics; ``JHODDenoiser.load``, ``torch.load(weights_only=True)``),
+``<out>/denoiser.npz`` (for ``jhod_core.model.numpy_inference``) and ``<out>/curves.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from jhod_core.hand import HandModel  # noqa: E402
+from jhod_core.model import spec  # noqa: E402
+from jhod_core.model.autoencoder import ObjectAutoencoder  # noqa: E402
+from jhod_core.model.denoiser import CONFIGS, JHODDenoiser, export_numpy  # noqa: E402
+from jhod_core.model.schedule import CosineSchedule  # noqa: E402
+from training import runtime  # noqa: E402
+from training.data.corpus import load_object_points, split_ids  # noqa: E402
+from training.data.grasps import GraspDataset, load_grasps  # noqa: E402
+from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--grasps", default="data/grasps")
+    p.add_argument("--objects", default="data/objects")
+    p.add_argument("--autoencoder", default="out/autoencoder/autoencoder.pt")
+    p.add_argument("--out", default="out/diffusion")
+    p.add_argument("--split", default="train", help="corpus split of the training grasps and object-only data")
+    p.add_argument("--val-split", default="val", help="grasps of this split give the validation loss, if any")
+    p.add_argument("--config", default="default", choices=sorted(CONFIGS))
+    p.add_argument("--d-model", type=int)
+    p.add_argument("--layers", type=int)
+    p.add_argument("--heads", type=int)
+    p.add_argument("--ff", type=int)
+    p.add_argument("--encoder-hidden", type=int)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--batch", type=int, default=64, help="HOI samples per step and process")
+    p.add_argument("--object-only-batch", type=int, default=None, help="object-only samples (default: batch / 2)")
+    p.add_argument("--no-object-only", action="store_true", help="ablation: HOI data only (Table 2)")
+    p.add_argument("--sync-timesteps", action="store_true", help="ablation: t_H = t_O (Table 4)")
+    p.add_argument("--lambda-distance", type=float, default=0.01, help="weight of eq. 15 (cm^2)")
+    p.add_argument("--lambda-xyz", type=float, default=0.01, help="weight of eq. 16 (cm^2)")
+    p.add_argument("--steps", type=int, default=20000)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=500)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--eval-every", type=int, default=1000)
+    p.add_argument("--eval-batches", type=int, default=4)
+    p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def model_config(args):
+    overrides = {k: getattr(args, k) for k in ("d_model", "layers", "heads", "ff", "encoder_hidden", "dropout")
+                 if getattr(args, k) is not None}
+    return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, **overrides)
+
+
+class Data:
+    """Grasps of one split with their objects' clouds and frozen-encoder latents (raw)."""
+
+    def __init__(self, grasps: dict, ids, points, latents: torch.Tensor, split: list[str]):
+        self.ds = GraspDataset(grasps, ids, points, set(split))
+        self.latents = latents
+
+    def draw(self, rng: np.random.Generator, batch: int, object_only: int, device):
+        """Raw (hand (B, 51), object latents (B, 512), clouds (B, P, 3), object-only latents (M, 512))."""
+        ds = self.ds
+        idx = rng.integers(0, len(ds), batch)
+        obj = ds.object_index[idx]
+        only = ds.object_only_index[rng.integers(0, len(ds.object_only_index), object_only)]
+        t = lambda a: torch.as_tensor(a, dtype=torch.float32).to(device)  # noqa: E731
+        return t(ds.params[idx]), self.latents[obj].to(device), t(ds.points[obj]), self.latents[only].to(device)
+
+
+@torch.no_grad()
+def encode_objects(autoencoder, points: np.ndarray, which: np.ndarray, device, batch: int = 64) -> torch.Tensor:
+    """Posterior means (N, 512) for the objects in ``which`` (others stay 0)."""
+    latents = torch.zeros(len(points), spec.OBJECT_DIM)
+    for i in range(0, len(which), batch):
+        sel = which[i:i + batch]
+        latents[sel] = autoencoder.encode(torch.from_numpy(points[sel]).to(device)).cpu()
+    return latents
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    rt = runtime.setup(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    object_only = 0 if args.no_object_only else (args.batch // 2 if args.object_only_batch is None
+                                                  else args.object_only_batch)
+
+    # data: grasps, clouds, frozen autoencoder latents
+    grasps = load_grasps(args.grasps)
+    ids, points, _ = load_object_points(args.objects)
+    autoencoder = ObjectAutoencoder.load(args.autoencoder, map_location=rt.device).eval().requires_grad_(False)
+    splits = {s: split_ids(args.objects, s) for s in {args.split, args.val_split} if s}
+    wanted = {i for s in splits.values() for i in s}
+    latents = encode_objects(autoencoder, points, np.flatnonzero([str(i) in wanted for i in ids]), rt.device)
+    train = Data(grasps, ids, points, latents, splits[args.split])
+    val = Data(grasps, ids, points, latents, splits[args.val_split]) if args.val_split else None
+    if len(train.ds) == 0:
+        raise SystemExit(f"no grasps of split {args.split} in {args.grasps}")
+    if val is not None and len(val.ds) == 0:
+        val = None
+
+    model = JHODDenoiser(model_config(args))
+    params = train.ds.params
+    model.set_statistics(params.mean(0), params.std(0), autoencoder.latent_mean, autoencoder.latent_std)
+    model.to(rt.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    start, history = 0, []
+    if args.resume:
+        ckpt = torch.load(out / "ckpt.pt", map_location=rt.device, weights_only=True)
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        start, history = ckpt["step"], ckpt["history"]
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if rt.distributed else model
+    hand_model = HandModel().to(rt.device)
+    schedule = CosineSchedule(model.config.num_train_steps)
+    rng, gen = runtime.generators(args.seed, rt.rank, start)
+    n_params = sum(p.numel() for p in model.parameters())
+    if rt.is_main:
+        print(f"denoiser: {n_params / 1e6:.2f} M parameters ({args.config}), {len(train.ds)} grasps / "
+              f"{len(train.ds.object_only_index)} objects ({args.split}), val grasps {len(val.ds) if val else 0}, "
+              f"batch {args.batch} HOI + {object_only} object-only x {rt.world_size} on {rt.device}")
+
+    def loss_on(data, rng_, gen_, net):
+        hand, obj, clouds, only = data.draw(rng_, args.batch, object_only, rt.device)
+        hand, obj = model.normalize(hand, obj)
+        only = model.normalize(None, only)[1] if object_only else None
+        batch = make_diffusion_batch(schedule, hand, obj, only, gen_, args.sync_timesteps)
+        pred = net(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand)
+        return diffusion_loss(pred, batch, model, hand_model, clouds, args.lambda_distance, args.lambda_xyz)
+
+    @torch.no_grad()
+    def evaluate():
+        """Validation loss on fixed draws (same noise every time: curves are comparable)."""
+        model.eval()
+        v_rng, v_gen = runtime.generators(args.seed, 10_000, 0)
+        sums = {}
+        for _ in range(args.eval_batches):
+            for k, v in loss_on(val, v_rng, v_gen, model).items():
+                sums[k] = sums.get(k, 0.0) + v.item() / args.eval_batches
+        model.train()
+        return sums
+
+    def save(step, final=False):
+        if not rt.is_main:
+            return
+        runtime.save_atomic({"state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                             "history": history, "config": asdict(model.config), "args": vars(args)}, out / "ckpt.pt")
+        if final:
+            model.save(out / "denoiser.pt", {"autoencoder": str(args.autoencoder), "train_args": vars(args),
+                                             "steps": step})
+            export_numpy(model, out / "denoiser.npz")
+
+    from tqdm import tqdm
+
+    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, disable=args.no_progress or not rt.is_main)
+    tick, seen = time.perf_counter(), 0
+    model.train()
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = runtime.learning_rate(step, args.lr, args.warmup, args.steps)
+        terms = loss_on(train, rng, gen, ddp)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        optimizer.step()
+        seen += (args.batch + object_only) * rt.world_size
+
+        done = step + 1
+        if rt.is_main and (done % args.log_every == 0 or done == args.steps):
+            rate = seen / (time.perf_counter() - tick)
+            history.append({"step": done, "split": "train", "samples_per_s": rate,
+                            **{k: v.item() for k, v in terms.items()}})
+            bar.set_postfix(loss=f"{terms['loss'].item():.4g}", samples_s=f"{rate:.0f}")
+            tick, seen = time.perf_counter(), 0
+        if done % args.eval_every == 0 or done == args.steps:
+            if rt.is_main and val is not None:
+                history.append({"step": done, "split": "val", **evaluate()})
+                bar.write(f"step {done}: val loss {history[-1]['loss']:.4g}")
+            save(done, final=done == args.steps)
+            tick, seen = time.perf_counter(), 0
+
+    if rt.is_main:
+        if start >= args.steps:
+            save(args.steps, final=True)
+        runtime.plot_history(history, out / "curves.png", f"JHOD denoiser ({n_params / 1e6:.2f} M params)")
+        rates = [h["samples_per_s"] for h in history if "samples_per_s" in h]
+        summary = {"parameters": n_params, "config": asdict(model.config),
+                   "samples_per_s": float(np.median(rates)) if rates else None,
+                   "weights_mb": (out / "denoiser.pt").stat().st_size / 2**20,
+                   "final": [h for h in history if h["split"] == "train"][-1:]}
+        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        print(json.dumps(summary))
+    runtime.teardown(rt)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
