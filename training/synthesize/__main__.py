@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="optimisation batches per object at most")
     parser.add_argument("--batch", type=int, default=16, help="candidates optimised together")
     parser.add_argument("--steps", type=int, default=200, help="optimiser steps")
-    parser.add_argument("--shard-size", type=int, default=8, help="objects per shard")
+    parser.add_argument("--shard-size", type=int, default=4, help="objects per shard")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path)
