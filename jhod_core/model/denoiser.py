@@ -1,0 +1,155 @@
+"""`JHODDenoiser`: the MDM-style transformer that predicts the clean hand-object state x0.
+
+Design (why it differs from a literal reading of eq. 7-12): diffusion runs in the *normalised data
+space* of ``[hand 51 | object latent 512]`` (``spec`` layout). Noise is added there; the modality
+encoders (2-layer MLPs, hidden 1024) lift the noisy parts to 5 tokens (1 hand + 4 object chunks of
+32 latent points); the modality decoders map the output tokens back to x0 in the same space. If
+noise were added to the outputs of jointly trained encoders instead (z = E(y), eq. 7), the x0 loss
+(eq. 11) could be driven to zero by shrinking E towards a constant: the latent collapses. MDM uses
+the same input/output projection design.
+
+Each token also gets the embedding of its own timestep (t_H for the hand token, t_O for the object
+tokens; sinusoidal + MLP, as MDM's timestep embedder) and a learned token-type embedding, then a
+``nn.TransformerEncoder`` (post-LN, GELU, as MDM) mixes the 5 tokens. The dataset statistics that
+define the normalised space are buffers, so they are saved with the weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import spec
+
+
+@dataclass
+class DenoiserConfig:
+    d_model: int = 256
+    layers: int = 4
+    heads: int = 4
+    ff: int = 1024
+    dropout: float = 0.1
+    activation: str = "gelu"        # "gelu" (exact, MDM) or "relu"
+    encoder_hidden: int = 1024      # modality encoder / decoder MLP hidden width (paper: 1024)
+    norm_first: bool = False        # False: post-LN as MDM; True adds a final LayerNorm
+    num_train_steps: int = spec.NUM_TRAIN_STEPS
+    sync_timesteps: bool = False    # trained with t_H = t_O (Table 4 ablation): conditional sampling adapts
+
+
+CONFIGS = {
+    "default": DenoiserConfig(),
+    # token width 512 as the paper's z in R^{5x512}; depth, heads and ff as MDM's trans_enc
+    "paper": DenoiserConfig(d_model=512, layers=8, heads=4, ff=1024),
+}
+
+
+def split_state(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(..., 563) -> hand (..., 51), object latent (..., 512)."""
+    return x[..., : spec.HAND_DIM], x[..., spec.HAND_DIM:]
+
+
+def expand_timesteps(t_hand: torch.Tensor, t_object: torch.Tensor) -> torch.Tensor:
+    """Per-sample (B,) timesteps -> per-element (B, 563), for ``CosineSchedule.q_sample``."""
+    return torch.cat([t_hand[:, None].expand(-1, spec.HAND_DIM), t_object[:, None].expand(-1, spec.OBJECT_DIM)], 1)
+
+
+def _modality_mlp(d_in: int, hidden: int, d_out: int, activation: str) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(d_in, hidden), _ACTIVATIONS[activation](), nn.Linear(hidden, d_out))
+
+
+_ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+
+
+class TimestepEmbedder(nn.Module):
+    """Integer timestep 0..T -> d-vector: fixed sinusoidal table, then Linear-SiLU-Linear (MDM)."""
+
+    def __init__(self, num_train_steps: int, d_model: int):
+        super().__init__()
+        table = torch.from_numpy(spec.sinusoidal_table(num_train_steps + 1, d_model))
+        self.register_buffer("table", table, persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(d_model, d_model), nn.SiLU(), nn.Linear(d_model, d_model))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.table[t.long()])
+
+
+class JHODDenoiser(nn.Module):
+    def __init__(self, config: DenoiserConfig | None = None):
+        super().__init__()
+        self.config = c = config or DenoiserConfig()
+        self.hand_encoder = _modality_mlp(spec.HAND_DIM, c.encoder_hidden, c.d_model, c.activation)
+        self.object_encoder = _modality_mlp(spec.CHUNK_DIM, c.encoder_hidden, c.d_model, c.activation)
+        self.hand_time = TimestepEmbedder(c.num_train_steps, c.d_model)
+        self.object_time = TimestepEmbedder(c.num_train_steps, c.d_model)
+        self.token_embedding = nn.Parameter(0.02 * torch.randn(1 + spec.OBJECT_TOKENS, c.d_model))
+        layer = nn.TransformerEncoderLayer(c.d_model, c.heads, c.ff, c.dropout, c.activation, batch_first=True,
+                                           norm_first=c.norm_first)
+        final_norm = nn.LayerNorm(c.d_model) if c.norm_first else None
+        self.transformer = nn.TransformerEncoder(layer, c.layers, norm=final_norm, enable_nested_tensor=False)
+        self.hand_decoder = _modality_mlp(c.d_model, c.encoder_hidden, spec.HAND_DIM, c.activation)
+        self.object_decoder = _modality_mlp(c.d_model, c.encoder_hidden, spec.CHUNK_DIM, c.activation)
+        for name, dim in (("hand", spec.HAND_DIM), ("object", spec.OBJECT_DIM)):
+            self.register_buffer(f"{name}_mean", torch.zeros(dim))
+            self.register_buffer(f"{name}_std", torch.ones(dim))
+
+    # ----------------------------------------------------------------- normalised space
+
+    def set_statistics(self, hand_mean, hand_std, object_mean, object_std, min_std: float = 1e-4) -> None:
+        """Dataset statistics that define the model space (hand: grasp data, object: autoencoder latents)."""
+        for name, value in (("hand_mean", hand_mean), ("object_mean", object_mean)):
+            getattr(self, name).copy_(torch.as_tensor(value))
+        for name, value in (("hand_std", hand_std), ("object_std", object_std)):
+            getattr(self, name).copy_(torch.as_tensor(value).clamp_min(min_std))
+
+    def normalize(self, hand: torch.Tensor | None, obj: torch.Tensor | None) -> tuple:
+        """Raw hand params (B, 51) / raw object latents (B, 512) -> model space (either may be None)."""
+        h = None if hand is None else (hand - self.hand_mean) / self.hand_std
+        o = None if obj is None else (obj - self.object_mean) / self.object_std
+        return h, o
+
+    def denormalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model-space state (B, 563) -> raw hand params (B, 51), raw object latents (B, 512)."""
+        h, o = split_state(x)
+        return h * self.hand_std + self.hand_mean, o * self.object_std + self.object_mean
+
+    # ----------------------------------------------------------------- network
+
+    def forward(self, x: torch.Tensor, t_hand: torch.Tensor, t_object: torch.Tensor,
+                freeze_hand: torch.Tensor | None = None) -> torch.Tensor:
+        """Predict clean x0 (B, 563) from the noisy state x (B, 563) at per-sample levels t_hand, t_object (B,).
+
+        ``freeze_hand`` (B,) bool: samples whose hand token is detached, so that they train nothing
+        on the hand side (object-only data, eq. 13-14: "the hand part as-is").
+        """
+        b = x.shape[0]
+        hand, obj = split_state(x)
+        hand_token = self.hand_encoder(hand) + self.hand_time(t_hand) + self.token_embedding[0]
+        if freeze_hand is not None:
+            hand_token = torch.where(freeze_hand[:, None], hand_token.detach(), hand_token)
+        object_tokens = (self.object_encoder(obj.reshape(b, spec.OBJECT_TOKENS, spec.CHUNK_DIM))
+                         + self.object_time(t_object)[:, None] + self.token_embedding[1:])
+        out = self.transformer(torch.cat([hand_token[:, None], object_tokens], dim=1))
+        return torch.cat([self.hand_decoder(out[:, 0]), self.object_decoder(out[:, 1:]).reshape(b, spec.OBJECT_DIM)], 1)
+
+    # ----------------------------------------------------------------- files
+
+    def save(self, path, extra: dict | None = None) -> None:
+        """Weights + config (+ ``extra`` plain data) in one file, loadable with ``weights_only=True``."""
+        torch.save({"config": asdict(self.config), "state_dict": self.state_dict(), **(extra or {})}, path)
+
+    @classmethod
+    def load(cls, path, map_location="cpu") -> "JHODDenoiser":
+        blob = torch.load(path, map_location=map_location, weights_only=True)
+        model = cls(DenoiserConfig(**blob["config"]))
+        model.load_state_dict(blob["state_dict"])
+        return model
+
+
+def export_numpy(model: JHODDenoiser, path) -> None:
+    """Write the weights as a plain .npz (float32 arrays + ``config`` JSON) for ``numpy_inference``."""
+    arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    np.savez(path, config=np.array(json.dumps(asdict(model.config))), **arrays)

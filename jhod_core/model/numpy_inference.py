@@ -1,0 +1,125 @@
+"""The trained denoiser and the DDIM conditional sampler in NumPy only (no torch): for Blender.
+
+Load the ``.npz`` written by ``jhod_core.model.denoiser.export_numpy``. Computes in float64; matches
+the torch model to < 1e-4 for the same inputs and initial noise (tests/test_model.py). The same
+``seed`` draws different initial noise than the torch sampler (NumPy's generator, not torch's):
+pass ``noise`` to reproduce a torch run exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from . import spec
+
+# Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, enough for exact-GELU parity (numpy has no erf)
+_ERF_P = 0.3275911
+_ERF_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    s = np.sign(x)
+    a = np.abs(x)
+    t = 1.0 / (1.0 + _ERF_P * a)
+    poly = t * (_ERF_A[0] + t * (_ERF_A[1] + t * (_ERF_A[2] + t * (_ERF_A[3] + t * _ERF_A[4]))))
+    return s * (1.0 - poly * np.exp(-a * a))
+
+
+_ACTIVATIONS = {
+    "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
+    "relu": lambda x: np.maximum(x, 0.0),
+}
+
+
+def _layer_norm(x, w, b, eps=1e-5):
+    mu = x.mean(-1, keepdims=True)
+    var = ((x - mu) ** 2).mean(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + eps) * w + b
+
+
+def _softmax(x):
+    e = np.exp(x - x.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+class NumpyDenoiser:
+    """``JHODDenoiser`` (eval mode) from an exported .npz."""
+
+    def __init__(self, path):
+        with np.load(path, allow_pickle=False) as z:
+            self.config = json.loads(str(z["config"]))
+            self.w = {k: z[k].astype(np.float64) for k in z.files if k != "config"}
+        c = self.config
+        self.act = _ACTIVATIONS[c["activation"]]
+        self.alphas_cumprod = spec.cosine_alphas_cumprod(c["num_train_steps"])
+        self.time_table = spec.sinusoidal_table(c["num_train_steps"] + 1, c["d_model"]).astype(np.float64)
+
+    def _linear(self, x, name):
+        return x @ self.w[name + ".weight"].T + self.w[name + ".bias"]
+
+    def _mlp(self, x, name, activation):
+        return self._linear(activation(self._linear(x, name + ".0")), name + ".2")
+
+    def _time(self, t, name):
+        silu = lambda v: v / (1.0 + np.exp(-v))  # noqa: E731
+        return self._mlp(self.time_table[np.asarray(t, dtype=np.int64)], name + ".mlp", silu)
+
+    def _attention(self, x, p):
+        b, n, d = x.shape
+        h = self.config["heads"]
+        qkv = x @ self.w[p + "in_proj_weight"].T + self.w[p + "in_proj_bias"]
+        q, k, v = (a.reshape(b, n, h, d // h).transpose(0, 2, 1, 3) for a in np.split(qkv, 3, axis=-1))
+        att = _softmax(q @ k.transpose(0, 1, 3, 2) / math.sqrt(d // h))
+        out = (att @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
+        return self._linear(out, p + "out_proj")
+
+    def _encoder_layer(self, x, i):
+        p = f"transformer.layers.{i}."
+        ff = lambda v: self._linear(self.act(self._linear(v, p + "linear1")), p + "linear2")  # noqa: E731
+        norm = lambda v, k: _layer_norm(v, self.w[f"{p}norm{k}.weight"], self.w[f"{p}norm{k}.bias"])  # noqa: E731
+        if self.config["norm_first"]:
+            x = x + self._attention(norm(x, 1), p + "self_attn.")
+            return x + ff(norm(x, 2))
+        x = norm(x + self._attention(x, p + "self_attn."), 1)
+        return norm(x + ff(x), 2)
+
+    def forward(self, x, t_hand, t_object) -> np.ndarray:
+        """x (B, 563) model space, t_hand / t_object (B,) integers -> predicted x0 (B, 563)."""
+        x = np.asarray(x, dtype=np.float64)
+        b = x.shape[0]
+        hand, obj = x[:, : spec.HAND_DIM], x[:, spec.HAND_DIM:]
+        emb = self.w["token_embedding"]
+        hand_token = self._mlp(hand, "hand_encoder", self.act) + self._time(t_hand, "hand_time") + emb[0]
+        obj_tokens = (self._mlp(obj.reshape(b, spec.OBJECT_TOKENS, spec.CHUNK_DIM), "object_encoder", self.act)
+                      + self._time(t_object, "object_time")[:, None] + emb[1:])
+        tokens = np.concatenate([hand_token[:, None], obj_tokens], axis=1)
+        for i in range(self.config["layers"]):
+            tokens = self._encoder_layer(tokens, i)
+        if self.config["norm_first"]:
+            tokens = _layer_norm(tokens, self.w["transformer.norm.weight"], self.w["transformer.norm.bias"])
+        out_hand = self._mlp(tokens[:, 0], "hand_decoder", self.act)
+        out_obj = self._mlp(tokens[:, 1:], "object_decoder", self.act).reshape(b, spec.OBJECT_DIM)
+        return np.concatenate([out_hand, out_obj], axis=1)
+
+    def sample_conditional(self, object_latent, num: int | None = None, steps: int = 50, seed: int = 0,
+                           noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """DDIM grasps for raw object latents (1, 512) x ``num`` or (B, 512): raw hand params (N, 51)
+        and the object latents (N, 512), as ``sampling.sample_conditional`` with method="ddim"."""
+        if self.config["sync_timesteps"]:
+            raise NotImplementedError("conditional sampling of a sync-timestep model needs the torch sampler")
+        object_latent = np.atleast_2d(np.asarray(object_latent, dtype=np.float64))
+        num = num or object_latent.shape[0]
+        obj = (np.broadcast_to(object_latent, (num, spec.OBJECT_DIM)) - self.w["object_mean"]) / self.w["object_std"]
+        hand = (np.random.default_rng(seed).standard_normal((num, spec.HAND_DIM)) if noise is None
+                else np.asarray(noise, dtype=np.float64))
+        ts = spec.ddim_timesteps(steps, self.config["num_train_steps"])
+        zeros = np.zeros(num, dtype=np.int64)
+        for i, t in enumerate(ts):
+            s = ts[i + 1] if i + 1 < len(ts) else 0
+            x0 = self.forward(np.concatenate([hand, obj], axis=1), np.full(num, t), zeros)
+            hand = spec.ddim_update(hand, x0[:, : spec.HAND_DIM], self.alphas_cumprod[t], self.alphas_cumprod[s])
+        raw_hand = hand * self.w["hand_std"] + self.w["hand_mean"]
+        return raw_hand, np.array(object_latent if object_latent.shape[0] == num else np.repeat(object_latent, num, 0))

@@ -1,0 +1,344 @@
+"""The diffusion model: schedule, per-token timesteps, losses and their masks, autoencoder, samplers,
+NumPy parity, weight files, and both training scripts end to end on tiny synthetic data."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from jhod_core.model import spec
+from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
+from jhod_core.model.denoiser import CONFIGS, DenoiserConfig, JHODDenoiser, expand_timesteps, export_numpy, split_state
+from jhod_core.model.numpy_inference import NumpyDenoiser
+from jhod_core.model.sampling import sample_conditional, sample_joint
+from jhod_core.model.schedule import CosineSchedule
+from training.losses import (COND, OBJECT_ONLY, UNCOND, autoencoder_loss, chamfer_distance, diffusion_loss,
+                             make_diffusion_batch)
+
+T = spec.NUM_TRAIN_STEPS
+TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, dropout=0.0)
+TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny models gain nothing from threads, and on a loaded machine OpenMP threads waiting for
+    each other made these tests 3-10x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def schedule():
+    return CosineSchedule()
+
+
+@pytest.fixture(scope="module")
+def hand_model():
+    from jhod_core.hand import HandModel
+
+    return HandModel()
+
+
+def tiny_model(seed=0, config=TINY):
+    torch.manual_seed(seed)
+    model = JHODDenoiser(config)
+    g = torch.Generator().manual_seed(seed + 1)
+    model.set_statistics(0.1 * torch.randn(51, generator=g), 0.05 + 0.2 * torch.rand(51, generator=g),
+                         torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
+    return model
+
+
+def object_clouds(n, seed=0, points=2048):
+    """Random boxes' surface-ish clouds, metres."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(n, points, 3, generator=g) - 0.5) * torch.tensor([0.08, 0.05, 0.12])
+
+
+def hoi_batch(schedule, model, b=6, m=4, seed=0, sync=False):
+    g = torch.Generator().manual_seed(seed)
+    hand = torch.randn(b, 51, generator=g)
+    obj = torch.randn(b, 512, generator=g)
+    only = torch.randn(m, 512, generator=g) if m else None
+    return make_diffusion_batch(schedule, hand, obj, only, g, sync)
+
+
+# --------------------------------------------------------------------------- schedule
+
+def test_cosine_schedule(schedule):
+    abar = schedule.alphas_cumprod
+    assert abar.shape == (T + 1,) and abar[0] == 1.0
+    assert torch.all(abar[1:] < abar[:-1]) and abar[T] < 1e-6
+    betas = 1 - abar[1:] / abar[:-1]
+    assert betas.max() <= 0.999 + 1e-12
+    # Nichol & Dhariwal: before clipping alpha_bar(t) = f(t) / f(0)
+    f = lambda t: np.cos((t / T + 0.008) / 1.008 * np.pi / 2) ** 2  # noqa: E731
+    assert abs(abar[500].item() - f(500) / f(0)) < 1e-9
+    ts = schedule.timesteps(50)
+    assert len(ts) == 50 and ts[0] == T and ts[-1] >= 1 and all(a > b for a, b in zip(ts, ts[1:]))
+    assert schedule.timesteps(T) == list(range(T, 0, -1))
+
+
+def test_q_sample_per_token_timesteps(schedule):
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(5, spec.STATE_DIM, generator=g), torch.randn(5, spec.STATE_DIM, generator=g)
+    t_hand = torch.tensor([1, 10, 500, 999, T])
+    # t_O = 0: the object part comes back exactly, the hand part is noised
+    x_t = schedule.q_sample(x0, expand_timesteps(t_hand, torch.zeros(5, dtype=torch.long)), noise)
+    assert torch.equal(split_state(x_t)[1], split_state(x0)[1])
+    assert not torch.allclose(split_state(x_t)[0], split_state(x0)[0])
+    # each part uses its own level: with x0 = 0, x_t = sqrt(1 - abar_t) noise
+    t_object = torch.tensor([700, 3, 0, 50, 1])
+    x_t = schedule.q_sample(torch.zeros_like(x0), expand_timesteps(t_hand, t_object), noise)
+    abar = schedule.alphas_cumprod
+    hand, obj = split_state(x_t)
+    assert torch.allclose(hand, (1 - abar[t_hand]).sqrt().float()[:, None] * split_state(noise)[0])
+    assert torch.allclose(obj, (1 - abar[t_object]).sqrt().float()[:, None] * split_state(noise)[1])
+    # a per-sample t equals the same t given per element
+    assert torch.equal(schedule.q_sample(x0, t_hand, noise), schedule.q_sample(x0, expand_timesteps(t_hand, t_hand),
+                                                                               noise))
+
+
+def test_reverse_steps_with_exact_x0(schedule):
+    """With the true x0, DDIM from level t lands on q_sample(x0, s) with the same noise; both steps end at x0."""
+    g = torch.Generator().manual_seed(1)
+    x0, eps = torch.randn(3, 20, generator=g), torch.randn(3, 20, generator=g)
+    x_t = schedule.q_sample(x0, 800, eps)
+    assert torch.allclose(schedule.ddim_step(x_t, x0, 800, 300), schedule.q_sample(x0, 300, eps), atol=1e-5)
+    assert torch.allclose(schedule.ddim_step(x_t, x0, 800, 0), x0, atol=1e-6)
+    assert torch.allclose(schedule.ddpm_step(x_t, x0, 1, 0, g), x0, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- losses and masks
+
+def test_batch_layout(schedule):
+    model = tiny_model()
+    batch = hoi_batch(schedule, model, b=6, m=4)
+    kind = batch.kind
+    assert kind.tolist() == [UNCOND] * 3 + [COND] * 3 + [OBJECT_ONLY] * 4
+    assert torch.all(batch.t_object[kind == COND] == 0) and torch.all(batch.t_hand[kind == COND] >= 1)
+    assert torch.all(batch.t_object[kind != COND] >= 1)
+    assert torch.equal(split_state(batch.x_t[kind == COND])[1], split_state(batch.target[kind == COND])[1])
+    # object-only rows: pure-noise hand slot at t_H = T, the given object noised
+    assert torch.all(batch.t_hand[kind == OBJECT_ONLY] == T)
+    only = kind == OBJECT_ONLY
+    assert torch.equal(split_state(batch.x_t[only])[0], split_state(batch.target[only])[0])
+    sync = hoi_batch(schedule, model, b=6, m=4, sync=True)
+    assert torch.equal(sync.t_hand, sync.t_object) and not (sync.kind == COND).any()
+
+
+def test_loss_terms_zero_at_target_and_finite(schedule, hand_model):
+    model = tiny_model()
+    batch = hoi_batch(schedule, model)
+    clouds = object_clouds(6, points=256)
+    terms = diffusion_loss(batch.target, batch, model, hand_model, clouds)
+    assert set(terms) == {"uncond", "cond", "object", "distance", "hand_xyz", "loss"}
+    assert all(v.item() == 0.0 for v in terms.values())
+    pred = batch.target + 0.3 * torch.randn(batch.target.shape, generator=torch.Generator().manual_seed(2))
+    terms = diffusion_loss(pred, batch, model, hand_model, clouds)
+    assert all(torch.isfinite(v) and v > 0 for v in terms.values())
+
+
+def test_object_only_rows_train_nothing_on_the_hand_side(schedule, hand_model):
+    model = tiny_model()
+    batch = hoi_batch(schedule, model, b=4, m=3)
+    clouds = object_clouds(4, points=256)
+    pred = model(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand)
+    pred.retain_grad()
+    diffusion_loss(pred, batch, model, hand_model, clouds)["loss"].backward()
+    only = batch.kind == OBJECT_ONLY
+    assert torch.all(split_state(pred.grad[only])[0] == 0) and torch.any(split_state(pred.grad[only])[1] != 0)
+    assert torch.all(split_state(pred.grad[~only])[0] != 0)
+    # a batch of object-only rows alone: no gradient reaches any hand-side parameter
+    model.zero_grad()
+    batch = hoi_batch(schedule, model, b=0, m=5)
+    pred = model(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand)
+    diffusion_loss(pred, batch, model)["loss"].backward()
+    for name, p in model.named_parameters():
+        hand_side = name.startswith(("hand_encoder", "hand_decoder", "hand_time"))
+        if hand_side:
+            assert p.grad is None or torch.all(p.grad == 0), name
+        elif name.startswith(("object_encoder", "object_decoder", "object_time")):
+            assert torch.any(p.grad != 0), name
+
+
+def test_training_steps_reduce_the_loss(schedule, hand_model):
+    model = tiny_model()
+    batch = hoi_batch(schedule, model, b=8, m=4)
+    clouds = object_clouds(8, points=256)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(25):
+        pred = model(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand)
+        loss = diffusion_loss(pred, batch, model, hand_model, clouds)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+# --------------------------------------------------------------------------- autoencoder
+
+def test_chamfer_analytic():
+    grid = torch.stack(torch.meshgrid(*[torch.arange(4.0)] * 3, indexing="ij"), -1).reshape(1, -1, 3)
+    assert chamfer_distance(grid, grid).item() == 0.0
+    assert chamfer_distance(grid, grid[:, torch.randperm(64)]).item() == 0.0
+    shift = torch.tensor([0.1, 0.0, 0.0])
+    assert abs(chamfer_distance(grid, grid + shift).item() - 2 * 0.1 ** 2) < 1e-6
+    a, b = torch.zeros(1, 1, 3), torch.tensor([[[0.0, 3.0, 4.0]]])
+    assert chamfer_distance(a, b).item() == pytest.approx(50.0)
+    # one point against two: 1 -> nearest 1; each of the two -> the one
+    two = torch.tensor([[[1.0, 0, 0], [2.0, 0, 0]]])
+    assert chamfer_distance(a, two).item() == pytest.approx(1.0 + (1.0 + 4.0) / 2)
+
+
+def test_autoencoder_shapes_order_and_training():
+    torch.manual_seed(0)
+    model = ObjectAutoencoder(TINY_AE)
+    clouds = object_clouds(2, seed=3)
+    out = model(clouds[:, :300], generator=torch.Generator().manual_seed(0))  # any number of input points
+    assert out["mean"].shape == out["latent"].shape == (2, spec.OBJECT_DIM)
+    assert out["recon"].shape == (2, 2048, 3)
+    assert model.latent_xyz(out["latent"]).shape == (2, spec.LATENT_POINTS, 3)
+    # fixed order: decoded points 16k..16k+15 unfold latent point k
+    with torch.no_grad():
+        model.fold[-1].weight.zero_()
+        model.fold[-1].bias.zero_()
+        xyz = model.latent_xyz(out["mean"])
+        assert torch.allclose(model.decode(out["mean"]), xyz.repeat_interleave(16, dim=1))
+    model = ObjectAutoencoder(TINY_AE)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for step in range(15):
+        terms = autoencoder_loss(model, model(clouds, generator=torch.Generator().manual_seed(step)), clouds)
+        opt.zero_grad()
+        terms["loss"].backward()
+        opt.step()
+        losses.append(terms["loss"].item())
+    assert np.isfinite(losses).all() and losses[-1] < 0.7 * losses[0]
+
+
+# --------------------------------------------------------------------------- samplers, parity, files
+
+def test_sampling_deterministic_per_seed():
+    model = tiny_model()
+    latent = torch.randn(1, 512)
+    h1, o1 = sample_conditional(model, latent, num=3, steps=8, seed=5)
+    h2, o2 = sample_conditional(model, latent, num=3, steps=8, seed=5)
+    h3, _ = sample_conditional(model, latent, num=3, steps=8, seed=6)
+    assert h1.shape == (3, 51) and torch.equal(h1, h2) and not torch.allclose(h1, h3)
+    assert torch.allclose(o1, latent.expand(3, -1), atol=1e-5)  # the condition is returned unchanged
+    for method in ("ddim", "ddpm"):
+        a = sample_joint(model, 2, steps=6, seed=1, method=method)
+        b = sample_joint(model, 2, steps=6, seed=1, method=method)
+        assert a[0].shape == (2, 51) and a[1].shape == (2, 512)
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert model.training  # samplers restore the mode
+
+
+def test_sync_model_conditional_sampling_uses_replacement():
+    model = tiny_model(config=DenoiserConfig(**{**TINY.__dict__, "sync_timesteps": True}))
+    latent = torch.randn(2, 512)
+    hand, obj = sample_conditional(model, latent, steps=5, seed=0)
+    assert hand.shape == (2, 51) and torch.allclose(obj, latent, atol=1e-5)
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_numpy_inference_matches_torch(tmp_path, norm_first):
+    model = tiny_model(config=DenoiserConfig(**{**TINY.__dict__, "norm_first": norm_first}))
+    export_numpy(model, tmp_path / "d.npz")
+    numpy_model = NumpyDenoiser(tmp_path / "d.npz")
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, spec.STATE_DIM, generator=g)
+    t_hand, t_object = torch.tensor([0, 1, 500, T]), torch.tensor([T, 0, 37, 0])
+    with torch.no_grad():
+        ref = model.eval()(x, t_hand, t_object).numpy()
+    assert np.abs(numpy_model.forward(x.numpy(), t_hand.numpy(), t_object.numpy()) - ref).max() < 1e-4
+    latent, noise = torch.randn(1, 512, generator=g), torch.randn(3, 51, generator=g)
+    hand, _ = sample_conditional(model, latent, num=3, steps=12, noise=noise)
+    np_hand, np_obj = numpy_model.sample_conditional(latent.numpy(), num=3, steps=12, noise=noise.numpy())
+    assert np.abs(np_hand - hand.numpy()).max() < 1e-4 and np_obj.shape == (3, 512)
+
+
+def test_weight_files_load_with_weights_only(tmp_path):
+    model = tiny_model().eval()
+    model.save(tmp_path / "d.pt", {"note": "test"})
+    blob = torch.load(tmp_path / "d.pt", weights_only=True)
+    assert blob["note"] == "test" and blob["config"]["d_model"] == 32
+    loaded = JHODDenoiser.load(tmp_path / "d.pt").eval()
+    x, t = torch.randn(2, spec.STATE_DIM), torch.tensor([3, 900])
+    assert torch.equal(loaded.hand_std, model.hand_std)
+    with torch.no_grad():
+        assert torch.equal(loaded(x, t, t), model(x, t, t))
+    ae = ObjectAutoencoder(TINY_AE)
+    ae.latent_mean.fill_(0.5)
+    ae.save(tmp_path / "ae.pt")
+    assert torch.equal(ObjectAutoencoder.load(tmp_path / "ae.pt").latent_mean, ae.latent_mean)
+    # the default denoiser ships in < 30 MB of float32
+    assert sum(p.numel() for p in JHODDenoiser(CONFIGS["default"]).parameters()) * 4 < 30e6
+
+
+# --------------------------------------------------------------------------- scripts end to end
+
+def _tiny_corpus(root, n_objects=6):
+    from training.data.corpus import MANIFEST_COLUMNS
+    from training.data.grasps import save_shard
+
+    objects, grasps = root / "objects", root / "grasps"
+    (grasps / "shards").mkdir(parents=True)
+    objects.mkdir()
+    ids = [f"proc_box_{k:04d}" for k in range(n_objects)]
+    splits = ["train", "train", "train", "train", "val", "test"][:n_objects]
+    clouds = object_clouds(n_objects, seed=7).numpy().astype(np.float16)
+    np.savez(objects / "points.npz", ids=np.array(ids), points=clouds, normals=np.zeros_like(clouds))
+    with open(objects / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
+        writer.writeheader()
+        for i, s in zip(ids, splits):
+            writer.writerow({c: "" for c in MANIFEST_COLUMNS} | {"id": i, "split": s, "n_vertices": 8, "n_faces": 12,
+                                                                 "watertight": "true", "extent_x": 0.1,
+                                                                 "extent_y": 0.1, "extent_z": 0.1})
+    rng = np.random.default_rng(0)
+    records = [{"object_id": ids[k % 5], "global_orient": rng.normal(size=3), "transl": 0.05 * rng.normal(size=3),
+                "hand_pose": 0.3 * rng.normal(size=45), "keypoints": np.zeros((21, 3)), "kind": "power",
+                "digits_in_contact": ["thumb"], "penetration_depth_cm": 0.0, "intersection_volume_cm3": 0.0,
+                "sim_displacement_6dir_cm": 0.0, "limit_violation_deg": 0.0} for k in range(20)]
+    save_shard(grasps / "shards" / "shard_00000.npz", records, [], [], seed=0)
+    return objects, grasps
+
+
+def test_training_scripts_end_to_end(tmp_path):
+    from training import train_autoencoder, train_diffusion
+
+    objects, grasps = _tiny_corpus(tmp_path)
+    ae_out = tmp_path / "ae"
+    tiny_ae = ["--stage1", "16,32", "--stage2", "32,32", "--head-hidden", "64", "--context", "32",
+               "--patch-hidden", "16"]
+    common = ["--no-progress", "--log-every", "1", "--eval-every", "2", "--batch", "2"]
+    assert train_autoencoder.main(["--objects", str(objects), "--out", str(ae_out), "--steps", "2",
+                                   "--encoder-points", "256", *tiny_ae, *common]) == 0
+    ae = ObjectAutoencoder.load(ae_out / "autoencoder.pt")
+    assert torch.all(ae.latent_std != 1.0)  # statistics were filled in
+    assert (ae_out / "curves.png").exists()
+
+    out = tmp_path / "diff"
+    tiny = ["--d-model", "32", "--layers", "1", "--heads", "2", "--ff", "32", "--encoder-hidden", "32"]
+    args = ["--objects", str(objects), "--grasps", str(grasps), "--autoencoder", str(ae_out / "autoencoder.pt"),
+            "--out", str(out), *tiny, *common, "--eval-batches", "1"]
+    assert train_diffusion.main([*args, "--steps", "2"]) == 0
+    assert train_diffusion.main([*args, "--steps", "3", "--resume"]) == 0
+    ckpt = torch.load(out / "ckpt.pt", weights_only=True)
+    assert ckpt["step"] == 3 and any(h["split"] == "val" for h in ckpt["history"])
+    model = JHODDenoiser.load(out / "denoiser.pt")
+    assert torch.allclose(model.object_std, ae.latent_std.clamp_min(1e-4))
+    assert (out / "denoiser.npz").exists() and (out / "curves.png").exists()
+    hand, _ = NumpyDenoiser(out / "denoiser.npz").sample_conditional(ae.latent_mean.numpy(), num=2, steps=3)
+    assert np.isfinite(hand).all()
+    # the ablation switches run too
+    assert train_diffusion.main([*args, "--out", str(tmp_path / "abl"), "--steps", "1", "--sync-timesteps",
+                                 "--no-object-only"]) == 0
+    assert JHODDenoiser.load(tmp_path / "abl" / "denoiser.pt").config.sync_timesteps
