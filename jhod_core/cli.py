@@ -116,7 +116,114 @@ def run_hand(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_eval_grasp, add_hand]
+def add_sample(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sample",
+        help="sample grasps of an object mesh with the JHOD model",
+        description="Sample N grasps of an object (mesh in metres, its own frame) with the trained JHOD model. "
+        "Writes DIR/hand_000.obj ... (closed hand meshes, object frame, metres) and DIR/grasps.npz "
+        "(global_orient, hand_pose, transl, keypoints, seed). Same seed -> same output.",
+    )
+    parser.add_argument("object", metavar="OBJECT_MESH", help="object mesh (obj/ply/stl/glb/gltf/off), metres")
+    parser.add_argument("--num", type=int, required=True, help="number of grasps (>= 1)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--weights", default=None, metavar="DIR",
+                        help="folder with autoencoder.pt and denoiser.pt (default jhod_core/assets/model/)")
+    parser.set_defaults(func=run_sample)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from jhod_core.sample import check_counts, sample_grasps
+
+    check_counts(args.num, args.steps)
+    out = _check_out_dir(args.out)
+    mesh = _load_checked(args.object, "object")
+    result = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, device=args.device,
+                           weights_dir=args.weights)
+    _write_results(out, result, objects=None)
+    print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
+    return 0
+
+
+def add_sample_joint(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sample-joint",
+        help="sample hands and objects together with the JHOD model",
+        description="Sample N hand-object pairs jointly (object-centric frame, metres). Writes per pair "
+        "DIR/object_000.obj (decoded points surfaced as a closed alpha-shape mesh, convex hull fallback), "
+        "DIR/object_000_points.npy (2048 x 3), DIR/hand_000.obj, and DIR/grasps.npz for all pairs.",
+    )
+    parser.add_argument("--num", type=int, required=True, help="number of hand-object pairs (>= 1)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--weights", default=None, metavar="DIR",
+                        help="folder with autoencoder.pt and denoiser.pt (default jhod_core/assets/model/)")
+    parser.set_defaults(func=run_sample_joint)
+
+
+def run_sample_joint(args: argparse.Namespace) -> int:
+    from jhod_core.sample import check_counts, sample_hand_object
+
+    check_counts(args.num, args.steps)
+    out = _check_out_dir(args.out)
+    result = sample_hand_object(args.num, seed=args.seed, steps=args.steps, device=args.device,
+                                weights_dir=args.weights)
+    _write_results(out, result, objects=(result["object_meshes"], result["object_points"]))
+    print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
+    return 0
+
+
+def _check_out_dir(path: str):
+    from pathlib import Path
+
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise JHODError(f"--out {out} exists and is not a folder")
+    return out
+
+
+def _write_results(out, result: dict, objects=None) -> None:
+    """Write every file into a temporary sibling folder, then move them into ``out`` (created if absent).
+
+    Nothing is written before all results exist; on failure the temporary folder is removed, and a
+    pre-existing ``out`` keeps its unrelated files (same-named outputs in it are replaced).
+    """
+    import os
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import trimesh
+
+    out = out.absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent)
+    try:
+        for i, verts in enumerate(result["vertices"]):
+            trimesh.Trimesh(verts, result["faces"], process=False).export(os.path.join(tmp, f"hand_{i:03d}.obj"))
+        if objects is not None:
+            meshes, points = objects
+            for i, (mesh, pts) in enumerate(zip(meshes, points)):
+                mesh.export(os.path.join(tmp, f"object_{i:03d}.obj"))
+                np.save(os.path.join(tmp, f"object_{i:03d}_points.npy"), np.asarray(pts, dtype=np.float32))
+        np.savez(os.path.join(tmp, "grasps.npz"), global_orient=result["global_orient"],
+                 hand_pose=result["hand_pose"], transl=result["transl"], keypoints=result["keypoints"],
+                 seed=np.int64(result["seed"]))
+        if not out.exists():
+            os.replace(tmp, out)
+            return
+        for name in sorted(os.listdir(tmp)):
+            os.replace(os.path.join(tmp, name), out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_eval_grasp, add_hand, add_sample, add_sample_joint]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,269 @@
+"""`jhod_core.sample` and the `jhod sample` / `jhod sample-joint` commands, with tiny random-weight models
+saved in the training scripts' format: shapes, frames, determinism, written files, and every bad input
+(one error line, non-zero exit, no partial output). Random weights give garbage grasps: only the
+contract is checked here, not grasp quality."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+import trimesh
+
+from jhod_core.cli import main
+from jhod_core.errors import JHODError, MeshError
+from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
+from jhod_core.model.denoiser import DenoiserConfig, JHODDenoiser
+from jhod_core.sample import sample_grasps, sample_hand_object, surface_points
+
+TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, dropout=0.0)
+TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)
+STEPS = 4
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """autoencoder.pt + denoiser.pt as the training scripts write them (``Model.save`` with extras)."""
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    ObjectAutoencoder(TINY_AE).save(folder / "autoencoder.pt", {"train_splits": "train", "steps": 1})
+    model = JHODDenoiser(TINY)
+    g = torch.Generator().manual_seed(1)
+    model.set_statistics(torch.zeros(51), 0.05 + 0.1 * torch.rand(51, generator=g),
+                         torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
+    model.save(folder / "denoiser.pt", {"autoencoder": "autoencoder.pt", "train_args": {"seed": 0}, "steps": 1})
+    return folder
+
+
+@pytest.fixture(scope="module")
+def box_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("objects") / "box.obj"
+    box = trimesh.creation.box(extents=(0.08, 0.05, 0.12))
+    box.apply_translation((0.3, -0.2, 0.1))  # not centred: results must come back in this frame
+    box.export(path)
+    return path
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    return code, capsys.readouterr()
+
+
+# --------------------------------------------------------------------------- API
+
+def test_sample_grasps_shapes_frame_and_determinism(weights, box_file):
+    mesh = trimesh.load(box_file, process=False)
+    a = sample_grasps(mesh, 3, seed=7, steps=STEPS, device="cpu", weights_dir=weights)
+    assert a["global_orient"].shape == (3, 3) and a["hand_pose"].shape == (3, 45) and a["transl"].shape == (3, 3)
+    assert a["keypoints"].shape == (3, 21, 3) and a["vertices"].shape[0] == 3 and a["vertices"].shape[2] == 3
+    assert a["faces"].shape[1] == 3 and a["faces"].max() < a["vertices"].shape[1] and a["seed"] == 7
+    np.testing.assert_allclose(a["offset"], (0.3, -0.2, 0.1), atol=1e-9)
+    assert trimesh.Trimesh(a["vertices"][0], a["faces"]).is_watertight
+
+    b = sample_grasps(mesh, 3, seed=7, steps=STEPS, device="cpu", weights_dir=weights)
+    for key in ("global_orient", "hand_pose", "transl", "keypoints", "vertices"):
+        np.testing.assert_array_equal(a[key], b[key])
+    c = sample_grasps(mesh, 3, seed=8, steps=STEPS, device="cpu", weights_dir=weights)
+    assert not np.allclose(a["transl"], c["transl"])
+
+    moved = mesh.copy()
+    moved.apply_translation((1.0, 0.0, 0.0))
+    m = sample_grasps(moved, 3, seed=7, steps=STEPS, device="cpu", weights_dir=weights)
+    shift = np.array([1.0, 0.0, 0.0])
+    np.testing.assert_allclose(m["transl"], a["transl"] + shift, atol=1e-5)
+    np.testing.assert_allclose(m["keypoints"], a["keypoints"] + shift, atol=1e-5)
+    np.testing.assert_allclose(m["global_orient"], a["global_orient"], atol=1e-5)
+    np.testing.assert_allclose(m["hand_pose"], a["hand_pose"], atol=1e-5)
+
+
+def test_sample_grasps_from_points(weights):
+    pts = (np.random.default_rng(0).random((500, 3)) - 0.5) * 0.1 + (0.0, 0.0, 0.5)
+    r = sample_grasps(pts, 2, seed=1, steps=STEPS, device="cpu", weights_dir=weights)
+    assert r["transl"].shape == (2, 3) and r["keypoints"].shape == (2, 21, 3)
+    with pytest.raises(MeshError, match="m across"):
+        sample_grasps(pts * 100, 2, steps=STEPS, device="cpu", weights_dir=weights)
+    with pytest.raises(MeshError, match=r"\(N, 3\)"):
+        sample_grasps(np.zeros((5, 2)), 2, steps=STEPS, device="cpu", weights_dir=weights)
+
+
+def test_sample_hand_object(weights):
+    r = sample_hand_object(2, seed=3, steps=STEPS, device="cpu", weights_dir=weights)
+    assert r["object_points"].shape == (2, 2048, 3) and r["transl"].shape == (2, 3)
+    assert r["keypoints"].shape == (2, 21, 3) and len(r["object_meshes"]) == 2
+    assert all(m.is_watertight and m.volume > 0 for m in r["object_meshes"])
+    r2 = sample_hand_object(2, seed=3, steps=STEPS, device="cpu", weights_dir=weights)
+    np.testing.assert_array_equal(r["object_points"], r2["object_points"])
+    np.testing.assert_array_equal(r["transl"], r2["transl"])
+
+
+def test_surface_points_alpha_shape_and_fallbacks():
+    rng = np.random.default_rng(0)
+    # a solid-ish sphere surface: the alpha shape is closed and close to the sphere's volume
+    d = rng.normal(size=(2048, 3))
+    sphere = 0.05 * d / np.linalg.norm(d, axis=1, keepdims=True)
+    mesh = surface_points(sphere)
+    assert mesh.is_watertight and mesh.is_winding_consistent
+    assert 0.6 < mesh.volume / (4 / 3 * np.pi * 0.05 ** 3) <= 1.01
+    # an L-shape (non-convex): the alpha shape is not the convex hull
+    a = rng.random((1500, 3)) * (0.1, 0.02, 0.02)
+    b = rng.random((1500, 3)) * (0.02, 0.1, 0.02)
+    ell = surface_points(np.concatenate([a, b]))
+    hull = trimesh.convex.convex_hull(np.concatenate([a, b]))
+    assert ell.is_watertight and ell.volume < 0.8 * hull.volume
+    # a noisy surface sample of a non-convex object (as the decoder gives): closed, cavity filled, not the hull
+    from jhod_core.geometry.sampling import sample_surface
+
+    arm = trimesh.creation.box(extents=(0.02, 0.1, 0.03))
+    arm.apply_translation((0.04, 0.04, 0.0))
+    shape = trimesh.util.concatenate([trimesh.creation.box(extents=(0.1, 0.02, 0.03)), arm])
+    pts = sample_surface(shape, 2048, seed=0)[0] + rng.normal(scale=3e-4, size=(2048, 3))
+    surf = surface_points(pts)
+    true_volume = 2 * 0.1 * 0.02 * 0.03 - 0.02 * 0.02 * 0.03
+    assert surf.is_watertight and 0.7 * true_volume < surf.volume < 0.8 * trimesh.convex.convex_hull(pts).volume
+    # sparse random noise and degenerate (flat) clouds still give closed meshes
+    assert surface_points(rng.random((40, 3))).is_watertight
+    flat = np.c_[rng.random((100, 2)), np.zeros(100)]
+    assert surface_points(flat).is_watertight
+
+
+# --------------------------------------------------------------------------- CLI
+
+def test_cli_sample_writes_contract_files(weights, box_file, tmp_path, capsys):
+    out = tmp_path / "grasps"
+    code, cap = run_cli(capsys, "sample", box_file, "--num", 3, "--out", out, "--seed", 5, "--steps", STEPS,
+                        "--device", "cpu", "--weights", weights)
+    assert code == 0, cap.err
+    assert sorted(os.listdir(out)) == ["grasps.npz", "hand_000.obj", "hand_001.obj", "hand_002.obj"]
+    assert [p for p in os.listdir(tmp_path) if p != "grasps"] == []  # no temporary folder left
+    with np.load(out / "grasps.npz") as z:
+        assert set(z.files) == {"global_orient", "hand_pose", "transl", "keypoints", "seed"}
+        assert z["keypoints"].shape == (3, 21, 3) and z["transl"].shape == (3, 3) and int(z["seed"]) == 5
+        first = {k: z[k] for k in z.files}
+    for i in range(3):
+        assert trimesh.load(out / f"hand_{i:03d}.obj").is_watertight
+    api = sample_grasps(trimesh.load(box_file, process=False), 3, seed=5, steps=STEPS, device="cpu",
+                        weights_dir=weights)
+    np.testing.assert_allclose(first["transl"], api["transl"], atol=1e-9)
+
+    # same seed -> same output; a pre-existing folder keeps its unrelated files
+    (out / "notes.txt").write_text("mine")
+    code, cap = run_cli(capsys, "sample", box_file, "--num", 3, "--out", out, "--seed", 5, "--steps", STEPS,
+                        "--device", "cpu", "--weights", weights)
+    assert code == 0, cap.err
+    assert (out / "notes.txt").read_text() == "mine"
+    with np.load(out / "grasps.npz") as z:
+        for k in first:
+            np.testing.assert_array_equal(z[k], first[k])
+
+
+def test_cli_sample_joint_writes_closed_objects(weights, tmp_path, capsys):
+    out = tmp_path / "joint"
+    code, cap = run_cli(capsys, "sample-joint", "--num", 2, "--out", out, "--seed", 2, "--steps", STEPS,
+                        "--device", "cpu", "--weights", weights)
+    assert code == 0, cap.err
+    assert sorted(os.listdir(out)) == ["grasps.npz", "hand_000.obj", "hand_001.obj", "object_000.obj",
+                                       "object_000_points.npy", "object_001.obj", "object_001_points.npy"]
+    for i in range(2):
+        assert trimesh.load(out / f"object_{i:03d}.obj").is_watertight
+        assert trimesh.load(out / f"hand_{i:03d}.obj").is_watertight
+        assert np.load(out / f"object_{i:03d}_points.npy").shape == (2048, 3)
+    with np.load(out / "grasps.npz") as z:
+        assert z["keypoints"].shape == (2, 21, 3) and int(z["seed"]) == 2
+
+
+@pytest.fixture()
+def bad_inputs(tmp_path, weights):
+    empty = tmp_path / "empty.obj"
+    empty.write_text("# nothing\n")
+    big = tmp_path / "big.obj"
+    trimesh.creation.box(extents=(5.0, 1.0, 1.0)).export(big)
+    corrupt = tmp_path / "corrupt_weights"
+    corrupt.mkdir()
+    (corrupt / "autoencoder.pt").write_bytes((weights / "autoencoder.pt").read_bytes())
+    (corrupt / "denoiser.pt").write_bytes(b"not a torch file")
+    half = tmp_path / "half_weights"
+    half.mkdir()
+    (half / "denoiser.pt").write_bytes((weights / "denoiser.pt").read_bytes())
+    return {"empty": empty, "big": big, "corrupt": corrupt, "half": half, "missing_dir": tmp_path / "nowhere"}
+
+
+@pytest.mark.parametrize("case, pattern", [
+    ("missing weights dir", "model weights folder not found"),
+    ("missing weights file", "autoencoder.pt not found"),
+    ("corrupt weights", "corrupt"),
+    ("missing mesh", "not found"),
+    ("empty mesh", "object"),
+    ("5 m object", "5 m across"),
+    ("num 0", "--num must be a positive integer"),
+    ("steps 0", "--steps must be"),
+])
+@pytest.mark.parametrize("preexisting", [False, True])
+def test_cli_bad_inputs(case, pattern, preexisting, bad_inputs, weights, box_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    if preexisting:
+        out.mkdir()
+        (out / "keep.txt").write_text("keep")
+    obj, num, steps, w = box_file, 2, STEPS, weights
+    if case == "missing weights dir":
+        w = bad_inputs["missing_dir"]
+    elif case == "missing weights file":
+        w = bad_inputs["half"]
+    elif case == "corrupt weights":
+        w = bad_inputs["corrupt"]
+    elif case == "missing mesh":
+        obj = tmp_path / "no_such.obj"
+    elif case == "empty mesh":
+        obj = bad_inputs["empty"]
+    elif case == "5 m object":
+        obj = bad_inputs["big"]
+    elif case == "num 0":
+        num = 0
+    elif case == "steps 0":
+        steps = 0
+    before = sorted(os.listdir(tmp_path))
+    code, cap = run_cli(capsys, "sample", obj, "--num", num, "--out", out, "--steps", steps, "--device", "cpu",
+                        "--weights", w)
+    assert code != 0
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and pattern in lines[0], cap.err
+    assert "Traceback" not in cap.err and cap.out == ""
+    assert sorted(os.listdir(tmp_path)) == before  # nothing new next to DIR (no temporary folder)
+    if preexisting:
+        assert os.listdir(out) == ["keep.txt"] and (out / "keep.txt").read_text() == "keep"
+    else:
+        assert not out.exists()
+
+
+@pytest.mark.parametrize("case, pattern", [
+    ("missing weights dir", "model weights folder not found"),
+    ("corrupt weights", "corrupt"),
+    ("num 0", "--num must be a positive integer"),
+])
+def test_cli_sample_joint_bad_inputs(case, pattern, bad_inputs, weights, tmp_path, capsys):
+    out = tmp_path / "out"
+    num, w = 2, weights
+    if case == "missing weights dir":
+        w = bad_inputs["missing_dir"]
+    elif case == "corrupt weights":
+        w = bad_inputs["corrupt"]
+    else:
+        num = 0
+    code, cap = run_cli(capsys, "sample-joint", "--num", num, "--out", out, "--steps", STEPS, "--device", "cpu",
+                        "--weights", w)
+    assert code != 0 and cap.err.startswith("error: ") and pattern in cap.err and len(cap.err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_missing_weights_message_says_how_to_fix(tmp_path):
+    with pytest.raises(JHODError) as info:
+        sample_hand_object(1, steps=STEPS, device="cpu", weights_dir=tmp_path / "none")
+    message = str(info.value)
+    assert str(tmp_path / "none") in message and "train_diffusion.py" in message and "--weights" in message
