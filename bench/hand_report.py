@@ -73,7 +73,7 @@ def main():
     limits = "\n".join(
         f"| {finger} | " + " | ".join(f"{lo}..{hi}" for lim in joints for lo, hi in (lim[2], lim[1], lim[0])) + " |"
         for finger, joints in LIMITS_DEG.items())
-    text = f"""# Open hand report
+    text = """# Open hand report
 
 Produced by `python bench/hand_report.py` (this file is generated; do not edit by hand).
 

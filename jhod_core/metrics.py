@@ -59,7 +59,7 @@ def penetration_depth(obj_mesh: trimesh.Trimesh, hand_verts: np.ndarray) -> floa
     (GraspTTA ``metric/penetration.py``). OakInk-Grasp-Generation instead measures the distance to
     the nearest object *vertex*, which is >= ours and grows with coarse object meshes.
     """
-    return _depth_cm(signed_distance(obj_mesh, hand_verts))
+    return depth_cm_from_signed(signed_distance(obj_mesh, hand_verts))
 
 
 def contact(obj_mesh: trimesh.Trimesh, hand_verts: np.ndarray, threshold: float = CONTACT_THRESHOLD) -> bool:
@@ -68,7 +68,7 @@ def contact(obj_mesh: trimesh.Trimesh, hand_verts: np.ndarray, threshold: float 
     GraspTTA ``gen_diverse_grasp_ho3d.py`` definition. HALO counts only grasps with penetration
     (distance < 0), which is stricter.
     """
-    return bool(_touching(signed_distance(obj_mesh, hand_verts), threshold).any())
+    return bool(touching_from_signed(signed_distance(obj_mesh, hand_verts), threshold).any())
 
 
 def contact_ratio(contacts: Iterable[bool]) -> float:
@@ -89,15 +89,17 @@ def fingers_in_contact(
 
     "Touching" is the vertex-level rule of ``contact``: inside, or within ``threshold`` m.
     """
-    touching = _touching(signed_distance(obj_mesh, hand_verts), threshold)
+    touching = touching_from_signed(signed_distance(obj_mesh, hand_verts), threshold)
     return [name for name, ids in finger_vertex_ids.items() if touching[np.asarray(ids, dtype=np.int64)].any()]
 
 
-def _depth_cm(signed: np.ndarray) -> float:
+def depth_cm_from_signed(signed: np.ndarray) -> float:
+    """Penetration depth (cm) from hand-vertex signed distances (m, negative inside)."""
     return float(max(0.0, -signed.min(initial=0.0)) * 100.0)
 
 
-def _touching(signed: np.ndarray, threshold: float) -> np.ndarray:
+def touching_from_signed(signed: np.ndarray, threshold: float) -> np.ndarray:
+    """Vertices inside or within ``threshold`` m of the object, from their signed distances."""
     return signed <= threshold  # negative = inside
 
 
@@ -386,9 +388,9 @@ def evaluate_grasp(
     hand_mesh = trimesh.Trimesh(np.asarray(hand_verts, dtype=np.float64), np.asarray(hand_faces), process=False)
     signed = signed_distance(obj_mesh, hand_mesh.vertices)  # shared by depth and contact
     result = {
-        "penetration_depth_cm": _depth_cm(signed),
+        "penetration_depth_cm": depth_cm_from_signed(signed),
         "intersection_volume_cm3": intersection_volume(obj_mesh, hand_mesh, pitch),
-        "contact": bool(_touching(signed, CONTACT_THRESHOLD).any()),
+        "contact": bool(touching_from_signed(signed, CONTACT_THRESHOLD).any()),
         "sim_displacement_cm": None,
         "sim_displacement_6dir_cm": None,
     }

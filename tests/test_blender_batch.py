@@ -1,7 +1,6 @@
 """Headless batch rendering (jhod_blender/batch.py): files, map conventions, cameras, resume, errors (real bpy)."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys

@@ -46,10 +46,10 @@ def _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, ca
     if out["limit_violation_deg"] > thr.limit_tolerance_deg:
         return "joint limits"
     signed = signed_distance(obj_mesh, hand_verts)
-    out["penetration_depth_cm"] = float(max(0.0, -signed.min()) * 100)
+    out["penetration_depth_cm"] = metrics.depth_cm_from_signed(signed)
     if out["penetration_depth_cm"] > thr.penetration_cm:
         return "penetration"
-    touching = signed <= metrics.CONTACT_THRESHOLD
+    touching = metrics.touching_from_signed(signed, metrics.CONTACT_THRESHOLD)
     digits = [name for name, ids in fingers.items() if touching[ids].any()]
     out["digits_in_contact"] = digits
     if len(digits) < thr.min_digits:
