@@ -10,7 +10,7 @@ import torch
 from jhod_core.model import spec
 from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
 from jhod_core.model.denoiser import CONFIGS, DenoiserConfig, JHODDenoiser, expand_timesteps, export_numpy, split_state
-from jhod_core.model.numpy_inference import NumpyDenoiser
+from jhod_core.model.numpy_inference import NumpyDenoiser, NumpyObjectEncoder
 from jhod_core.model.sampling import sample_conditional, sample_joint
 from jhod_core.model.schedule import CosineSchedule
 from training.losses import (COND, OBJECT_ONLY, UNCOND, autoencoder_loss, chamfer_distance, diffusion_loss,
@@ -342,3 +342,16 @@ def test_training_scripts_end_to_end(tmp_path):
     assert train_diffusion.main([*args, "--out", str(tmp_path / "abl"), "--steps", "1", "--sync-timesteps",
                                  "--no-object-only"]) == 0
     assert JHODDenoiser.load(tmp_path / "abl" / "denoiser.pt").config.sync_timesteps
+
+
+def test_numpy_object_encoder_matches_torch(tmp_path):
+    torch.manual_seed(0)
+    model = ObjectAutoencoder(AutoencoderConfig(stage1=(16, 32), stage2=(32, 64), head_hidden=64, context=32,
+                                                patch_hidden=16)).eval()
+    model.export_numpy(tmp_path / "ae.npz")
+    points = torch.rand(3, 2048, 3, generator=torch.Generator().manual_seed(1)) * 0.1 - 0.05
+    with torch.no_grad():
+        expected = model.encode(points).numpy()
+    got = NumpyObjectEncoder(tmp_path / "ae.npz").encode(points.numpy())
+    assert got.shape == (3, 512)
+    assert np.abs(got - expected).max() < 1e-4

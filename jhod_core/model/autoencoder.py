@@ -123,6 +123,16 @@ class ObjectAutoencoder(nn.Module):
         """Weights + config + latent statistics in one file, loadable with ``weights_only=True``."""
         torch.save({"config": asdict(self.config), "state_dict": self.state_dict(), **(extra or {})}, path)
 
+    def export_numpy(self, path) -> None:
+        """Write the weights as a plain .npz (float32 arrays + ``config`` JSON) for
+        ``numpy_inference.NumpyObjectEncoder`` (Blender's torch-free path)."""
+        import json
+
+        import numpy as np
+
+        arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in self.state_dict().items()}
+        np.savez(path, config=np.array(json.dumps(asdict(self.config))), **arrays)
+
     @classmethod
     def load(cls, path, map_location="cpu") -> "ObjectAutoencoder":
         blob = torch.load(path, map_location=map_location, weights_only=True)

@@ -1,6 +1,8 @@
-"""The trained denoiser and the DDIM conditional sampler in NumPy only (no torch): for Blender.
+"""The trained denoiser, the DDIM conditional sampler and the object encoder in NumPy only (no
+torch): for Blender.
 
-Load the ``.npz`` written by ``jhod_core.model.denoiser.export_numpy``. Computes in float64; matches
+Load the ``.npz`` written by ``jhod_core.model.denoiser.export_numpy`` (denoiser) or
+``ObjectAutoencoder.export_numpy`` (object encoder). Computes in float64; matches
 the torch model to < 1e-4 for the same inputs and initial noise (tests/test_model.py). The same
 ``seed`` draws different initial noise than the torch sampler (NumPy's generator, not torch's):
 pass ``noise`` to reproduce a torch run exactly.
@@ -123,3 +125,31 @@ class NumpyDenoiser:
             hand = spec.ddim_update(hand, x0[:, : spec.HAND_DIM], self.alphas_cumprod[t], self.alphas_cumprod[s])
         raw_hand = hand * self.w["hand_std"] + self.w["hand_mean"]
         return raw_hand, np.array(object_latent if object_latent.shape[0] == num else np.repeat(object_latent, num, 0))
+
+
+def _sequential(weights: dict, prefix: str, x: np.ndarray, last_activation: bool) -> np.ndarray:
+    """An ``autoencoder.mlp`` (Linear layers with ReLU between them) applied to x (..., in)."""
+    indices = sorted(int(k.split(".")[1]) for k in weights if k.startswith(prefix + ".") and k.endswith(".weight"))
+    for n, i in enumerate(indices):
+        x = x @ weights[f"{prefix}.{i}.weight"].T + weights[f"{prefix}.{i}.bias"]
+        if last_activation or n < len(indices) - 1:
+            x = np.maximum(x, 0.0)
+    return x
+
+
+class NumpyObjectEncoder:
+    """``ObjectAutoencoder.encode`` in NumPy: surface points (B, N, 3) metres -> raw latents (B, 512)."""
+
+    def __init__(self, path):
+        with np.load(path, allow_pickle=False) as z:
+            self.config = json.loads(str(z["config"]))
+            self.w = {k: z[k].astype(np.float64) for k in z.files if k != "config"}
+
+    def encode(self, points) -> np.ndarray:
+        x = np.asarray(points, dtype=np.float64)
+        if x.ndim == 2:
+            x = x[None]
+        f = _sequential(self.w, "stage1", x * self.config["point_scale"], last_activation=True)
+        g = np.broadcast_to(f.max(axis=1, keepdims=True), f.shape)
+        f = _sequential(self.w, "stage2", np.concatenate([f, g], axis=-1), last_activation=True).max(axis=1)
+        return _sequential(self.w, "head", f, last_activation=False)[:, : spec.OBJECT_DIM]
