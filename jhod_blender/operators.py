@@ -1,10 +1,15 @@
 """Operators: each validates first, changes the scene only on success, and is undoable in one step."""
 
 import bpy
+import numpy as np
 
-from . import rig
+from . import backend, rig, selection
 from .core import JHODError, load_hand_data, named_pose
 from .preferences import addon_preferences
+
+GRASP_SET_KEY = "jhod_grasp_set"      # on the parent collection: True
+GRASP_INDEX_KEY = "jhod_grasp_index"  # on each grasp collection: 1-based
+SHOWN_KEY = "jhod_shown"              # on the parent collection: index of the shown grasp, -1 = all
 
 
 def scene_meters_per_unit(scene) -> float:
@@ -46,7 +51,166 @@ class JHOD_OT_add_hand(bpy.types.Operator):
         return {"FINISHED"}
 
 
-_classes = (JHOD_OT_add_hand,)
+def _progress(context):
+    """(begin, update, end) on the window manager when there is a window (skipped in background mode)."""
+    wm = context.window_manager
+    if bpy.app.background or wm is None or context.window is None:
+        return (lambda n: None), (lambda i: None), (lambda: None)
+    return (lambda n: wm.progress_begin(0, n)), wm.progress_update, wm.progress_end
+
+
+class JHOD_OT_generate_grasp(bpy.types.Operator):
+    """Sample grasps on the selected mesh(es) and add one rigged hand per grasp, each in its own collection"""
+
+    bl_idname = "jhod.generate_grasp"
+    bl_label = "Generate Grasp on Selection"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        settings = context.scene.jhod
+        prefs = addon_preferences(context)
+        unit = scene_meters_per_unit(context.scene)
+        begin, update, end = _progress(context)
+        begin(settings.num_grasps + 2)
+        try:
+            # 1. validate everything (selection, backend, hand model) before any change
+            if context.mode != "OBJECT":
+                raise JHODError("Switch to Object Mode to generate grasps")
+            points, meshes = selection.selection_points(context, unit, seed=settings.seed)
+            backend.check_backend(prefs)
+            data = load_hand(context, "right")  # the model samples right hands
+            update(1)
+            # 2. sample (nothing in the scene has changed yet)
+            result = backend.run_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs)
+            update(2)
+        except JHODError as exc:
+            end()
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        # 3. build the hands
+        try:
+            target = context.active_object if context.active_object in meshes else meshes[0]
+            parent = bpy.data.collections.new(f"JHOD grasps on {target.name}")
+            parent[GRASP_SET_KEY] = True
+            parent[SHOWN_KEY] = -1
+            parent["jhod_object"] = target.name
+            context.scene.collection.children.link(parent)
+            arms = []
+            for i in range(len(result["transl"])):
+                go, hp, tr = (np.asarray(result[k][i], dtype=np.float64) for k in ("global_orient", "hand_pose",
+                                                                                   "transl"))
+                collection = bpy.data.collections.new(f"JHOD grasp {i + 1}")
+                collection[GRASP_INDEX_KEY] = i + 1
+                parent.children.link(collection)
+                arm, mesh = rig.build_hand(data, f"jhod_grasp_{i + 1}", collection, meters_per_unit=unit)
+                rig.apply_pose(arm, mesh, data, go, hp, tr, meters_per_unit=unit)
+                arm["jhod_global_orient"] = go.tolist()
+                arm["jhod_hand_pose"] = hp.tolist()
+                arm["jhod_transl"] = tr.tolist()
+                arm["jhod_seed"] = int(settings.seed)
+                arm["jhod_steps"] = int(settings.steps)
+                arm["jhod_grasp_index"] = i + 1
+                arm["jhod_object"] = target.name
+                arm["jhod_backend"] = prefs.backend
+                arms.append(arm)
+                update(3 + i)
+        finally:
+            end()
+        for obj in context.selected_objects:
+            obj.select_set(False)
+        if arms:
+            arms[0].select_set(True)
+            context.view_layer.objects.active = arms[0]
+        self.report({"INFO"}, f"Added {len(arms)} grasp(s) on {target.name} (seed {settings.seed})")
+        return {"FINISHED"}
+
+
+def grasp_set(context):
+    """The grasp set (parent collection) of the active object, else the newest one in the scene; or None."""
+    sets = [c for c in context.scene.collection.children_recursive if c.get(GRASP_SET_KEY)]
+    obj = context.active_object
+    if obj is not None:
+        for s in sets:
+            if any(obj.name in child.all_objects for child in s.children):
+                return s
+    return sets[-1] if sets else None
+
+
+def _grasps(parent):
+    return sorted((c for c in parent.children if GRASP_INDEX_KEY in c), key=lambda c: c[GRASP_INDEX_KEY])
+
+
+def _show_only(grasps, shown):
+    for k, collection in enumerate(grasps):
+        hidden = shown is not None and k != shown
+        collection.hide_viewport = hidden
+        collection.hide_render = hidden
+
+
+class JHOD_OT_show_grasp(bpy.types.Operator):
+    """Show the previous/next grasp of the current grasp set, hiding the others"""
+
+    bl_idname = "jhod.show_grasp"
+    bl_label = "Show Grasp"
+    bl_options = {"REGISTER", "UNDO"}
+
+    direction: bpy.props.IntProperty(name="Direction", default=1, min=-1, max=1)
+
+    def execute(self, context):
+        parent = grasp_set(context)
+        grasps = _grasps(parent) if parent is not None else []
+        if not grasps:
+            self.report({"ERROR"}, "No generated grasps in this scene: use Generate Grasp on Selection first")
+            return {"CANCELLED"}
+        current = int(parent.get(SHOWN_KEY, -1))
+        step = 1 if self.direction >= 0 else -1
+        if current < 0 or current >= len(grasps):
+            shown = 0 if step > 0 else len(grasps) - 1
+        else:
+            shown = (current + step) % len(grasps)
+        parent[SHOWN_KEY] = shown
+        _show_only(grasps, shown)
+        self.report({"INFO"}, f"Showing {grasps[shown].name} ({shown + 1} of {len(grasps)})")
+        return {"FINISHED"}
+
+
+class JHOD_OT_keep_grasp(bpy.types.Operator):
+    """Keep the shown grasp and delete the other grasps of its set"""
+
+    bl_idname = "jhod.keep_grasp"
+    bl_label = "Keep Shown Grasp"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        parent = grasp_set(context)
+        grasps = _grasps(parent) if parent is not None else []
+        if not grasps:
+            self.report({"ERROR"}, "No generated grasps in this scene: use Generate Grasp on Selection first")
+            return {"CANCELLED"}
+        shown = int(parent.get(SHOWN_KEY, -1))
+        if len(grasps) == 1:
+            shown = 0
+        if not 0 <= shown < len(grasps):
+            self.report({"ERROR"}, "Pick a grasp first with the arrow buttons (several are shown)")
+            return {"CANCELLED"}
+        kept = grasps[shown]
+        for collection in grasps:
+            if collection is kept:
+                continue
+            for obj in list(collection.all_objects):
+                obj_data = obj.data
+                bpy.data.objects.remove(obj, do_unlink=True)
+                if obj_data is not None and obj_data.users == 0:
+                    (bpy.data.armatures if isinstance(obj_data, bpy.types.Armature) else bpy.data.meshes).remove(
+                        obj_data)
+            bpy.data.collections.remove(collection)
+        parent[SHOWN_KEY] = 0
+        _show_only([kept], None)
+        self.report({"INFO"}, f"Kept {kept.name}")
+        return {"FINISHED"}
+
+
+_classes = (JHOD_OT_add_hand, JHOD_OT_generate_grasp, JHOD_OT_show_grasp, JHOD_OT_keep_grasp)
 
 
 def register():

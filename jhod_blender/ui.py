@@ -23,7 +23,11 @@ class JHOD_PT_main(bpy.types.Panel):
         box.prop(settings, "num_grasps")
         box.prop(settings, "seed")
         box.prop(settings, "steps")
-        box.label(text="Needs the trained model (coming)", icon="INFO")
+        box.operator("jhod.generate_grasp", icon="HAND")
+        row = box.row(align=True)
+        row.operator("jhod.show_grasp", text="", icon="TRIA_LEFT").direction = -1
+        row.operator("jhod.keep_grasp", text="Keep")
+        row.operator("jhod.show_grasp", text="", icon="TRIA_RIGHT").direction = 1
 
 
 _classes = (JHOD_PT_main,)

@@ -1,0 +1,130 @@
+"""Where grasps are sampled: in this Python (built-in backend) or in an external Python with torch.
+
+`run_sampler(points_m, num, seed, steps, prefs)` returns ``global_orient`` (num, 3), ``hand_pose``
+(num, 45), ``transl`` (num, 3), ``keypoints`` (num, 21, 3) in the points' frame (metres), or raises
+JHODError. `check_backend(prefs)` validates the settings without running anything.
+
+* EXTERNAL: ``python -m jhod_core.worker IN.npz OUT.npz`` with ``prefs.python_path`` (or this
+  interpreter when empty and torch is importable here), through temporary npz files.
+* NUMPY: the NumPy port of the model is not shipped yet; until then ``jhod_core.sample`` is called
+  in-process when it can be imported (torch present, e.g. a development install).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .core import JHODError
+
+RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
+NUMPY_UNAVAILABLE = ("The built-in NumPy backend needs the shipped model weights, which are not released yet; "
+                     "choose External Python in the add-on preferences")
+# a checkout (jhod_blender next to jhod_core): the worker can be run from there
+_CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def _abspath(path: str) -> str:
+    try:
+        import bpy
+
+        return bpy.path.abspath(path)
+    except ImportError:  # pragma: no cover - outside Blender
+        return os.path.abspath(os.path.expanduser(path))
+
+
+def weights_dir(prefs) -> str | None:
+    """The weights folder from the preferences' checkpoint path (a file there means its folder); None = default."""
+    path = (getattr(prefs, "checkpoint_path", "") or "").strip()
+    if not path:
+        return None
+    path = _abspath(path)
+    return str(Path(path).parent) if os.path.isfile(path) else path
+
+
+def _torch_here() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+def _external_python(prefs) -> str:
+    path = (getattr(prefs, "python_path", "") or "").strip()
+    if path:
+        path = _abspath(path)
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise JHODError(f"External Python not found or not executable: {path} (set it in the add-on preferences)")
+        return path
+    if _torch_here():
+        return sys.executable
+    raise JHODError("External Python backend: set the Python interpreter (one with torch and jhod_core installed) "
+                    "in the add-on preferences")
+
+
+def check_backend(prefs) -> None:
+    """Validate the backend settings (interpreter, weights folder) before anything else runs."""
+    folder = weights_dir(prefs)
+    if folder is not None and not os.path.isdir(folder):
+        raise JHODError(f"Model weights folder not found: {folder} (Checkpoint in the add-on preferences)")
+    if prefs.backend == "EXTERNAL":
+        _external_python(prefs)
+    elif not _torch_here():
+        raise JHODError(NUMPY_UNAVAILABLE)
+
+
+def _is_jhod_error(exc: BaseException) -> bool:
+    # jhod_core.errors.JHODError may be a different class from the bundled copy the add-on imports
+    return any(cls.__name__ == "JHODError" for cls in type(exc).__mro__)
+
+
+def _run_in_process(points_m, num, seed, steps, folder) -> dict:
+    if not _torch_here():
+        raise JHODError(NUMPY_UNAVAILABLE)
+    try:
+        from jhod_core.sample import sample_grasps
+    except ImportError:
+        raise JHODError(NUMPY_UNAVAILABLE) from None
+    try:
+        result = sample_grasps(points_m, int(num), seed=int(seed), steps=int(steps), device="auto",
+                               weights_dir=folder)
+    except Exception as exc:
+        if _is_jhod_error(exc):
+            raise JHODError(str(exc)) from None
+        raise
+    return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
+
+
+def _run_external(points_m, num, seed, steps, folder, python: str, timeout: float | None = None) -> dict:
+    env = dict(os.environ)
+    if (_CHECKOUT / "jhod_core" / "worker.py").is_file():
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_CHECKOUT), env.get("PYTHONPATH", "")) if p)
+    with tempfile.TemporaryDirectory(prefix="jhod_") as tmp:
+        in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        np.savez(in_path, points=np.asarray(points_m, dtype=np.float64), num=int(num), seed=int(seed),
+                 steps=int(steps), device="auto", weights_dir=folder or "")
+        try:
+            proc = subprocess.run([python, "-m", "jhod_core.worker", in_path, out_path], capture_output=True,
+                                  text=True, env=env, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise JHODError(f"worker failed: could not run {python}: {exc}") from None
+        if not os.path.isfile(out_path):
+            tail = (proc.stderr or proc.stdout or "").strip().splitlines()
+            raise JHODError(f"worker failed (exit {proc.returncode}): {tail[-1] if tail else 'no output'}")
+        with np.load(out_path, allow_pickle=False) as out:
+            if "error" in out or proc.returncode != 0:
+                message = str(out["error"]) if "error" in out else f"exit {proc.returncode}"
+                raise JHODError(f"worker failed: {message}")
+            return {key: np.asarray(out[key], dtype=np.float64) for key in RESULT_KEYS}
+
+
+def run_sampler(points_m, num: int, seed: int, steps: int, prefs) -> dict:
+    """Sample `num` grasps on (N, 3) points in metres with the backend chosen in `prefs`."""
+    check_backend(prefs)
+    folder = weights_dir(prefs)
+    if prefs.backend == "EXTERNAL":
+        return _run_external(points_m, num, seed, steps, folder, _external_python(prefs))
+    return _run_in_process(points_m, num, seed, steps, folder)

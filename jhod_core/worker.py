@@ -1,0 +1,53 @@
+"""The "External Python" backend of the Blender add-on: one sampling job from file to file.
+
+    python -m jhod_core.worker IN.npz OUT.npz
+
+IN.npz holds ``points`` (N, 3) object points in metres, ``num``, ``seed``, ``steps``, ``device``
+(auto/cpu/cuda) and ``weights_dir`` ("" = the default folder). ``sample_grasps`` runs on the points;
+OUT.npz receives ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) and
+``keypoints`` (num, 21, 3), all in the points' frame; exit 0. On any failure OUT.npz holds one
+``error`` string instead and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
+
+
+def run(in_path: str) -> dict:
+    from jhod_core.sample import sample_grasps
+
+    with np.load(in_path, allow_pickle=False) as job:
+        points = np.asarray(job["points"], dtype=np.float64)
+        num, seed, steps = int(job["num"]), int(job["seed"]), int(job["steps"])
+        device = str(job["device"]) if "device" in job else "auto"
+        weights_dir = str(job["weights_dir"]) if "weights_dir" in job else ""
+    result = sample_grasps(points, num, seed=seed, steps=steps, device=device, weights_dir=weights_dir or None)
+    return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) != 2:
+        print("usage: python -m jhod_core.worker IN.npz OUT.npz", file=sys.stderr)
+        return 2
+    in_path, out_path = argv
+    try:
+        out = run(in_path)
+    except Exception as exc:  # noqa: BLE001  every failure goes back to Blender as one message
+        from jhod_core.errors import JHODError
+
+        message = str(exc) if isinstance(exc, JHODError) else f"{type(exc).__name__}: {exc}"
+        np.savez(out_path, error=np.array(message))
+        print(f"error: {message}", file=sys.stderr)
+        return 1
+    np.savez(out_path, **out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

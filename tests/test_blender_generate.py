@@ -1,0 +1,225 @@
+"""Generate Grasp on Selection (jhod.generate_grasp), grasp browsing, and the external worker CLI,
+with tiny random-weight models (as in test_sample.py): only the contract is checked, not grasp quality."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy", reason="install the [blender] extra (bpy==5.0.1) for add-on tests")
+torch = pytest.importorskip("torch")
+
+import jhod_blender  # noqa: E402
+from jhod_blender import backend, rig  # noqa: E402
+from jhod_core.errors import JHODError  # noqa: E402
+from jhod_core.hand import load_hand_data, numpy_forward  # noqa: E402
+from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder  # noqa: E402
+from jhod_core.model.denoiser import DenoiserConfig, JHODDenoiser  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, dropout=0.0)
+TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)
+STEPS = 3
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("weights")
+    torch.manual_seed(0)
+    ObjectAutoencoder(TINY_AE).save(folder / "autoencoder.pt", {"train_splits": "train", "steps": 1})
+    model = JHODDenoiser(TINY)
+    g = torch.Generator().manual_seed(1)
+    model.set_statistics(torch.zeros(51), 0.05 + 0.1 * torch.rand(51, generator=g),
+                         torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
+    model.save(folder / "denoiser.pt", {"autoencoder": "autoencoder.pt", "train_args": {"seed": 0}, "steps": 1})
+    return folder
+
+
+@pytest.fixture()
+def addon(weights):
+    """Factory scene, add-on registered from the checkout, preferences pointing at the tiny weights."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    jhod_blender.register()
+    addons = bpy.context.preferences.addons
+    entry = addons.get("jhod_blender") or addons.new()
+    entry.module = "jhod_blender"
+    prefs = entry.preferences
+    prefs.backend = "NUMPY"
+    prefs.checkpoint_path = str(weights)
+    scene = bpy.context.scene
+    scene.jhod.num_grasps, scene.jhod.seed, scene.jhod.steps = 2, 3, STEPS
+    yield SimpleNamespace(prefs=prefs, scene=scene)
+    jhod_blender.unregister()
+    addons.remove(entry)
+
+
+def add_cube(size_units=0.08, location=(0.2, -0.1, 0.05)):
+    bpy.ops.mesh.primitive_cube_add(size=size_units, location=location)
+    cube = bpy.context.active_object
+    cube.rotation_euler = (0.3, 0.0, 0.5)
+    cube.select_set(True)
+    return cube
+
+
+def mesh_coords(obj):
+    co = np.empty(len(obj.data.vertices) * 3)
+    obj.data.vertices.foreach_get("co", co)
+    return co.reshape(-1, 3)
+
+
+def counts():
+    return len(bpy.data.objects), len(bpy.data.collections)
+
+
+def check_hands(meters_per_unit):
+    data = load_hand_data(side="right")
+    arms = [o for o in bpy.data.objects if o.type == "ARMATURE"]
+    assert len(arms) == 2
+    for arm in arms:
+        assert len(arm.data.bones) == 16 and arm["jhod_seed"] == 3
+        go, hp, tr = (np.array(arm[k]) for k in ("jhod_global_orient", "jhod_hand_pose", "jhod_transl"))
+        skin = next(c for c in arm.children if c.type == "MESH")
+        verts_m = rig.evaluated_vertices(skin) * meters_per_unit
+        expected = numpy_forward(data, go, hp, tr)[0][0]
+        assert np.abs(verts_m - expected).max() < 1e-4
+    return arms
+
+
+def test_generate_two_grasps_on_cube(addon):
+    cube = add_cube()
+    cube.modifiers.new("bevel", "BEVEL")  # the evaluated mesh is sampled; the mesh itself stays as it is
+    before = mesh_coords(cube)
+    n_vertices = len(cube.data.vertices)
+    assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
+    np.testing.assert_array_equal(mesh_coords(cube), before)
+    assert len(cube.data.vertices) == n_vertices and list(cube.modifiers.keys()) == ["bevel"]
+    parent = bpy.data.collections[f"JHOD grasps on {cube.name}"]
+    assert sorted(c.name for c in parent.children) == ["JHOD grasp 1", "JHOD grasp 2"]
+    arms = check_hands(1.0)
+    # the hands sit near the object (translation comes back in the world frame, not centred)
+    assert all(np.linalg.norm(np.array(a["jhod_transl"]) - np.array(cube.location)) < 1.0 for a in arms)
+
+    # browsing: show one at a time, then keep the shown one
+    g1, g2 = bpy.data.collections["JHOD grasp 1"], bpy.data.collections["JHOD grasp 2"]
+    assert bpy.ops.jhod.show_grasp(direction=1) == {"FINISHED"}
+    assert (g1.hide_viewport, g2.hide_viewport, g2.hide_render) == (False, True, True)
+    assert bpy.ops.jhod.show_grasp(direction=1) == {"FINISHED"}
+    assert (g1.hide_viewport, g2.hide_viewport) == (True, False)
+    assert bpy.ops.jhod.show_grasp(direction=-1) == {"FINISHED"}
+    assert (g1.hide_viewport, g2.hide_viewport) == (False, True)
+    objects = len(bpy.data.objects)
+    assert bpy.ops.jhod.keep_grasp() == {"FINISHED"}
+    assert [c.name for c in parent.children] == ["JHOD grasp 1"] and not g1.hide_viewport
+    assert len(bpy.data.objects) == objects - 2 and "JHOD grasp 2" not in bpy.data.collections
+
+
+def test_centimetre_scene(addon):
+    addon.scene.unit_settings.scale_length = 0.01
+    cube = add_cube(size_units=8.0, location=(20.0, -10.0, 5.0))  # 8 cm cube in a centimetre scene
+    assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
+    arms = check_hands(0.01)
+    assert all(np.linalg.norm(np.array(a["jhod_transl"]) - np.array(cube.location) * 0.01) < 1.0 for a in arms)
+
+
+def test_selection_points_merge_and_units(addon):
+    from jhod_blender import selection
+
+    a = add_cube(location=(0.0, 0.0, 0.0))
+    b = add_cube(location=(0.3, 0.0, 0.0))
+    a.select_set(True)
+    pts, meshes = selection.selection_points(bpy.context, 1.0, seed=0)
+    assert pts.shape == (2048, 3) and {m.name for m in meshes} == {a.name, b.name}
+    assert (pts[:, 0] < 0.1).any() and (pts[:, 0] > 0.2).any()
+    again, _ = selection.selection_points(bpy.context, 1.0, seed=0)
+    np.testing.assert_array_equal(pts, again)
+    cm, _ = selection.selection_points(bpy.context, 0.5, seed=0)
+    np.testing.assert_allclose(cm, pts * 0.5)
+
+
+def _expect_error(match):
+    before = counts()
+    with pytest.raises(RuntimeError, match=match):
+        bpy.ops.jhod.generate_grasp()
+    assert counts() == before
+
+
+def test_bad_inputs_change_nothing(addon, tmp_path):
+    _expect_error("Nothing is selected")
+
+    bpy.ops.object.camera_add()
+    _expect_error("No mesh among the selected")
+
+    bpy.ops.object.select_all(action="DESELECT")
+    me = bpy.data.meshes.new("edges")
+    me.from_pydata([(0, 0, 0), (0.1, 0, 0), (0, 0.1, 0)], [(0, 1), (1, 2)], [])
+    obj = bpy.data.objects.new("edges", me)
+    addon.scene.collection.objects.link(obj)
+    obj.select_set(True)
+    _expect_error("has no faces")
+
+    bpy.ops.object.select_all(action="DESELECT")
+    add_cube(size_units=5.0)
+    _expect_error("m across")
+
+    bpy.ops.object.select_all(action="DESELECT")
+    add_cube()
+    addon.prefs.checkpoint_path = str(tmp_path)  # empty folder
+    _expect_error("model weights missing")
+    addon.prefs.checkpoint_path = str(tmp_path / "nope")
+    _expect_error("weights folder not found")
+    addon.prefs.checkpoint_path = ""
+    addon.prefs.backend = "EXTERNAL"
+    addon.prefs.python_path = str(tmp_path / "no_python")
+    _expect_error("External Python not found")
+
+
+# --------------------------------------------------------------------------- worker / external backend
+
+def _cube_points():
+    rng = np.random.default_rng(0)
+    return rng.random((500, 3)) * 0.06 + (0.2, -0.1, 0.05)
+
+
+def _run_worker(tmp_path, weights_dir):
+    in_path, out_path = tmp_path / "in.npz", tmp_path / "out.npz"
+    np.savez(in_path, points=_cube_points(), num=2, seed=1, steps=STEPS, device="cpu", weights_dir=str(weights_dir))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-m", "jhod_core.worker", str(in_path), str(out_path)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False)
+    return proc, np.load(out_path)
+
+
+def test_worker_cli(tmp_path, weights):
+    proc, out = _run_worker(tmp_path, weights)
+    assert proc.returncode == 0, proc.stderr
+    assert out["global_orient"].shape == (2, 3) and out["hand_pose"].shape == (2, 45)
+    assert out["transl"].shape == (2, 3) and out["keypoints"].shape == (2, 21, 3) and "error" not in out
+    from jhod_core.sample import sample_grasps
+
+    ref = sample_grasps(_cube_points(), 2, seed=1, steps=STEPS, device="cpu", weights_dir=weights)
+    np.testing.assert_allclose(out["transl"], ref["transl"], atol=1e-5)
+
+    proc, out = _run_worker(tmp_path, tmp_path / "missing")
+    assert proc.returncode == 1 and "weights folder not found" in str(out["error"])
+
+
+def test_external_backend(tmp_path, weights, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    prefs = SimpleNamespace(backend="EXTERNAL", python_path=sys.executable, checkpoint_path=str(weights))
+    r = backend.run_sampler(_cube_points(), 2, 1, STEPS, prefs)
+    assert r["transl"].shape == (2, 3) and r["keypoints"].shape == (2, 21, 3)
+    prefs.checkpoint_path = str(tmp_path)
+    with pytest.raises(JHODError, match="worker failed: model weights missing"):
+        backend.run_sampler(_cube_points(), 2, 1, STEPS, prefs)
