@@ -77,7 +77,8 @@ def main(argv=None):
         f"| candidates optimised / checked | {optimised} / {evaluated} (checking stops once an object has "
         f"{config['per_object']}) |",
         f"| acceptance rate (accepted / checked) | {n / max(1, evaluated):.1%} |",
-        f"| worker time | {seconds / 60:.1f} CPU-minutes (one thread per worker) |",
+        f"| worker time | {seconds / 60:.1f} CPU-minutes (one thread per worker; shards from before CPU timing "
+        f"count wall time, which overstates cost on a shared machine) |",
         f"| throughput | {n / max(1e-9, seconds / 60):.2f} accepted grasps per CPU-minute |",
         f"| time for all {train_total} training objects at this rate | "
         f"{seconds / max(1, len(stats)) * train_total / 3600:.1f} CPU-hours "
