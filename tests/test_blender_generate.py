@@ -17,12 +17,9 @@ import jhod_blender  # noqa: E402
 from jhod_blender import backend, rig  # noqa: E402
 from jhod_core.errors import JHODError  # noqa: E402
 from jhod_core.hand import load_hand_data, numpy_forward  # noqa: E402
-from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder  # noqa: E402
-from jhod_core.model.denoiser import DenoiserConfig, JHODDenoiser  # noqa: E402
+from tests.tiny_model import write_tiny_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, dropout=0.0)
-TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)
 STEPS = 3
 
 
@@ -36,15 +33,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    ObjectAutoencoder(TINY_AE).save(folder / "autoencoder.pt", {"train_splits": "train", "steps": 1})
-    model = JHODDenoiser(TINY)
-    g = torch.Generator().manual_seed(1)
-    model.set_statistics(torch.zeros(51), 0.05 + 0.1 * torch.rand(51, generator=g),
-                         torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
-    model.save(folder / "denoiser.pt", {"autoencoder": "autoencoder.pt", "train_args": {"seed": 0}, "steps": 1})
-    return folder
+    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture()

@@ -12,12 +12,9 @@ import trimesh
 
 from jhod_core.cli import main
 from jhod_core.errors import JHODError, MeshError
-from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
-from jhod_core.model.denoiser import DenoiserConfig, JHODDenoiser
+from tests.tiny_model import write_tiny_weights
 from jhod_core.sample import sample_grasps, sample_hand_object, surface_points
 
-TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, dropout=0.0)
-TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)
 STEPS = 4
 
 
@@ -31,16 +28,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    """autoencoder.pt + denoiser.pt as the training scripts write them (``Model.save`` with extras)."""
-    folder = tmp_path_factory.mktemp("weights")
-    torch.manual_seed(0)
-    ObjectAutoencoder(TINY_AE).save(folder / "autoencoder.pt", {"train_splits": "train", "steps": 1})
-    model = JHODDenoiser(TINY)
-    g = torch.Generator().manual_seed(1)
-    model.set_statistics(torch.zeros(51), 0.05 + 0.1 * torch.rand(51, generator=g),
-                         torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
-    model.save(folder / "denoiser.pt", {"autoencoder": "autoencoder.pt", "train_args": {"seed": 0}, "steps": 1})
-    return folder
+    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,23 @@
+"""Tiny random-weight JHOD models saved like the training scripts save them (contract tests only)."""
+
+from pathlib import Path
+
+import torch
+
+from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
+from jhod_core.model.denoiser import DenoiserConfig, JHODDenoiser
+
+TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, dropout=0.0)
+TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)
+
+
+def write_tiny_weights(folder: Path) -> Path:
+    """autoencoder.pt + denoiser.pt in `folder` (``Model.save`` with the training scripts' extras)."""
+    torch.manual_seed(0)
+    ObjectAutoencoder(TINY_AE).save(folder / "autoencoder.pt", {"train_splits": "train", "steps": 1})
+    model = JHODDenoiser(TINY)
+    g = torch.Generator().manual_seed(1)
+    model.set_statistics(torch.zeros(51), 0.05 + 0.1 * torch.rand(51, generator=g),
+                         torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
+    model.save(folder / "denoiser.pt", {"autoencoder": "autoencoder.pt", "train_args": {"seed": 0}, "steps": 1})
+    return folder
