@@ -130,6 +130,8 @@ def add_sample(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--no-refine", action="store_true",
+                        help="skip the post-sampling refinement (contact, penetration, joint limits)")
     parser.add_argument("--weights", default=None, metavar="DIR",
                         help="folder with autoencoder.pt and denoiser.pt (default jhod_core/assets/model/)")
     parser.set_defaults(func=run_sample)
@@ -142,7 +144,7 @@ def run_sample(args: argparse.Namespace) -> int:
     out = _check_out_dir(args.out)
     mesh = _load_checked(args.object, "object")
     result = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, device=args.device,
-                           weights_dir=args.weights)
+                           weights_dir=args.weights, refine=not args.no_refine)
     _write_results(out, result, objects=None)
     print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
     return 0
@@ -161,6 +163,8 @@ def add_sample_joint(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--no-refine", action="store_true",
+                        help="skip the post-sampling refinement (contact, penetration, joint limits)")
     parser.add_argument("--weights", default=None, metavar="DIR",
                         help="folder with autoencoder.pt and denoiser.pt (default jhod_core/assets/model/)")
     parser.set_defaults(func=run_sample_joint)
@@ -172,7 +176,7 @@ def run_sample_joint(args: argparse.Namespace) -> int:
     check_counts(args.num, args.steps)
     out = _check_out_dir(args.out)
     result = sample_hand_object(args.num, seed=args.seed, steps=args.steps, device=args.device,
-                                weights_dir=args.weights)
+                                weights_dir=args.weights, refine=not args.no_refine)
     _write_results(out, result, objects=(result["object_meshes"], result["object_points"]))
     print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
     return 0

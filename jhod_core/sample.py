@@ -122,24 +122,43 @@ def object_points(mesh_or_points, seed: int = 0, n: int = NUM_POINTS) -> np.ndar
     return points[idx]
 
 
-def _hands(hand: np.ndarray, offset: np.ndarray) -> dict:
-    """Raw hand params (num, 51) in the centred frame -> MANO params, keypoints, vertices in frame + offset."""
+def _hands(hand: np.ndarray, offset: np.ndarray, surface=None) -> dict:
+    """Raw hand params (num, 51) in the centred frame -> MANO params, keypoints, vertices in frame + offset.
+
+    With an ``ObjectSurface`` (in the output frame) the grasps are refined first (``jhod_core.refine``).
+    """
     from jhod_core.hand import load_hand_data, numpy_forward
 
-    hand = np.asarray(hand, dtype=np.float64)
-    global_orient, hand_pose = hand[:, :3], hand[:, 3:48]
-    transl = hand[:, 48:51] + offset
+    hand = np.array(hand, dtype=np.float64)
+    hand[:, 48:51] += offset
     data = load_hand_data(None, "right")
+    if surface is not None:
+        from jhod_core.refine import GraspRefiner
+
+        hand = GraspRefiner(data)(hand, surface)
+    global_orient, hand_pose, transl = hand[:, :3], hand[:, 3:48], hand[:, 48:51]
     vertices, _, keypoints = numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)
     return {"global_orient": global_orient, "hand_pose": hand_pose, "transl": transl, "keypoints": keypoints,
             "vertices": vertices, "faces": np.asarray(data.closed_faces)}
 
 
+def object_surface(mesh_or_points, seed: int = 0):
+    """The ``ObjectSurface`` refinement measures against: mesh samples with face normals, or the points."""
+    from jhod_core.refine import ObjectSurface
+
+    if isinstance(mesh_or_points, trimesh.Trimesh):
+        return ObjectSurface.from_mesh(mesh_or_points, seed=seed)
+    return ObjectSurface.from_points(np.asarray(mesh_or_points, dtype=np.float64))
+
+
 # --------------------------------------------------------------------------- API
 
 def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",
-                  weights_dir: str | os.PathLike | None = None) -> dict:
+                  weights_dir: str | os.PathLike | None = None, refine: bool = True) -> dict:
     """``num`` grasps of one object, all in the input object's frame (metres).
+
+    ``refine`` (default on) runs ``jhod_core.refine`` on the sampled grasps (contact, penetration,
+    joint limits); ``refine=False`` returns the raw diffusion samples.
 
     Returns ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) (MANO, flat hand
     mean, right hand), ``keypoints`` (num, 21, 3), ``vertices`` (num, V, 3), closed ``faces`` (F, 3),
@@ -161,11 +180,12 @@ def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, d
     with torch.no_grad():
         latent = autoencoder.encode(centred)
         hand, _ = sample_conditional(denoiser, latent, num=int(num), steps=int(steps), seed=int(seed))
-    return {**_hands(hand.cpu().numpy(), offset), "seed": int(seed), "offset": offset}
+    surface = object_surface(mesh_or_points, seed) if refine else None
+    return {**_hands(hand.cpu().numpy(), offset, surface), "seed": int(seed), "offset": offset}
 
 
 def sample_hand_object(num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",
-                       weights_dir: str | os.PathLike | None = None) -> dict:
+                       weights_dir: str | os.PathLike | None = None, refine: bool = True) -> dict:
     """``num`` hand-object pairs sampled jointly, in the object-centric frame (bbox centre ~ origin, metres).
 
     Returns the hand entries of ``sample_grasps`` plus ``object_points`` (num, 2048, 3) (decoded by
@@ -182,8 +202,12 @@ def sample_hand_object(num: int, *, seed: int = 0, steps: int = 50, device: str 
     with torch.no_grad():
         hand, latent = sample_joint(denoiser, int(num), steps=int(steps), seed=int(seed))
         points = autoencoder.decode(latent.to(device, torch.float32)).cpu().numpy().astype(np.float64)
-    result = _hands(hand.cpu().numpy(), np.zeros(3))
     meshes = [surface_points(p) for p in points]
+    if refine:  # each hand against its own generated object
+        parts = [_hands(hand[i:i + 1].cpu().numpy(), np.zeros(3), object_surface(m, seed)) for i, m in enumerate(meshes)]
+        result = {k: np.concatenate([p[k] for p in parts]) if k != "faces" else parts[0][k] for k in parts[0]}
+    else:
+        result = _hands(hand.cpu().numpy(), np.zeros(3))
     return {**result, "object_points": points, "object_meshes": meshes, "seed": int(seed)}
 
 

@@ -29,7 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from jhod_core.hand import HandModel  # noqa: E402
+from jhod_core.hand import HandModel, load_hand_data  # noqa: E402
+from jhod_core.hand.rigid import rest_wrist, transform_params  # noqa: E402
 from jhod_core.model import spec  # noqa: E402
 from jhod_core.model.autoencoder import ObjectAutoencoder  # noqa: E402
 from jhod_core.model.denoiser import CONFIGS, JHODDenoiser, export_numpy  # noqa: E402
@@ -38,6 +39,8 @@ from training import runtime  # noqa: E402
 from training.data.corpus import load_object_points, split_ids  # noqa: E402
 from training.data.grasps import GraspDataset, load_grasps  # noqa: E402
 from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
+
+WRIST = rest_wrist(load_hand_data())  # grasps are stored for the open hand at mean shape
 
 
 def parse_args(argv=None):
@@ -61,6 +64,8 @@ def parse_args(argv=None):
     p.add_argument("--sync-timesteps", action="store_true", help="ablation: t_H = t_O (Table 4)")
     p.add_argument("--lambda-distance", type=float, default=0.01, help="weight of eq. 15 (cm^2)")
     p.add_argument("--lambda-xyz", type=float, default=0.01, help="weight of eq. 16 (cm^2)")
+    p.add_argument("--rotations", type=int, default=32,
+                   help="rotation augmentation: fixed rotations per grasped object (1 = off)")
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--warmup", type=int, default=500)
@@ -84,12 +89,46 @@ def model_config(args):
     return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, **overrides)
 
 
+IDENTITY_SHARE = 0.25  # of augmented draws keep the corpus orientation (test objects come upright)
+
+
+class RotationAugmentation:
+    """Each grasped object under K fixed rotations (the first is the identity), re-centred on its
+    bounding box as at sampling time, with frozen-encoder latents precomputed per (object, rotation).
+    A grasp drawn with rotation k is moved rigidly with its object (``jhod_core.hand.rigid``)."""
+
+    def __init__(self, autoencoder, points: np.ndarray, objects: np.ndarray, k: int, seed: int, device):
+        from scipy.spatial.transform import Rotation
+
+        self.rotations = np.concatenate([np.eye(3)[None], Rotation.random(k - 1, random_state=seed).as_matrix()]
+                                        if k > 1 else [np.eye(3)[None]]).astype(np.float32)
+        self.row = {int(o): r for r, o in enumerate(objects)}
+        rotated = np.einsum("kij,npj->nkpi", self.rotations, points[objects].astype(np.float32))
+        self.offsets = (rotated.min(2) + rotated.max(2)) / 2  # (N, K, 3)
+        rotated -= self.offsets[:, :, None]
+        flat = rotated.reshape(-1, *rotated.shape[2:])
+        self.latents = encode_objects(autoencoder, flat, np.arange(len(flat)), device).reshape(
+            len(objects), k, spec.OBJECT_DIM)
+
+    def draw(self, rng: np.random.Generator, obj: np.ndarray, params: np.ndarray, clouds: np.ndarray):
+        """(params, latents, clouds) of the grasps on objects ``obj`` under random rotations."""
+        k = len(self.rotations)
+        which = np.where(rng.random(len(obj)) < IDENTITY_SHARE, 0, rng.integers(0, k, len(obj)))
+        rows = np.array([self.row[int(o)] for o in obj])
+        rot, off = self.rotations[which], self.offsets[rows, which]
+        go, tr = transform_params(params[:, :3], params[:, 48:51], rot, -off, WRIST)
+        params = np.concatenate([go, params[:, 3:48], tr], axis=1).astype(np.float32)
+        clouds = np.einsum("bij,bpj->bpi", rot, clouds) - off[:, None]
+        return params, self.latents[rows, which], clouds
+
+
 class Data:
     """Grasps of one split with their objects' clouds and frozen-encoder latents (raw)."""
 
-    def __init__(self, grasps: dict, ids, points, latents: torch.Tensor, split: list[str]):
-        self.ds = GraspDataset(grasps, ids, points, set(split))
+    def __init__(self, ds: GraspDataset, latents: torch.Tensor, augment: RotationAugmentation | None = None):
+        self.ds = ds
         self.latents = latents
+        self.augment = augment
 
     def draw(self, rng: np.random.Generator, batch: int, object_only: int, device):
         """Raw (hand (B, 51), object latents (B, 512), clouds (B, P, 3), object-only latents (M, 512))."""
@@ -97,8 +136,11 @@ class Data:
         idx = rng.integers(0, len(ds), batch)
         obj = ds.object_index[idx]
         only = ds.object_only_index[rng.integers(0, len(ds.object_only_index), object_only)]
+        params, latents, clouds = ds.params[idx], self.latents[obj], ds.points[obj].astype(np.float32)
+        if self.augment is not None:
+            params, latents, clouds = self.augment.draw(rng, obj, params, clouds)
         t = lambda a: torch.as_tensor(a, dtype=torch.float32).to(device)  # noqa: E731
-        return t(ds.params[idx]), self.latents[obj].to(device), t(ds.points[obj]), self.latents[only].to(device)
+        return t(params), latents.to(device), t(clouds), self.latents[only].to(device)
 
 
 @torch.no_grad()
@@ -107,7 +149,7 @@ def encode_objects(autoencoder, points: np.ndarray, which: np.ndarray, device, b
     latents = torch.zeros(len(points), spec.OBJECT_DIM)
     for i in range(0, len(which), batch):
         sel = which[i:i + batch]
-        latents[sel] = autoencoder.encode(torch.from_numpy(points[sel]).to(device)).cpu()
+        latents[sel] = autoencoder.encode(torch.as_tensor(points[sel], dtype=torch.float32).to(device)).cpu()
     return latents
 
 
@@ -128,15 +170,26 @@ def main(argv=None) -> int:
     splits = {s: split_ids(args.objects, s) for s in {args.split, args.val_split} if s}
     wanted = {i for s in splits.values() for i in s}
     latents = encode_objects(autoencoder, points, np.flatnonzero([str(i) in wanted for i in ids]), rt.device)
-    train = Data(grasps, ids, points, latents, splits[args.split])
-    val = Data(grasps, ids, points, latents, splits[args.val_split]) if args.val_split else None
+
+    def data(split):
+        ds = GraspDataset(grasps, ids, points, set(split))
+        augment = None
+        if args.rotations > 1 and len(ds):
+            augment = RotationAugmentation(autoencoder, points, np.unique(ds.object_index), args.rotations,
+                                           args.seed, rt.device)
+        return Data(ds, latents, augment)
+
+    train = data(splits[args.split])
+    val = data(splits[args.val_split]) if args.val_split else None
     if len(train.ds) == 0:
         raise SystemExit(f"no grasps of split {args.split} in {args.grasps}")
     if val is not None and len(val.ds) == 0:
         val = None
 
     model = JHODDenoiser(model_config(args))
-    params = train.ds.params
+    # statistics of the hand parameters as the network sees them (after augmentation)
+    stats_rng = np.random.default_rng(args.seed)
+    params = np.concatenate([train.draw(stats_rng, 1000, 0, "cpu")[0].numpy() for _ in range(20)])
     model.set_statistics(params.mean(0), params.std(0), autoencoder.latent_mean, autoencoder.latent_std)
     model.to(rt.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)

@@ -32,11 +32,12 @@ def _batch(a, width: int, batch: int) -> np.ndarray:
 
 
 def forward(data: HandData, global_orient=None, hand_pose=None, transl=None, betas=None,
-            flat_hand_mean: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            flat_hand_mean: bool = True, vertex_ids=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Posed hands: vertices (B, V, 3), joints (B, 16, 3), keypoints (B, 21, 3) in metres.
 
     Any argument may be None (zeros) or unbatched; `hand_pose` is 45 axis-angle values (15 joints
     in MANO order); `flat_hand_mean=True` means zeros = flat open hand (manopth/GRAB convention).
+    `vertex_ids` skins only those vertices (faster; joints are unchanged) and returns no keypoints.
     """
     arrays = [a for a in (global_orient, hand_pose, transl, betas) if a is not None]
     batch = max([np.asarray(a).reshape(-1, np.asarray(a).shape[-1]).shape[0] for a in arrays] or [1])
@@ -52,7 +53,10 @@ def forward(data: HandData, global_orient=None, hand_pose=None, transl=None, bet
     joints = np.einsum("jv,bvc->bjc", data.J_regressor, v_shaped)
     rot = rodrigues(np.concatenate([go, hp], axis=1).reshape(batch, 16, 3))
     pose_feature = (rot[:, 1:] - np.eye(3)).reshape(batch, 135)
-    v_posed = v_shaped + (pose_feature @ data.posedirs.reshape(-1, 135).T).reshape(batch, -1, 3)
+    posedirs, weights = data.posedirs, data.weights
+    if vertex_ids is not None:
+        v_shaped, posedirs, weights = v_shaped[:, vertex_ids], posedirs[vertex_ids], weights[vertex_ids]
+    v_posed = v_shaped + (pose_feature @ posedirs.reshape(-1, 135).T).reshape(batch, -1, 3)
 
     # world transforms of each joint's rest-aligned frame
     world = np.zeros((batch, 16, 4, 4))
@@ -68,10 +72,12 @@ def forward(data: HandData, global_orient=None, hand_pose=None, transl=None, bet
     # remove the rest joint so each transform acts on rest-pose vertices
     rel = world.copy()
     rel[:, :, :3, 3] -= np.einsum("bkij,bkj->bki", world[:, :, :3, :3], joints)
-    per_vertex = np.einsum("vk,bkij->bvij", data.weights, rel)
+    per_vertex = (weights @ rel.reshape(batch, 16, 16)).reshape(batch, -1, 4, 4)  # one BLAS call
     verts = np.einsum("bvij,bvj->bvi", per_vertex[:, :, :3, :3], v_posed) + per_vertex[:, :, :3, 3]
 
     verts = verts + tr[:, None]
     posed_joints = posed_joints + tr[:, None]
+    if vertex_ids is not None:
+        return verts, posed_joints, None
     keypoints = np.concatenate([posed_joints, verts[:, data.tip_vertex_ids]], axis=1)[:, KEYPOINT_ORDER]
     return verts, posed_joints, keypoints

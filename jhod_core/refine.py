@@ -1,0 +1,196 @@
+"""Post-sampling grasp refinement: fewer penetrations, more finger contact, joint limits respected.
+
+NumPy only (no torch), so the same code runs after ``jhod sample`` and inside Blender's built-in
+backend. Sampled grasps sit in the right place with roughly the right shape, but fingers hover a few
+millimetres off the surface or sink into it. Two cheap moves fix most of that:
+
+* fingers: every finger gets one extra flexion angle added to its three joints, chosen from a small
+  grid (``FLEX_OFFSETS``) and clipped to the anatomical limits (``hand.joint_limits``; clipping also
+  removes any limit violation of the sampled pose). Per finger the smallest change is kept whose
+  palmar pads touch the surface (within ``touch``) while no vertex of that finger is deeper than
+  ``depth``; a finger that cannot touch without penetrating takes the closest safe offset.
+* approach: a hand that touches nothing slides straight towards the object until it does;
+* push-out: the whole hand is translated along the mean outward normal under its penetrating
+  vertices until the deepest one is ``margin`` above the surface (a few iterations).
+
+Order: approach, fingers, push-out, then fingers again from the sampled pose. The object is a set of surface points with outward normals
+(``ObjectSurface``); the signed distance of x is (x - p) . n for its nearest surface point p
+(negative inside), exact for locally flat surfaces and good to ~1 mm with 8192 points on a hand-size
+object. Everything is deterministic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from jhod_core.geometry.sampling import farthest_point_sampling
+from jhod_core.hand.joint_limits import anatomical_frames, joint_angles, limits_array, pose_from_angles
+from jhod_core.hand.model_file import HandData
+from jhod_core.hand.numpy_forward import forward as hand_forward
+from jhod_core.hand.regions import finger_vertex_ids, palmar_pads
+from jhod_core.hand.topology import FINGER_JOINTS
+
+FLEX_OFFSETS = np.deg2rad([-30.0, -18.0, -9.0, 0.0, 5.0, 10.0, 16.0, 23.0, 31.0, 40.0, 50.0])
+POINTS_PER_FINGER = 48   # hand vertices the refiner measures (farthest-point subsets): speed
+PALM_POINTS = 96
+REACH = 0.03             # m: vertices farther than this from the object count as "far outside"
+# Soft-finger squeeze, as in the data engine: a merely touching finger exerts no force in simulation
+TOUCH = -0.001    # m: a pad touches when it is at least this deep (negative: inside the surface)
+DEPTH = 0.003     # m: deepest allowed finger vertex when closing a finger
+MARGIN = 0.0005   # m: push-out leaves the deepest vertex this far above the surface
+SURFACE_POINTS = 8192
+
+
+@dataclass
+class ObjectSurface:
+    """Surface samples (N, 3) and unit outward normals (N, 3) of one object, with a k-d tree."""
+
+    points: np.ndarray
+    normals: np.ndarray
+
+    def __post_init__(self):
+        self.tree = cKDTree(self.points)
+
+    @classmethod
+    def from_mesh(cls, mesh, n: int = SURFACE_POINTS, seed: int = 0) -> "ObjectSurface":
+        from jhod_core.geometry.sampling import sample_surface
+
+        points, normals, _ = sample_surface(mesh, n, seed=seed)
+        return cls(points, normals)
+
+    @classmethod
+    def from_points(cls, points: np.ndarray, k: int = 16) -> "ObjectSurface":
+        """Normals from local PCA, oriented away from the centroid (fine for roughly convex objects)."""
+        points = np.asarray(points, dtype=np.float64)
+        _, nn = cKDTree(points).query(points, k=min(k, len(points)))
+        local = points[nn] - points[nn].mean(axis=1, keepdims=True)
+        normals = np.linalg.eigh(np.einsum("nki,nkj->nij", local, local))[1][:, :, 0]
+        outward = points - points.mean(axis=0)
+        normals *= np.where(np.einsum("ni,ni->n", normals, outward) < 0, -1.0, 1.0)[:, None]
+        return cls(points, normals)
+
+    def signed_distance(self, x: np.ndarray, reach: float = REACH) -> tuple[np.ndarray, np.ndarray]:
+        """(signed distance (...,), outward normal at the nearest sample (..., 3)) of points (..., 3).
+
+        Points farther than ``reach`` from every sample get +inf and a zero normal (a bounded k-d tree
+        query is several times faster and nothing far away matters here).
+        """
+        flat = x.reshape(-1, 3)
+        dist, idx = self.tree.query(flat, distance_upper_bound=reach)
+        near = np.isfinite(dist)
+        sd = np.full(len(flat), np.inf)
+        normal = np.zeros_like(flat)
+        normal[near] = self.normals[idx[near]]
+        sd[near] = np.einsum("ni,ni->n", flat[near] - self.points[idx[near]], normal[near])
+        return sd.reshape(x.shape[:-1]), normal.reshape(x.shape)
+
+
+class GraspRefiner:
+    """Refines (B, 51) MANO parameters [global_orient, hand_pose, transl] of a right-convention hand."""
+
+    def __init__(self, data: HandData):
+        if data.side != "right":
+            raise ValueError("GraspRefiner works on right hands (sampled grasps are right hands; mirror after)")
+        self.data = data
+        self.frames = anatomical_frames(data.rest_joints)
+        self.limits = limits_array()
+        # measured vertices: a farthest-point subset of each finger (pads first) and of the palm
+        fingers = finger_vertex_ids(data)
+        pads = palmar_pads(data)
+        rest = data.v_template
+        ids, self.fingers, self.pads = [], {}, {}
+        for finger, joints in FINGER_JOINTS.items():
+            pad = np.concatenate([pads[j] for j in joints])
+            pad = pad[farthest_point_sampling(rest[pad], min(POINTS_PER_FINGER // 2, len(pad)))]
+            other = np.setdiff1d(fingers[finger], pad)
+            other = other[farthest_point_sampling(rest[other], min(POINTS_PER_FINGER - len(pad), len(other)))]
+            start = sum(len(i) for i in ids)
+            ids += [pad, other]
+            self.pads[finger] = np.arange(start, start + len(pad))
+            self.fingers[finger] = np.arange(start, start + len(pad) + len(other))
+        palm = np.setdiff1d(np.arange(len(rest)), np.concatenate(ids))
+        ids.append(palm[farthest_point_sampling(rest[palm], min(PALM_POINTS, len(palm)))])
+        self.vertex_ids = np.concatenate(ids)
+
+    def _angles(self, pose):
+        return np.clip(joint_angles(pose, self.frames), self.limits[..., 0], self.limits[..., 1])
+
+    def _with_offsets(self, angles: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Poses (B, 45) with per-finger flexion offsets (B, 5) added to all joints, clipped to limits."""
+        angles = angles.copy()
+        for i, joints in enumerate(FINGER_JOINTS.values()):
+            idx = np.asarray(joints) - 1
+            angles[:, idx, 2] += offsets[:, i:i + 1]
+        angles = np.clip(angles, self.limits[..., 0], self.limits[..., 1])
+        return pose_from_angles(angles, self.frames)
+
+    def _vertices(self, params: np.ndarray) -> np.ndarray:
+        return hand_forward(self.data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
+                            transl=params[:, 48:51], vertex_ids=self.vertex_ids)[0]
+
+    def close_fingers(self, params: np.ndarray, surface: ObjectSurface, touch: float = TOUCH,
+                      depth: float = DEPTH) -> np.ndarray:
+        b, k = len(params), len(FLEX_OFFSETS)
+        angles = self._angles(params[:, 3:48])
+        cand = np.repeat(params, k, axis=0)
+        offsets = np.tile(FLEX_OFFSETS[:, None], (b, len(FINGER_JOINTS)))  # (b*k, 5)
+        cand[:, 3:48] = self._with_offsets(np.repeat(angles, k, axis=0), offsets)
+        verts = self._vertices(cand).reshape(b, k, -1, 3)
+        chosen = np.zeros((b, len(FINGER_JOINTS)))
+        cost_change = np.abs(FLEX_OFFSETS)[None]
+        for i, finger in enumerate(FINGER_JOINTS):
+            sd_finger, _ = surface.signed_distance(verts[:, :, self.fingers[finger]])  # pads come first
+            pen = np.maximum(-sd_finger.min(axis=2), 0)                       # (b, k)
+            pad_gap = sd_finger[:, :, :len(self.pads[finger])].min(axis=2)
+            safe = pen <= depth
+            touching = safe & (pad_gap <= touch)
+            # lexicographic choice: touching with the smallest change, else safe and closest, else shallowest
+            score = np.where(touching, cost_change,
+                             np.where(safe, 10.0 + np.abs(pad_gap), 100.0 + pen))
+            chosen[:, i] = FLEX_OFFSETS[score.argmin(axis=1)]
+        out = params.copy()
+        out[:, 3:48] = self._with_offsets(angles, chosen)
+        return out
+
+    def approach(self, params: np.ndarray, surface: ObjectSurface, touch: float = TOUCH) -> np.ndarray:
+        """Hands not touching at all slide straight towards the object until their closest vertex touches."""
+        out = params.copy()
+        verts = self._vertices(out)
+        dist, idx = surface.tree.query(verts.reshape(-1, 3))
+        dist, idx = dist.reshape(verts.shape[:2]), idx.reshape(verts.shape[:2])
+        sd, _ = surface.signed_distance(verts)
+        far = sd.min(axis=1) > max(touch, 0.0)
+        rows = np.flatnonzero(far)
+        closest = dist[rows].argmin(axis=1)
+        gap = surface.points[idx[rows, closest]] - verts[rows, closest]
+        length = np.linalg.norm(gap, axis=1, keepdims=True)
+        out[rows, 48:51] += gap * (1 - MARGIN / np.maximum(length, 1e-9)) * (length > MARGIN)
+        return out
+
+    def push_out(self, params: np.ndarray, surface: ObjectSurface, margin: float = MARGIN,
+                 iterations: int = 4) -> np.ndarray:
+        out = params.copy()
+        verts = self._vertices(out)
+        for _ in range(iterations):
+            sd, normal = surface.signed_distance(verts)
+            inside = sd < 0
+            if not inside.any():
+                break
+            depth = np.where(inside, -sd, 0.0)
+            direction = (normal * depth[..., None]).sum(axis=1)  # depth-weighted mean normal
+            norm = np.linalg.norm(direction, axis=1, keepdims=True)
+            direction = np.where(norm > 1e-12, direction / np.maximum(norm, 1e-12), 0.0)
+            need = np.where(inside, -sd + margin, 0.0).max(axis=1)  # iterations correct for the angle
+            shift = direction * need[:, None]
+            out[:, 48:51] += shift
+            verts = verts + shift[:, None]
+        return out
+
+    def __call__(self, params: np.ndarray, surface: ObjectSurface) -> np.ndarray:
+        params = np.asarray(params, dtype=np.float64)
+        placed = self.push_out(self.close_fingers(self.approach(params, surface), surface), surface)
+        placed[:, 3:48] = params[:, 3:48]  # fingers start again from the sampled pose, not the opened one
+        return self.close_fingers(placed, surface)

@@ -1,0 +1,84 @@
+"""Rigid moves of MANO parameters and the post-sampling grasp refinement."""
+
+import numpy as np
+import pytest
+import trimesh
+from scipy.spatial.transform import Rotation
+
+from jhod_core.geometry.inside import signed_distance
+from jhod_core.hand import load_hand_data, numpy_forward
+from jhod_core.hand.joint_limits import anatomical_frames, limit_violation
+from jhod_core.hand.poses import named_pose
+from jhod_core.hand.regions import finger_vertex_ids
+from jhod_core.hand.rigid import rest_wrist, transform_params
+from jhod_core.refine import GraspRefiner, ObjectSurface
+
+DATA = load_hand_data()
+
+
+def test_transform_params_moves_the_posed_hand_rigidly():
+    rng = np.random.default_rng(0)
+    go, pose, tr = rng.normal(size=(4, 3)), 0.3 * rng.normal(size=(4, 45)), 0.1 * rng.normal(size=(4, 3))
+    rot, shift = Rotation.random(4, random_state=1).as_matrix(), rng.normal(size=(4, 3))
+    before = numpy_forward(DATA, global_orient=go, hand_pose=pose, transl=tr)[0]
+    go2, tr2 = transform_params(go, tr, rot, shift, rest_wrist(DATA))
+    after = numpy_forward(DATA, global_orient=go2, hand_pose=pose, transl=tr2)[0]
+    np.testing.assert_allclose(after, np.einsum("bij,bvj->bvi", rot, before) + shift[:, None], atol=1e-7)
+
+
+def hand_over_sphere(gap: float, radius: float = 0.04):
+    """A relaxed right hand whose palm faces a sphere `gap` metres below the palm centre (negative: inside)."""
+    pose = named_pose("relaxed", DATA)
+    params = np.concatenate([np.zeros(3), pose, np.zeros(3)])[None]
+    verts, joints, _ = numpy_forward(DATA, hand_pose=pose)
+    palm = joints[0, [0, 1, 4, 7, 10]].mean(0)
+    palmar = np.cross(joints[0, 1] - joints[0, 0], joints[0, 7] - joints[0, 0])
+    palmar /= np.linalg.norm(palmar)
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=radius)
+    sphere.apply_translation(palm + palmar * (radius + gap))
+    return params, sphere
+
+
+def depth_and_digits(params, mesh):
+    verts = numpy_forward(DATA, global_orient=params[:, :3], hand_pose=params[:, 3:48], transl=params[:, 48:51])[0][0]
+    sd = signed_distance(mesh, verts)
+    touching = sd < 0.005
+    digits = sum(touching[ids].any() for ids in finger_vertex_ids(DATA).values())
+    return max(-sd.min(), 0.0), digits
+
+
+def test_refinement_closes_fingers_onto_a_sphere_without_sinking_in():
+    params, sphere = hand_over_sphere(gap=0.012)
+    depth0, digits0 = depth_and_digits(params, sphere)
+    refined = GraspRefiner(DATA)(params, ObjectSurface.from_mesh(sphere))
+    depth, digits = depth_and_digits(refined, sphere)
+    assert digits > digits0 and digits >= 4
+    assert depth <= 0.004
+    frames = anatomical_frames(DATA.rest_joints)
+    assert np.rad2deg(limit_violation(refined[0, 3:48], frames).max()) < 0.5
+
+
+def test_refinement_pulls_a_sunken_hand_out():
+    params, sphere = hand_over_sphere(gap=-0.015)
+    depth0, _ = depth_and_digits(params, sphere)
+    refined = GraspRefiner(DATA)(params, ObjectSurface.from_mesh(sphere))
+    depth, digits = depth_and_digits(refined, sphere)
+    assert depth0 > 0.015 and depth <= 0.004 and digits >= 3
+
+
+def test_refinement_is_deterministic_and_works_from_points():
+    params, sphere = hand_over_sphere(gap=0.006)
+    points = trimesh.sample.sample_surface_even(sphere, 3000, seed=0)[0]
+    surface = ObjectSurface.from_points(points)
+    outward = np.einsum("ni,ni->n", surface.normals, surface.points - sphere.centroid)
+    assert (outward > 0).all()
+    a, b = GraspRefiner(DATA)(params, surface), GraspRefiner(DATA)(params, surface)
+    np.testing.assert_array_equal(a, b)
+    assert depth_and_digits(a, sphere)[1] >= 4
+
+
+def test_refiner_rejects_left_hands():
+    from jhod_core.hand import mirror_to_left
+
+    with pytest.raises(ValueError, match="right hands"):
+        GraspRefiner(mirror_to_left(DATA))

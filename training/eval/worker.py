@@ -1,0 +1,34 @@
+"""Metric worker of `python -m training.eval`: one object's hands -> per-grasp metric rows.
+
+Lives in its own module so spawned worker processes can import it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def measure_object(job: dict) -> list[dict]:
+    """Metrics of every hand in ``job['vertices']`` against ``job['mesh']`` (a path or (vertices, faces))."""
+    import trimesh
+
+    from jhod_core import metrics
+    from jhod_core.geometry.mesh import load_mesh
+    from jhod_core.hand import load_hand_data
+    from jhod_core.hand.joint_limits import anatomical_frames, limit_violation
+    from jhod_core.hand.regions import finger_vertex_ids
+    from jhod_core.geometry.inside import signed_distance
+
+    mesh = job["mesh"]
+    mesh = load_mesh(mesh) if isinstance(mesh, str) else trimesh.Trimesh(*mesh, process=False)
+    data = load_hand_data()
+    fingers = finger_vertex_ids(data)
+    frames = anatomical_frames(data.rest_joints)
+    rows = []
+    for i, (verts, pose) in enumerate(zip(job["vertices"], job["hand_pose"])):
+        m = metrics.evaluate_grasp(mesh, verts, data.closed_faces, sim=job["sim"])
+        touching = metrics.touching_from_signed(signed_distance(mesh, verts), metrics.CONTACT_THRESHOLD)
+        m["digits_in_contact"] = int(sum(touching[ids].any() for ids in fingers.values()))
+        m["limit_violation_deg"] = float(np.rad2deg(limit_violation(np.asarray(pose), frames).max()))
+        rows.append({"object_id": job["object_id"], "split": job["split"], "method": job["method"], "grasp": i, **m})
+    return rows
