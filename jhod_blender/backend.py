@@ -1,13 +1,15 @@
 """Where grasps are sampled: in this Python (built-in backend) or in an external Python with torch.
 
-`run_sampler(points_m, num, seed, steps, prefs)` returns ``global_orient`` (num, 3), ``hand_pose``
-(num, 45), ``transl`` (num, 3), ``keypoints`` (num, 21, 3) in the points' frame (metres), or raises
-JHODError. `check_backend(prefs)` validates the settings without running anything.
+`run_sampler(points_m, num, seed, steps, prefs, normals)` returns ``global_orient`` (num, 3),
+``hand_pose`` (num, 45), ``transl`` (num, 3), ``keypoints`` (num, 21, 3) in the points' frame
+(metres), refined against the points and their outward normals, or raises JHODError.
+`check_backend(prefs)` validates the settings without running anything.
 
+* NUMPY (default): ``jhod_core.sample_numpy.NumpySampler`` in Blender's own Python, on the shipped
+  weights (``.npz``) or the ``.npz`` files in the checkpoint folder. No torch, no pip.
 * EXTERNAL: ``python -m jhod_core.worker IN.npz OUT.npz`` with ``prefs.python_path`` (or this
-  interpreter when empty and torch is importable here), through temporary npz files.
-* NUMPY: the NumPy port of the model is not shipped yet; until then ``jhod_core.sample`` is called
-  in-process when it can be imported (torch present, e.g. a development install).
+  interpreter when empty and torch is importable here), through temporary npz files: CUDA, torch
+  checkpoints.
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import JHODError
+from .core import JHODError, NumpySampler
 
 RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
-NUMPY_UNAVAILABLE = ("The built-in NumPy backend needs the shipped model weights, which are not released yet; "
-                     "choose External Python in the add-on preferences")
+_SAMPLERS: dict = {}  # weights folder -> loaded NumpySampler (loading takes ~0.2 s; keep it between clicks)
 # a checkout (jhod_blender next to jhod_core): the worker can be run from there
 _CHECKOUT = Path(__file__).resolve().parents[1]
 
@@ -72,8 +73,8 @@ def check_backend(prefs) -> None:
         raise JHODError(f"Model weights folder not found: {folder} (Checkpoint in the add-on preferences)")
     if prefs.backend == "EXTERNAL":
         _external_python(prefs)
-    elif not _torch_here():
-        raise JHODError(NUMPY_UNAVAILABLE)
+    else:
+        numpy_sampler(folder)
 
 
 def _is_jhod_error(exc: BaseException) -> bool:
@@ -81,16 +82,23 @@ def _is_jhod_error(exc: BaseException) -> bool:
     return any(cls.__name__ == "JHODError" for cls in type(exc).__mro__)
 
 
-def _run_in_process(points_m, num, seed, steps, folder) -> dict:
-    if not _torch_here():
-        raise JHODError(NUMPY_UNAVAILABLE)
+def numpy_sampler(folder: str | None):
+    """The built-in backend's model for a weights folder (None: the shipped one), loaded once."""
+    key = folder or ""
+    if key not in _SAMPLERS:
+        try:
+            _SAMPLERS[key] = NumpySampler(folder)
+        except Exception as exc:
+            if _is_jhod_error(exc):
+                raise JHODError(str(exc)) from None
+            raise
+    return _SAMPLERS[key]
+
+
+def _run_numpy(points_m, num, seed, steps, folder, normals) -> dict:
     try:
-        from jhod_core.sample import sample_grasps
-    except ImportError:
-        raise JHODError(NUMPY_UNAVAILABLE) from None
-    try:
-        result = sample_grasps(points_m, int(num), seed=int(seed), steps=int(steps), device="auto",
-                               weights_dir=folder)
+        result = numpy_sampler(folder).sample_grasps(points_m, int(num), seed=int(seed), steps=int(steps),
+                                                      normals=normals)
     except Exception as exc:
         if _is_jhod_error(exc):
             raise JHODError(str(exc)) from None
@@ -98,14 +106,15 @@ def _run_in_process(points_m, num, seed, steps, folder) -> dict:
     return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
 
 
-def _run_external(points_m, num, seed, steps, folder, python: str, timeout: float | None = None) -> dict:
+def _run_external(points_m, num, seed, steps, folder, python: str, normals=None, timeout: float | None = None) -> dict:
     env = dict(os.environ)
     if (_CHECKOUT / "jhod_core" / "worker.py").is_file():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_CHECKOUT), env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="jhod_") as tmp:
         in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
+        extra = {} if normals is None else {"normals": np.asarray(normals, dtype=np.float64)}
         np.savez(in_path, points=np.asarray(points_m, dtype=np.float64), num=int(num), seed=int(seed),
-                 steps=int(steps), device="auto", weights_dir=folder or "")
+                 steps=int(steps), device="auto", weights_dir=folder or "", **extra)
         try:
             proc = subprocess.run([python, "-m", "jhod_core.worker", in_path, out_path], capture_output=True,
                                   text=True, env=env, timeout=timeout, check=False)
@@ -121,10 +130,10 @@ def _run_external(points_m, num, seed, steps, folder, python: str, timeout: floa
             return {key: np.asarray(out[key], dtype=np.float64) for key in RESULT_KEYS}
 
 
-def run_sampler(points_m, num: int, seed: int, steps: int, prefs) -> dict:
-    """Sample `num` grasps on (N, 3) points in metres with the backend chosen in `prefs`."""
+def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None) -> dict:
+    """Sample `num` grasps on (N, 3) points in metres (outward `normals` (N, 3)) with the chosen backend."""
     check_backend(prefs)
     folder = weights_dir(prefs)
     if prefs.backend == "EXTERNAL":
-        return _run_external(points_m, num, seed, steps, folder, _external_python(prefs))
-    return _run_in_process(points_m, num, seed, steps, folder)
+        return _run_external(points_m, num, seed, steps, folder, _external_python(prefs), normals)
+    return _run_numpy(points_m, num, seed, steps, folder, normals)

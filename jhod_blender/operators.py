@@ -76,12 +76,12 @@ class JHOD_OT_generate_grasp(bpy.types.Operator):
             # 1. validate everything (selection, backend, hand model) before any change
             if context.mode != "OBJECT":
                 raise JHODError("Switch to Object Mode to generate grasps")
-            points, meshes = selection.selection_points(context, unit, seed=settings.seed)
+            points, normals, meshes = selection.selection_points(context, unit, seed=settings.seed)
             backend.check_backend(prefs)
             data = load_hand(context, "right")  # the model samples right hands
             update(1)
             # 2. sample (nothing in the scene has changed yet)
-            result = backend.run_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs)
+            result = backend.run_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs, normals)
             update(2)
         except JHODError as exc:
             end()

@@ -12,7 +12,7 @@ import numpy as np
 
 from .core import JHODError
 
-NUM_POINTS = 2048
+NUM_POINTS = 8192  # the model encodes a 2048-point subset; refinement measures against all of them
 MIN_SIZE_M = 0.01
 MAX_SIZE_M = 1.0
 
@@ -50,10 +50,12 @@ def world_triangles(obj, depsgraph) -> np.ndarray:
     return co[tris.reshape(-1, 3)]
 
 
-def sample_points(triangles: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """(n, 3) area-weighted uniform surface points of (T, 3, 3) triangles (seeded)."""
+def sample_points(triangles: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(points (n, 3), unit face normals (n, 3)): area-weighted uniform surface samples of (T, 3, 3)
+    triangles (seeded); normals follow the triangles' winding (outward for a consistently wound mesh)."""
     a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    area = 0.5 * np.linalg.norm(np.cross(b - a, c - a), axis=1)
+    cross = np.cross(b - a, c - a)
+    area = 0.5 * np.linalg.norm(cross, axis=1)
     total = float(area.sum())
     if not np.isfinite(total) or total <= 0.0:
         raise JHODError("The selected mesh has no surface area (all faces are degenerate)")
@@ -62,11 +64,13 @@ def sample_points(triangles: np.ndarray, n: int, seed: int) -> np.ndarray:
     u, v = rng.random(n), rng.random(n)
     flip = u + v > 1.0
     u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
-    return a[idx] + u[:, None] * (b[idx] - a[idx]) + v[:, None] * (c[idx] - a[idx])
+    points = a[idx] + u[:, None] * (b[idx] - a[idx]) + v[:, None] * (c[idx] - a[idx])
+    return points, cross[idx] / (2.0 * area[idx, None])
 
 
 def selection_points(context, meters_per_unit: float, seed: int = 0, n: int = NUM_POINTS):
-    """(points (n, 3) in metres, world space; the selected mesh objects). Raises JHODError, changes nothing."""
+    """(points (n, 3) in metres, world space; their normals (n, 3); the selected mesh objects).
+    Raises JHODError, changes nothing."""
     meshes = selected_meshes(context)
     depsgraph = context.evaluated_depsgraph_get()
     triangles = np.concatenate([world_triangles(obj, depsgraph) for obj in meshes]) * meters_per_unit
@@ -76,4 +80,5 @@ def selection_points(context, meters_per_unit: float, seed: int = 0, n: int = NU
         raise JHODError(f"The selection is {size:.4g} m across (longest bounding-box side, unit scale "
                         f"{meters_per_unit:g} m); grasps need objects of {MIN_SIZE_M * 100:g} cm .. {MAX_SIZE_M:g} m. "
                         f"Check Scene > Units > Unit Scale or the object's scale")
-    return sample_points(triangles, n, seed), meshes
+    points, normals = sample_points(triangles, n, seed)
+    return points, normals, meshes

@@ -13,8 +13,8 @@ millimetres off the surface or sink into it. Two cheap moves fix most of that:
 * push-out: the whole hand is translated along the mean outward normal under its penetrating
   vertices until the deepest one is ``margin`` above the surface (a few iterations).
 
-Order: approach, fingers, push-out, then fingers again from the sampled pose. The object is a set of surface points with outward normals
-(``ObjectSurface``); the signed distance of x is (x - p) . n for its nearest surface point p
+Order: approach, fingers, push-out, then fingers again from the sampled pose. The object is a set
+of surface points with outward normals (``ObjectSurface``); the signed distance of x is (x - p) . n for its nearest surface point p
 (negative inside), exact for locally flat surfaces and good to ~1 mm with 8192 points on a hand-size
 object. Everything is deterministic.
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 from jhod_core.geometry.sampling import farthest_point_sampling
 from jhod_core.hand.joint_limits import anatomical_frames, joint_angles, limits_array, pose_from_angles
@@ -44,6 +43,37 @@ MARGIN = 0.0005   # m: push-out leaves the deepest vertex this far above the sur
 SURFACE_POINTS = 8192
 
 
+class BruteForceNearest:
+    """``scipy.spatial.cKDTree.query`` stand-in for Pythons without SciPy (Blender): exact, chunked."""
+
+    def __init__(self, points: np.ndarray, chunk_elements: int = 4_000_000):
+        self.points = np.asarray(points, dtype=np.float64)
+        self.sq = (self.points ** 2).sum(1)
+        self.chunk = max(1, chunk_elements // max(len(self.points), 1))
+
+    def query(self, x: np.ndarray, distance_upper_bound: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x, dtype=np.float64)
+        dist, idx = np.empty(len(x)), np.empty(len(x), dtype=np.int64)
+        for i in range(0, len(x), self.chunk):
+            q = x[i:i + self.chunk]
+            d2 = self.sq[None] - 2.0 * (q @ self.points.T)
+            k = d2.argmin(1)
+            idx[i:i + len(q)] = k
+            dist[i:i + len(q)] = np.sqrt(np.maximum(d2[np.arange(len(q)), k] + (q ** 2).sum(1), 0.0))
+        far = dist > distance_upper_bound
+        dist[far], idx[far] = np.inf, len(self.points)  # cKDTree's convention for "nothing within reach"
+        return dist, idx
+
+
+def nearest_index(points: np.ndarray):
+    """A k-d tree when SciPy is there, else the brute-force stand-in (same ``query`` results)."""
+    try:
+        from scipy.spatial import cKDTree
+    except ImportError:
+        return BruteForceNearest(points)
+    return cKDTree(points)
+
+
 @dataclass
 class ObjectSurface:
     """Surface samples (N, 3) and unit outward normals (N, 3) of one object, with a k-d tree."""
@@ -52,7 +82,7 @@ class ObjectSurface:
     normals: np.ndarray
 
     def __post_init__(self):
-        self.tree = cKDTree(self.points)
+        self.tree = nearest_index(self.points)
 
     @classmethod
     def from_mesh(cls, mesh, n: int = SURFACE_POINTS, seed: int = 0) -> "ObjectSurface":
@@ -65,6 +95,8 @@ class ObjectSurface:
     def from_points(cls, points: np.ndarray, k: int = 16) -> "ObjectSurface":
         """Normals from local PCA, oriented away from the centroid (fine for roughly convex objects)."""
         points = np.asarray(points, dtype=np.float64)
+        from scipy.spatial import cKDTree  # only the CLI/Python API pass bare points; Blender passes normals
+
         _, nn = cKDTree(points).query(points, k=min(k, len(points)))
         local = points[nn] - points[nn].mean(axis=1, keepdims=True)
         normals = np.linalg.eigh(np.einsum("nki,nkj->nij", local, local))[1][:, :, 0]

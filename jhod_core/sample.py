@@ -26,11 +26,11 @@ import numpy as np
 import trimesh
 
 from jhod_core.errors import JHODError, MeshError
+from jhod_core.sample_numpy import (MAX_STEPS, NUM_POINTS, bbox_centre, check_counts, checked_points,  # noqa: F401
+                                    finish_hands, subset_points)
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
 WEIGHT_FILES = ("autoencoder.pt", "denoiser.pt")
-NUM_POINTS = 2048
-MAX_STEPS = 1000
 
 TRAIN_HINT = (
     "train them with `python training/train_autoencoder.py --objects data/objects --out out/autoencoder` and "
@@ -41,14 +41,6 @@ TRAIN_HINT = (
 
 
 # --------------------------------------------------------------------------- checks and weights
-
-def check_counts(num: int, steps: int) -> None:
-    """``num`` >= 1 samples and ``steps`` in 1..1000 reverse steps, else ``JHODError``."""
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
-        raise JHODError(f"--num must be a positive integer (number of grasps), got {num!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
-        raise JHODError(f"--steps must be an integer in 1..{MAX_STEPS} (reverse diffusion steps), got {steps!r}")
-
 
 def resolve_device(device: str = "auto") -> str:
     """``auto`` -> ``cuda`` if available else ``cpu``; ``cuda`` without a GPU is a ``JHODError``."""
@@ -103,59 +95,29 @@ def object_points(mesh_or_points, seed: int = 0, n: int = NUM_POINTS) -> np.ndar
         return sample_surface(mesh_or_points, n, seed=seed)[0]
     if isinstance(mesh_or_points, (trimesh.Scene, trimesh.PointCloud)) or not hasattr(mesh_or_points, "__len__"):
         raise MeshError(f"expected a trimesh.Trimesh or an (N, 3) point array, got {type(mesh_or_points).__name__}")
-    try:
-        points = np.asarray(mesh_or_points, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise MeshError(f"object points are not a numeric (N, 3) array: {exc}") from None
-    if points.ndim != 2 or points.shape[1] != 3:
-        raise MeshError(f"object points must be an (N, 3) array, got shape {points.shape}")
-    if len(points) == 0:
-        raise MeshError("object point array is empty")
-    if not np.isfinite(points).all():
-        raise MeshError("object points contain NaN or infinite coordinates")
-    size = float(np.ptp(points, axis=0).max())
-    if not 0.01 <= size <= 1.0:
-        raise MeshError(f"object is {size:.4g} m across (largest bounding-box side); expected 0.01..1 m. "
-                        f"Points must be in metres: is the array in millimetres or centimetres?")
-    rng = np.random.default_rng(seed)
-    idx = rng.permutation(len(points))[:n] if len(points) >= n else rng.integers(len(points), size=n)
-    return points[idx]
+    return subset_points(checked_points(mesh_or_points), n, seed)
 
 
-def _hands(hand: np.ndarray, offset: np.ndarray, surface=None) -> dict:
-    """Raw hand params (num, 51) in the centred frame -> MANO params, keypoints, vertices in frame + offset.
-
-    With an ``ObjectSurface`` (in the output frame) the grasps are refined first (``jhod_core.refine``).
-    """
-    from jhod_core.hand import load_hand_data, numpy_forward
-
-    hand = np.array(hand, dtype=np.float64)
-    hand[:, 48:51] += offset
-    data = load_hand_data(None, "right")
-    if surface is not None:
-        from jhod_core.refine import GraspRefiner
-
-        hand = GraspRefiner(data)(hand, surface)
-    global_orient, hand_pose, transl = hand[:, :3], hand[:, 3:48], hand[:, 48:51]
-    vertices, _, keypoints = numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)
-    return {"global_orient": global_orient, "hand_pose": hand_pose, "transl": transl, "keypoints": keypoints,
-            "vertices": vertices, "faces": np.asarray(data.closed_faces)}
-
-
-def object_surface(mesh_or_points, seed: int = 0):
-    """The ``ObjectSurface`` refinement measures against: mesh samples with face normals, or the points."""
+def object_surface(mesh_or_points, seed: int = 0, normals=None):
+    """The ``ObjectSurface`` refinement measures against: mesh samples with face normals, or the points
+    (with their outward ``normals`` when given, else estimated ones)."""
     from jhod_core.refine import ObjectSurface
 
     if isinstance(mesh_or_points, trimesh.Trimesh):
         return ObjectSurface.from_mesh(mesh_or_points, seed=seed)
-    return ObjectSurface.from_points(np.asarray(mesh_or_points, dtype=np.float64))
+    points = np.asarray(mesh_or_points, dtype=np.float64)
+    if normals is not None:
+        return ObjectSurface(points, np.asarray(normals, dtype=np.float64))
+    return ObjectSurface.from_points(points)
 
 
 # --------------------------------------------------------------------------- API
 
 def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",
-                  weights_dir: str | os.PathLike | None = None, refine: bool = True) -> dict:
+                  weights_dir: str | os.PathLike | None = None, refine: bool = True, normals=None) -> dict:
     """``num`` grasps of one object, all in the input object's frame (metres).
+
+    ``normals`` (N, 3): outward normals of a point-array object, used by the refinement.
 
     ``refine`` (default on) runs ``jhod_core.refine`` on the sampled grasps (contact, penetration,
     joint limits); ``refine=False`` returns the raw diffusion samples.
@@ -173,15 +135,15 @@ def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, d
 
     from jhod_core.model.sampling import sample_conditional
 
-    offset = (points.min(axis=0) + points.max(axis=0)) / 2
+    offset = bbox_centre(points)
     if isinstance(mesh_or_points, trimesh.Trimesh):
         offset = np.asarray(mesh_or_points.bounds, dtype=np.float64).mean(axis=0)  # normalize_object's centre
     centred = torch.as_tensor(points - offset, dtype=torch.float32, device=device)[None]
     with torch.no_grad():
         latent = autoencoder.encode(centred)
         hand, _ = sample_conditional(denoiser, latent, num=int(num), steps=int(steps), seed=int(seed))
-    surface = object_surface(mesh_or_points, seed) if refine else None
-    return {**_hands(hand.cpu().numpy(), offset, surface), "seed": int(seed), "offset": offset}
+    surface = object_surface(mesh_or_points, seed, normals) if refine else None
+    return {**finish_hands(hand.cpu().numpy(), offset, surface), "seed": int(seed), "offset": offset}
 
 
 def sample_hand_object(num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",
@@ -204,10 +166,11 @@ def sample_hand_object(num: int, *, seed: int = 0, steps: int = 50, device: str 
         points = autoencoder.decode(latent.to(device, torch.float32)).cpu().numpy().astype(np.float64)
     meshes = [surface_points(p) for p in points]
     if refine:  # each hand against its own generated object
-        parts = [_hands(hand[i:i + 1].cpu().numpy(), np.zeros(3), object_surface(m, seed)) for i, m in enumerate(meshes)]
+        parts = [finish_hands(hand[i:i + 1].cpu().numpy(), np.zeros(3), object_surface(m, seed))
+                 for i, m in enumerate(meshes)]
         result = {k: np.concatenate([p[k] for p in parts]) if k != "faces" else parts[0][k] for k in parts[0]}
     else:
-        result = _hands(hand.cpu().numpy(), np.zeros(3))
+        result = finish_hands(hand.cpu().numpy(), np.zeros(3))
     return {**result, "object_points": points, "object_meshes": meshes, "seed": int(seed)}
 
 

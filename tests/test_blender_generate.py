@@ -128,12 +128,16 @@ def test_selection_points_merge_and_units(addon):
     a = add_cube(location=(0.0, 0.0, 0.0))
     b = add_cube(location=(0.3, 0.0, 0.0))
     a.select_set(True)
-    pts, meshes = selection.selection_points(bpy.context, 1.0, seed=0)
-    assert pts.shape == (2048, 3) and {m.name for m in meshes} == {a.name, b.name}
+    pts, normals, meshes = selection.selection_points(bpy.context, 1.0, seed=0)
+    assert pts.shape == (selection.NUM_POINTS, 3) and {m.name for m in meshes} == {a.name, b.name}
     assert (pts[:, 0] < 0.1).any() and (pts[:, 0] > 0.2).any()
-    again, _ = selection.selection_points(bpy.context, 1.0, seed=0)
+    # outward unit normals: each cube's points move away from that cube's centre along them
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-9)
+    centres = np.where(pts[:, :1] < 0.15, 0.0, 0.3) * np.array([1.0, 0.0, 0.0])
+    assert (np.einsum("ni,ni->n", pts - centres, normals) > 0).all()
+    again, _, _ = selection.selection_points(bpy.context, 1.0, seed=0)
     np.testing.assert_array_equal(pts, again)
-    cm, _ = selection.selection_points(bpy.context, 0.5, seed=0)
+    cm, _, _ = selection.selection_points(bpy.context, 0.5, seed=0)
     np.testing.assert_allclose(cm, pts * 0.5)
 
 

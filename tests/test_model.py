@@ -10,7 +10,7 @@ import torch
 from jhod_core.model import spec
 from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
 from jhod_core.model.denoiser import CONFIGS, DenoiserConfig, JHODDenoiser, expand_timesteps, export_numpy, split_state
-from jhod_core.model.numpy_inference import NumpyDenoiser, NumpyObjectEncoder
+from jhod_core.model.numpy_inference import NumpyDenoiser, NumpyObjectAutoencoder
 from jhod_core.model.sampling import sample_conditional, sample_joint
 from jhod_core.model.schedule import CosineSchedule
 from training.losses import (COND, OBJECT_ONLY, UNCOND, autoencoder_loss, chamfer_distance, diffusion_loss,
@@ -262,6 +262,10 @@ def test_numpy_inference_matches_torch(tmp_path, norm_first):
     hand, _ = sample_conditional(model, latent, num=3, steps=12, noise=noise)
     np_hand, np_obj = numpy_model.sample_conditional(latent.numpy(), num=3, steps=12, noise=noise.numpy())
     assert np.abs(np_hand - hand.numpy()).max() < 1e-4 and np_obj.shape == (3, 512)
+    state = torch.randn(3, spec.STATE_DIM, generator=g)
+    hand, obj = sample_joint(model, 3, steps=12, noise=state)
+    np_hand, np_obj = numpy_model.sample_joint(3, steps=12, noise=state.numpy())
+    assert np.abs(np_hand - hand.numpy()).max() < 1e-4 and np.abs(np_obj - obj.numpy()).max() < 1e-4
 
 
 def test_weight_files_load_with_weights_only(tmp_path):
@@ -344,7 +348,7 @@ def test_training_scripts_end_to_end(tmp_path):
     assert JHODDenoiser.load(tmp_path / "abl" / "denoiser.pt").config.sync_timesteps
 
 
-def test_numpy_object_encoder_matches_torch(tmp_path):
+def test_numpy_object_autoencoder_matches_torch(tmp_path):
     torch.manual_seed(0)
     model = ObjectAutoencoder(AutoencoderConfig(stage1=(16, 32), stage2=(32, 64), head_hidden=64, context=32,
                                                 patch_hidden=16)).eval()
@@ -352,6 +356,10 @@ def test_numpy_object_encoder_matches_torch(tmp_path):
     points = torch.rand(3, 2048, 3, generator=torch.Generator().manual_seed(1)) * 0.1 - 0.05
     with torch.no_grad():
         expected = model.encode(points).numpy()
-    got = NumpyObjectEncoder(tmp_path / "ae.npz").encode(points.numpy())
+    numpy_model = NumpyObjectAutoencoder(tmp_path / "ae.npz")
+    got = numpy_model.encode(points.numpy())
     assert got.shape == (3, 512)
     assert np.abs(got - expected).max() < 1e-4
+    with torch.no_grad():
+        decoded = model.decode(torch.from_numpy(expected)).numpy()
+    assert np.abs(numpy_model.decode(expected) - decoded).max() < 1e-5

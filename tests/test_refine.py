@@ -82,3 +82,17 @@ def test_refiner_rejects_left_hands():
 
     with pytest.raises(ValueError, match="right hands"):
         GraspRefiner(mirror_to_left(DATA))
+
+
+def test_brute_force_nearest_matches_the_kd_tree():
+    from scipy.spatial import cKDTree
+
+    from jhod_core.refine import BruteForceNearest
+
+    rng = np.random.default_rng(0)
+    points, queries = rng.random((500, 3)), rng.random((300, 3)) * 1.4 - 0.2
+    for bound in (np.inf, 0.05):
+        d_ref, i_ref = cKDTree(points).query(queries, distance_upper_bound=bound)
+        d, i = BruteForceNearest(points, chunk_elements=10_000).query(queries, distance_upper_bound=bound)
+        np.testing.assert_array_equal(i, i_ref)
+        np.testing.assert_allclose(d, d_ref, atol=1e-9)

@@ -255,3 +255,61 @@ def test_missing_weights_message_says_how_to_fix(tmp_path):
         sample_hand_object(1, steps=STEPS, device="cpu", weights_dir=tmp_path / "none")
     message = str(info.value)
     assert str(tmp_path / "none") in message and "train_diffusion.py" in message and "--weights" in message
+
+
+# --------------------------------------------------------------------------- NumPy path (Blender)
+
+def test_numpy_sampler_contract(weights):
+    from jhod_core.sample_numpy import NumpySampler
+
+    sampler = NumpySampler(weights)
+    box = trimesh.creation.box(extents=(0.08, 0.05, 0.12))
+    points, face = trimesh.sample.sample_surface(box, 4096, seed=0)
+    normals = box.face_normals[face]
+    a = sampler.sample_grasps(points, 3, seed=1, steps=STEPS, normals=normals, refine=False)
+    moved = sampler.sample_grasps(points + (0.3, -0.2, 0.1), 3, seed=1, steps=STEPS, normals=normals, refine=False)
+    np.testing.assert_allclose(moved["transl"] - a["transl"], np.tile((0.3, -0.2, 0.1), (3, 1)), atol=1e-9)
+    np.testing.assert_allclose(moved["global_orient"], a["global_orient"], atol=1e-9)
+    refined = sampler.sample_grasps(points, 3, seed=1, steps=STEPS, normals=normals)
+    again = sampler.sample_grasps(points, 3, seed=1, steps=STEPS, normals=normals)
+    np.testing.assert_array_equal(refined["vertices"], again["vertices"])
+    assert refined["keypoints"].shape == (3, 21, 3) and np.isfinite(refined["vertices"]).all()
+    joint = sampler.sample_hand_object(2, seed=0, steps=STEPS)
+    assert joint["object_points"].shape == (2, 2048, 3) and joint["hand_pose"].shape == (2, 45)
+    with pytest.raises(MeshError, match="millimetres"):
+        sampler.sample_grasps(points * 1000, 1, steps=STEPS)
+    with pytest.raises(JHODError, match="positive integer"):
+        sampler.sample_grasps(points, 0, steps=STEPS)
+
+
+def test_numpy_sampler_missing_or_corrupt_weights(tmp_path, weights):
+    from jhod_core.sample_numpy import NumpySampler
+
+    with pytest.raises(JHODError, match="autoencoder.npz, denoiser.npz not found"):
+        NumpySampler(tmp_path)
+    for name in ("autoencoder.npz", "denoiser.npz"):
+        (tmp_path / name).write_bytes((weights / name).read_bytes()[:1000])
+    with pytest.raises(JHODError, match="corrupt"):
+        NumpySampler(tmp_path)
+
+
+def test_numpy_path_needs_no_torch_trimesh_or_scipy(weights):
+    """What Blender's Python has: NumPy only. Blocking the others must not matter, refinement included."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+for name in ("torch", "trimesh", "scipy", "smplx"):
+    sys.modules[name] = None
+import numpy as np
+from jhod_core.sample_numpy import NumpySampler
+rng = np.random.default_rng(0)
+normals = rng.normal(size=(3000, 3)); normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+result = NumpySampler({str(weights)!r}).sample_grasps(0.04 * normals, 2, steps=3, normals=normals)
+assert np.isfinite(result["vertices"]).all()
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -12,7 +12,9 @@ TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, co
 
 
 def write_tiny_weights(folder: Path) -> Path:
-    """autoencoder.pt + denoiser.pt in `folder` (``Model.save`` with the training scripts' extras)."""
+    """The four weight files in `folder`, written like the training + export scripts write them."""
+    from training.export_weights import export
+
     torch.manual_seed(0)
     ObjectAutoencoder(TINY_AE).save(folder / "autoencoder.pt", {"train_splits": "train", "steps": 1})
     model = JHODDenoiser(TINY)
@@ -20,4 +22,5 @@ def write_tiny_weights(folder: Path) -> Path:
     model.set_statistics(torch.zeros(51), 0.05 + 0.1 * torch.rand(51, generator=g),
                          torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
     model.save(folder / "denoiser.pt", {"autoencoder": "autoencoder.pt", "train_args": {"seed": 0}, "steps": 1})
+    export(folder / "autoencoder.pt", folder / "denoiser.pt", folder)
     return folder

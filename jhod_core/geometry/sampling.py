@@ -6,10 +6,14 @@ so results do not depend on global random state (trimesh's ``sample_surface`` us
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import trimesh
 
 from jhod_core.errors import MeshError
+
+if TYPE_CHECKING:  # trimesh is not importable inside Blender, where farthest_point_sampling is used
+    import trimesh
 
 
 def sample_surface(

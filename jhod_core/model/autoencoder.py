@@ -125,7 +125,7 @@ class ObjectAutoencoder(nn.Module):
 
     def export_numpy(self, path) -> None:
         """Write the weights as a plain .npz (float32 arrays + ``config`` JSON) for
-        ``numpy_inference.NumpyObjectEncoder`` (Blender's torch-free path)."""
+        ``numpy_inference.NumpyObjectAutoencoder`` (Blender's torch-free path)."""
         import json
 
         import numpy as np

@@ -1,8 +1,8 @@
-"""The trained denoiser, the DDIM conditional sampler and the object encoder in NumPy only (no
+"""The trained denoiser, the DDIM conditional and joint samplers and the object autoencoder in NumPy only (no
 torch): for Blender.
 
 Load the ``.npz`` written by ``jhod_core.model.denoiser.export_numpy`` (denoiser) or
-``ObjectAutoencoder.export_numpy`` (object encoder). Computes in float64; matches
+``ObjectAutoencoder.export_numpy`` (object autoencoder). Computes in float64; matches
 the torch model to < 1e-4 for the same inputs and initial noise (tests/test_model.py). The same
 ``seed`` draws different initial noise than the torch sampler (NumPy's generator, not torch's):
 pass ``noise`` to reproduce a torch run exactly.
@@ -106,6 +106,20 @@ class NumpyDenoiser:
         out_obj = self._mlp(tokens[:, 1:], "object_decoder", self.act).reshape(b, spec.OBJECT_DIM)
         return np.concatenate([out_hand, out_obj], axis=1)
 
+    def _reverse(self, hand, obj, steps, fixed_object: bool):
+        ts = spec.ddim_timesteps(steps, self.config["num_train_steps"])
+        n = hand.shape[0]
+        zeros = np.zeros(n, dtype=np.int64)
+        for i, t in enumerate(ts):
+            s = ts[i + 1] if i + 1 < len(ts) else 0
+            t_vec = np.full(n, t)
+            x0 = self.forward(np.concatenate([hand, obj], axis=1), t_vec, zeros if fixed_object else t_vec)
+            abar_t, abar_s = self.alphas_cumprod[t], self.alphas_cumprod[s]
+            hand = spec.ddim_update(hand, x0[:, : spec.HAND_DIM], abar_t, abar_s)
+            if not fixed_object:
+                obj = spec.ddim_update(obj, x0[:, spec.HAND_DIM:], abar_t, abar_s)
+        return hand * self.w["hand_std"] + self.w["hand_mean"], obj * self.w["object_std"] + self.w["object_mean"]
+
     def sample_conditional(self, object_latent, num: int | None = None, steps: int = 50, seed: int = 0,
                            noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """DDIM grasps for raw object latents (1, 512) x ``num`` or (B, 512): raw hand params (N, 51)
@@ -117,14 +131,16 @@ class NumpyDenoiser:
         obj = (np.broadcast_to(object_latent, (num, spec.OBJECT_DIM)) - self.w["object_mean"]) / self.w["object_std"]
         hand = (np.random.default_rng(seed).standard_normal((num, spec.HAND_DIM)) if noise is None
                 else np.asarray(noise, dtype=np.float64))
-        ts = spec.ddim_timesteps(steps, self.config["num_train_steps"])
-        zeros = np.zeros(num, dtype=np.int64)
-        for i, t in enumerate(ts):
-            s = ts[i + 1] if i + 1 < len(ts) else 0
-            x0 = self.forward(np.concatenate([hand, obj], axis=1), np.full(num, t), zeros)
-            hand = spec.ddim_update(hand, x0[:, : spec.HAND_DIM], self.alphas_cumprod[t], self.alphas_cumprod[s])
-        raw_hand = hand * self.w["hand_std"] + self.w["hand_mean"]
-        return raw_hand, np.array(object_latent if object_latent.shape[0] == num else np.repeat(object_latent, num, 0))
+        raw_hand, _ = self._reverse(hand, obj, steps, fixed_object=True)
+        return raw_hand, np.array(np.broadcast_to(object_latent, (num, spec.OBJECT_DIM)))
+
+    def sample_joint(self, num: int, steps: int = 50, seed: int = 0,
+                     noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """DDIM hand and object together (t_H = t_O = t): raw hand params (N, 51), raw latents (N, 512).
+        ``noise``: initial state (N, 563) in model space, else drawn from ``seed``."""
+        x = (np.random.default_rng(seed).standard_normal((num, spec.STATE_DIM)) if noise is None
+             else np.asarray(noise, dtype=np.float64))
+        return self._reverse(x[:, : spec.HAND_DIM], x[:, spec.HAND_DIM:], steps, fixed_object=False)
 
 
 def _sequential(weights: dict, prefix: str, x: np.ndarray, last_activation: bool) -> np.ndarray:
@@ -137,8 +153,8 @@ def _sequential(weights: dict, prefix: str, x: np.ndarray, last_activation: bool
     return x
 
 
-class NumpyObjectEncoder:
-    """``ObjectAutoencoder.encode`` in NumPy: surface points (B, N, 3) metres -> raw latents (B, 512)."""
+class NumpyObjectAutoencoder:
+    """``ObjectAutoencoder.encode`` / ``decode`` in NumPy: surface points (B, N, 3) metres <-> raw latents (B, 512)."""
 
     def __init__(self, path):
         with np.load(path, allow_pickle=False) as z:
@@ -153,3 +169,17 @@ class NumpyObjectEncoder:
         g = np.broadcast_to(f.max(axis=1, keepdims=True), f.shape)
         f = _sequential(self.w, "stage2", np.concatenate([f, g], axis=-1), last_activation=True).max(axis=1)
         return _sequential(self.w, "head", f, last_activation=False)[:, : spec.OBJECT_DIM]
+
+    def decode(self, latent) -> np.ndarray:
+        """Raw latents (B, 512) -> points (B, num_points, 3) metres, patch-major (``ObjectAutoencoder.decode``)."""
+        latent = np.atleast_2d(np.asarray(latent, dtype=np.float64))
+        b, k, p = latent.shape[0], spec.LATENT_POINTS, self.w["fold_grid"].shape[0]
+        lat = latent.reshape(b, k, spec.LATENT_POINT_DIM)
+        ctx = np.broadcast_to(_sequential(self.w, "context", latent, last_activation=True)[:, None],
+                              (b, k, self.config["context"]))
+        h = _sequential(self.w, "patch", np.concatenate([lat, ctx], axis=-1), last_activation=True)
+        grid = self.w["fold_grid"]
+        h = np.broadcast_to(h[:, :, None], (b, k, p, h.shape[-1]))
+        seeds = np.broadcast_to(grid, (b, k, p, 2))
+        offsets = _sequential(self.w, "fold", np.concatenate([h, seeds], axis=-1), last_activation=False)
+        return (lat[:, :, None, :3] + offsets).reshape(b, k * p, 3) / self.config["point_scale"]

@@ -1,0 +1,134 @@
+"""Sampling with the shipped model in NumPy only (no torch, no trimesh, SciPy optional): Blender's path.
+
+The same pipeline as ``jhod_core.sample`` (and the steps both share live here):
+points (metres, any frame) -> seeded 2048-point subset -> bounding-box centred -> object latent ->
+DDIM -> MANO parameters + offset -> refinement (``jhod_core.refine``) -> hand vertices/keypoints.
+
+``NumpySampler(weights_dir)`` reads ``autoencoder.npz`` and ``denoiser.npz`` (plain arrays, no pickle)
+as exported by the training scripts. Its initial noise comes from NumPy's generator, so a seed gives
+the same grasps every time on this path, but not the same as the torch path's grasps for that seed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from jhod_core.errors import JHODError, MeshError
+
+NUM_POINTS = 2048
+MAX_STEPS = 1000
+NUMPY_WEIGHT_FILES = ("autoencoder.npz", "denoiser.npz")
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
+
+
+def check_counts(num: int, steps: int) -> None:
+    """``num`` >= 1 samples and ``steps`` in 1..1000 reverse steps, else ``JHODError``."""
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise JHODError(f"--num must be a positive integer (number of grasps), got {num!r}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+        raise JHODError(f"--steps must be an integer in 1..{MAX_STEPS} (reverse diffusion steps), got {steps!r}")
+
+
+def checked_points(points) -> np.ndarray:
+    """An (N, 3) finite float64 array of an object 1 cm .. 1 m across (metres), else ``MeshError``."""
+    try:
+        points = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise MeshError(f"object points are not a numeric (N, 3) array: {exc}") from None
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise MeshError(f"object points must be an (N, 3) array, got shape {points.shape}")
+    if len(points) == 0:
+        raise MeshError("object point array is empty")
+    if not np.isfinite(points).all():
+        raise MeshError("object points contain NaN or infinite coordinates")
+    size = float(np.ptp(points, axis=0).max())
+    if not 0.01 <= size <= 1.0:
+        raise MeshError(f"object is {size:.4g} m across (largest bounding-box side); expected 0.01..1 m. "
+                        f"Points must be in metres: is the array in millimetres or centimetres?")
+    return points
+
+
+def subset_points(points: np.ndarray, n: int = NUM_POINTS, seed: int = 0) -> np.ndarray:
+    """A seeded subset of n points (with replacement if fewer than n)."""
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(points))[:n] if len(points) >= n else rng.integers(len(points), size=n)
+    return points[idx]
+
+
+def bbox_centre(points: np.ndarray) -> np.ndarray:
+    """The bounding-box centre: the model's object frame (``geometry.mesh.normalize_object``)."""
+    return (points.min(axis=0) + points.max(axis=0)) / 2
+
+
+def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None) -> dict:
+    """Raw hand params (num, 51) in the centred frame -> MANO params, keypoints, vertices in frame + offset.
+
+    With an ``ObjectSurface`` (in the output frame) the grasps are refined first (``jhod_core.refine``).
+    """
+    from jhod_core.hand import load_hand_data, numpy_forward
+
+    hand = np.array(raw_hand, dtype=np.float64)
+    hand[:, 48:51] += offset
+    data = load_hand_data(None, "right")
+    if surface is not None:
+        from jhod_core.refine import GraspRefiner
+
+        hand = GraspRefiner(data)(hand, surface)
+    global_orient, hand_pose, transl = hand[:, :3], hand[:, 3:48], hand[:, 48:51]
+    vertices, _, keypoints = numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)
+    return {"global_orient": global_orient, "hand_pose": hand_pose, "transl": transl, "keypoints": keypoints,
+            "vertices": vertices, "faces": np.asarray(data.closed_faces)}
+
+
+class NumpySampler:
+    """The shipped (or a user's exported) model evaluated with NumPy."""
+
+    def __init__(self, weights_dir: str | os.PathLike | None = None):
+        from jhod_core.model.numpy_inference import NumpyDenoiser, NumpyObjectAutoencoder
+
+        folder = Path(weights_dir) if weights_dir is not None else DEFAULT_WEIGHTS_DIR
+        missing = [name for name in NUMPY_WEIGHT_FILES if not (folder / name).is_file()]
+        if missing:
+            raise JHODError(f"model weights missing: {', '.join(missing)} not found in {folder} (export them with "
+                            f"`python training/export_weights.py`, or use the External Python backend)")
+        try:
+            self.autoencoder = NumpyObjectAutoencoder(folder / "autoencoder.npz")
+            self.denoiser = NumpyDenoiser(folder / "denoiser.npz")
+        except Exception as exc:  # zip/key/shape errors all mean "not a usable weights file"
+            raise JHODError(f"model weights in {folder} are corrupt or not exported by the training scripts "
+                            f"({type(exc).__name__}: {str(exc)[:200]})") from None
+
+    def sample_grasps(self, points, num: int, *, seed: int = 0, steps: int = 50, normals=None,
+                      refine: bool = True) -> dict:
+        """``num`` grasps on an object given as surface points (N, 3) in metres (its own frame).
+
+        ``normals`` (N, 3), outward, make the refinement exact on concave objects; without them they
+        are estimated from the points (needs SciPy).
+        """
+        check_counts(num, steps)
+        points = checked_points(points)
+        cloud = subset_points(points, NUM_POINTS, seed)
+        offset = bbox_centre(cloud)
+        latent = self.autoencoder.encode(cloud - offset)
+        raw_hand, _ = self.denoiser.sample_conditional(latent, num=int(num), steps=int(steps), seed=int(seed))
+        surface = None
+        if refine:
+            from jhod_core.refine import ObjectSurface
+
+            surface = (ObjectSurface(points, np.asarray(normals, dtype=np.float64)) if normals is not None
+                       else ObjectSurface.from_points(points))
+        return {**finish_hands(raw_hand, offset, surface), "seed": int(seed), "offset": offset}
+
+    def sample_hand_object(self, num: int, *, seed: int = 0, steps: int = 50) -> dict:
+        """``num`` hands with generated objects: hand entries + ``object_points`` (num, 2048, 3), object frame.
+
+        Unrefined: the caller surfaces the points (alpha shape in ``jhod_core.sample.surface_points``
+        where SciPy is available) and may refine against that surface.
+        """
+        check_counts(num, steps)
+        raw_hand, latent = self.denoiser.sample_joint(int(num), steps=int(steps), seed=int(seed))
+        points = self.autoencoder.decode(latent)
+        return {**finish_hands(raw_hand, np.zeros(3)), "object_points": points, "seed": int(seed)}
