@@ -106,15 +106,18 @@ def _run_numpy(points_m, num, seed, steps, folder, normals) -> dict:
     return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
 
 
-def _run_external(points_m, num, seed, steps, folder, python: str, normals=None, timeout: float | None = None) -> dict:
+def _run_external(points_m, num, seed, steps, folder, python: str, normals=None, timeout: float | None = None,
+                  joint: bool = False) -> dict:
     env = dict(os.environ)
     if (_CHECKOUT / "jhod_core" / "worker.py").is_file():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_CHECKOUT), env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="jhod_") as tmp:
         in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
         extra = {} if normals is None else {"normals": np.asarray(normals, dtype=np.float64)}
-        np.savez(in_path, points=np.asarray(points_m, dtype=np.float64), num=int(num), seed=int(seed),
-                 steps=int(steps), device="auto", weights_dir=folder or "", **extra)
+        if joint:
+            extra["joint"] = 1
+        np.savez(in_path, points=np.zeros((0, 3)) if points_m is None else np.asarray(points_m, dtype=np.float64),
+                 num=int(num), seed=int(seed), steps=int(steps), device="auto", weights_dir=folder or "", **extra)
         try:
             proc = subprocess.run([python, "-m", "jhod_core.worker", in_path, out_path], capture_output=True,
                                   text=True, env=env, timeout=timeout, check=False)
@@ -127,7 +130,8 @@ def _run_external(points_m, num, seed, steps, folder, python: str, normals=None,
             if "error" in out or proc.returncode != 0:
                 message = str(out["error"]) if "error" in out else f"exit {proc.returncode}"
                 raise JHODError(f"worker failed: {message}")
-            return {key: np.asarray(out[key], dtype=np.float64) for key in RESULT_KEYS}
+            keys = (*RESULT_KEYS, "object_points") if joint else RESULT_KEYS
+            return {key: np.asarray(out[key], dtype=np.float64) for key in keys}
 
 
 def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None) -> dict:
@@ -137,3 +141,26 @@ def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None) 
     if prefs.backend == "EXTERNAL":
         return _run_external(points_m, num, seed, steps, folder, _external_python(prefs), normals)
     return _run_numpy(points_m, num, seed, steps, folder, normals)
+
+
+def run_joint_sampler(num: int, seed: int, steps: int, prefs) -> dict:
+    """`num` hands with generated objects (unrefined): RESULT_KEYS + ``object_points`` (num, 2048, 3), metres."""
+    check_backend(prefs)
+    folder = weights_dir(prefs)
+    if prefs.backend == "EXTERNAL":
+        return _run_external(None, num, seed, steps, folder, _external_python(prefs), joint=True)
+    try:
+        result = numpy_sampler(folder).sample_hand_object(int(num), seed=int(seed), steps=int(steps))
+    except Exception as exc:
+        if _is_jhod_error(exc):
+            raise JHODError(str(exc)) from None
+        raise
+    return {key: np.asarray(result[key], dtype=np.float64) for key in (*RESULT_KEYS, "object_points")}
+
+
+def refine(result: dict, points_m, normals) -> dict:
+    """Hands of `result` refined against a surface given as points + outward normals (metres)."""
+    from .core import refine_result
+
+    refined = refine_result(result, points_m, normals)
+    return {key: np.asarray(refined[key], dtype=np.float64) for key in RESULT_KEYS}

@@ -59,6 +59,49 @@ def _progress(context):
     return (lambda n: wm.progress_begin(0, n)), wm.progress_update, wm.progress_end
 
 
+def new_grasp_set(context, name: str, object_name: str):
+    """The parent collection of one generation (browsed with show/keep)."""
+    parent = bpy.data.collections.new(name)
+    parent[GRASP_SET_KEY] = True
+    parent[SHOWN_KEY] = -1
+    parent["jhod_object"] = object_name
+    context.scene.collection.children.link(parent)
+    return parent
+
+
+def add_grasp_hand(context, parent, data, result: dict, i: int, unit: float, prefs, object_name: str,
+                   extra_objects=(), number: int | None = None):
+    """Grasp i of `result` (world metres) as a rigged hand in its own collection "JHOD grasp <number>"
+    (default i + 1) under `parent`, with `extra_objects` (e.g. its generated object) in that collection."""
+    settings = context.scene.jhod
+    number = i + 1 if number is None else number
+    go, hp, tr = (np.asarray(result[k][i], dtype=np.float64) for k in ("global_orient", "hand_pose", "transl"))
+    collection = bpy.data.collections.new(f"JHOD grasp {number}")
+    collection[GRASP_INDEX_KEY] = number
+    parent.children.link(collection)
+    for obj in extra_objects:
+        collection.objects.link(obj)
+    arm, mesh = rig.build_hand(data, f"jhod_grasp_{number}", collection, meters_per_unit=unit)
+    rig.apply_pose(arm, mesh, data, go, hp, tr, meters_per_unit=unit)
+    arm["jhod_global_orient"] = go.tolist()
+    arm["jhod_hand_pose"] = hp.tolist()
+    arm["jhod_transl"] = tr.tolist()
+    arm["jhod_seed"] = int(settings.seed)
+    arm["jhod_steps"] = int(settings.steps)
+    arm["jhod_grasp_index"] = number
+    arm["jhod_object"] = object_name
+    arm["jhod_backend"] = prefs.backend
+    return arm
+
+
+def _select_only(context, obj):
+    for other in context.selected_objects:
+        other.select_set(False)
+    if obj is not None:
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+
+
 class JHOD_OT_generate_grasp(bpy.types.Operator):
     """Sample grasps on the selected mesh(es) and add one rigged hand per grasp, each in its own collection"""
 
@@ -90,38 +133,72 @@ class JHOD_OT_generate_grasp(bpy.types.Operator):
         # 3. build the hands
         try:
             target = context.active_object if context.active_object in meshes else meshes[0]
-            parent = bpy.data.collections.new(f"JHOD grasps on {target.name}")
-            parent[GRASP_SET_KEY] = True
-            parent[SHOWN_KEY] = -1
-            parent["jhod_object"] = target.name
-            context.scene.collection.children.link(parent)
-            arms = []
-            for i in range(len(result["transl"])):
-                go, hp, tr = (np.asarray(result[k][i], dtype=np.float64) for k in ("global_orient", "hand_pose",
-                                                                                   "transl"))
-                collection = bpy.data.collections.new(f"JHOD grasp {i + 1}")
-                collection[GRASP_INDEX_KEY] = i + 1
-                parent.children.link(collection)
-                arm, mesh = rig.build_hand(data, f"jhod_grasp_{i + 1}", collection, meters_per_unit=unit)
-                rig.apply_pose(arm, mesh, data, go, hp, tr, meters_per_unit=unit)
-                arm["jhod_global_orient"] = go.tolist()
-                arm["jhod_hand_pose"] = hp.tolist()
-                arm["jhod_transl"] = tr.tolist()
-                arm["jhod_seed"] = int(settings.seed)
-                arm["jhod_steps"] = int(settings.steps)
-                arm["jhod_grasp_index"] = i + 1
-                arm["jhod_object"] = target.name
-                arm["jhod_backend"] = prefs.backend
-                arms.append(arm)
+            parent = new_grasp_set(context, f"JHOD grasps on {target.name}", target.name)
+            arms = [add_grasp_hand(context, parent, data, result, i, unit, prefs, target.name)
+                    for i in range(len(result["transl"]))]
+            for i in range(len(arms)):
                 update(3 + i)
         finally:
             end()
-        for obj in context.selected_objects:
-            obj.select_set(False)
-        if arms:
-            arms[0].select_set(True)
-            context.view_layer.objects.active = arms[0]
+        _select_only(context, arms[0] if arms else None)
         self.report({"INFO"}, f"Added {len(arms)} grasp(s) on {target.name} (seed {settings.seed})")
+        return {"FINISHED"}
+
+
+PAIR_SPACING_M = 0.35  # metres between generated hand-object pairs, along +x from the 3D cursor
+
+
+class JHOD_OT_sample_hand_object(bpy.types.Operator):
+    """Sample hands and objects together: each pair is a generated object mesh with a rigged hand holding it"""
+
+    bl_idname = "jhod.sample_hand_object"
+    bl_label = "Sample Hand+Object"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from . import surfacing
+
+        settings = context.scene.jhod
+        prefs = addon_preferences(context)
+        unit = scene_meters_per_unit(context.scene)
+        num = settings.num_grasps
+        begin, update, end = _progress(context)
+        begin(num + 2)
+        try:
+            if context.mode != "OBJECT":
+                raise JHODError("Switch to Object Mode to sample hands and objects")
+            backend.check_backend(prefs)
+            data = load_hand(context, "right")
+            update(1)
+            result = backend.run_joint_sampler(num, settings.seed, settings.steps, prefs)
+            update(2)
+        except JHODError as exc:
+            end()
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        try:
+            cursor = np.array(context.scene.cursor.location, dtype=np.float64) * unit  # metres
+            parent = new_grasp_set(context, f"JHOD hand+object samples (seed {settings.seed})", "")
+            arms = []
+            for i in range(num):
+                # object: surfaced in its own frame, placed at cursor + i * spacing; the hand follows
+                offset = cursor + np.array([i * PAIR_SPACING_M, 0.0, 0.0])
+                mesh = surfacing.surface_mesh(result["object_points"][i] / unit, f"jhod_object_{i + 1}")
+                obj = bpy.data.objects.new(f"jhod_object_{i + 1}", mesh)
+                obj.location = offset / unit
+                obj["jhod_generated_object"] = True
+                triangles = selection.mesh_triangles(mesh) * unit
+                points, normals = selection.sample_points(triangles, selection.NUM_POINTS, int(settings.seed))
+                pair = {k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS}
+                pair = backend.refine(pair, points, normals)
+                pair["transl"] = pair["transl"] + offset
+                arms.append(add_grasp_hand(context, parent, data, pair, 0, unit, prefs, obj.name, extra_objects=[obj],
+                                           number=i + 1))
+                update(3 + i)
+        finally:
+            end()
+        _select_only(context, arms[0] if arms else None)
+        self.report({"INFO"}, f"Added {len(arms)} hand+object pair(s) (seed {settings.seed})")
         return {"FINISHED"}
 
 
@@ -210,7 +287,8 @@ class JHOD_OT_keep_grasp(bpy.types.Operator):
         return {"FINISHED"}
 
 
-_classes = (JHOD_OT_add_hand, JHOD_OT_generate_grasp, JHOD_OT_show_grasp, JHOD_OT_keep_grasp)
+_classes = (JHOD_OT_add_hand, JHOD_OT_generate_grasp, JHOD_OT_sample_hand_object, JHOD_OT_show_grasp,
+            JHOD_OT_keep_grasp)
 
 
 def register():

@@ -29,6 +29,16 @@ def selected_meshes(context) -> list:
     return meshes
 
 
+def mesh_triangles(me) -> np.ndarray:
+    """(T, 3, 3) triangles of a bpy Mesh in its own coordinates."""
+    me.calc_loop_triangles()
+    co = np.empty(len(me.vertices) * 3, dtype=np.float64)
+    me.vertices.foreach_get("co", co)
+    tris = np.empty(len(me.loop_triangles) * 3, dtype=np.int64)
+    me.loop_triangles.foreach_get("vertices", tris)
+    return co.reshape(-1, 3)[tris.reshape(-1, 3)]
+
+
 def world_triangles(obj, depsgraph) -> np.ndarray:
     """(T, 3, 3) world-space triangles of the evaluated mesh of `obj` (Blender units)."""
     evaluated = obj.evaluated_get(depsgraph)
@@ -36,18 +46,16 @@ def world_triangles(obj, depsgraph) -> np.ndarray:
     try:
         if me is None or len(me.polygons) == 0:
             raise JHODError(f"Mesh '{obj.name}' has no faces: grasps need a surface (select a mesh with faces)")
-        me.calc_loop_triangles()
-        co = np.empty(len(me.vertices) * 3, dtype=np.float64)
-        me.vertices.foreach_get("co", co)
-        tris = np.empty(len(me.loop_triangles) * 3, dtype=np.int64)
-        me.loop_triangles.foreach_get("vertices", tris)
+        local = mesh_triangles(me)
         world = np.array(evaluated.matrix_world, dtype=np.float64)
     finally:
         evaluated.to_mesh_clear()
-    co = co.reshape(-1, 3) @ world[:3, :3].T + world[:3, 3]
-    if not np.isfinite(co).all() or not np.isfinite(world).all():
+    triangles = local @ world[:3, :3].T + world[:3, 3]
+    if np.linalg.det(world[:3, :3]) < 0:  # a mirroring transform flips the winding: keep normals outward
+        triangles = triangles[:, ::-1]
+    if not np.isfinite(triangles).all() or not np.isfinite(world).all():
         raise JHODError(f"Mesh '{obj.name}' has NaN or infinite coordinates")
-    return co[tris.reshape(-1, 3)]
+    return triangles
 
 
 def sample_points(triangles: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -28,6 +28,9 @@ class JHOD_PT_main(bpy.types.Panel):
         row.operator("jhod.show_grasp", text="", icon="TRIA_LEFT").direction = -1
         row.operator("jhod.keep_grasp", text="Keep")
         row.operator("jhod.show_grasp", text="", icon="TRIA_RIGHT").direction = 1
+        box = layout.box()
+        box.label(text="Joint generation")
+        box.operator("jhod.sample_hand_object", icon="MESH_MONKEY")
 
 
 _classes = (JHOD_PT_main,)

@@ -83,6 +83,16 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None) -> dict
             "vertices": vertices, "faces": np.asarray(data.closed_faces)}
 
 
+def refine_result(result: dict, points, normals) -> dict:
+    """``result`` (hand entries of a sampler) refined against surface ``points`` (N, 3) with outward
+    ``normals`` (N, 3), same frame: for hands whose object was surfaced after sampling."""
+    from jhod_core.refine import ObjectSurface
+
+    params = np.concatenate([result["global_orient"], result["hand_pose"], result["transl"]], axis=1)
+    surface = ObjectSurface(np.asarray(points, dtype=np.float64), np.asarray(normals, dtype=np.float64))
+    return {**result, **finish_hands(params, np.zeros(3), surface)}
+
+
 class NumpySampler:
     """The shipped (or a user's exported) model evaluated with NumPy."""
 

@@ -6,7 +6,8 @@ IN.npz holds ``points`` (N, 3) object points in metres (optional ``normals`` (N,
 (auto/cpu/cuda) and ``weights_dir`` ("" = the default folder). ``sample_grasps`` runs on the points;
 OUT.npz receives ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) and
 ``keypoints`` (num, 21, 3), all in the points' frame; exit 0. On any failure OUT.npz holds one
-``error`` string instead and the exit status is 1.
+``error`` string instead and the exit status is 1. With ``joint`` = 1 (no points) it samples hands
+and objects together (``sample_hand_object``, unrefined) and adds ``object_points`` (num, 2048, 3).
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
 
 
 def run(in_path: str) -> dict:
-    from jhod_core.sample import sample_grasps
+    from jhod_core.sample import sample_grasps, sample_hand_object
 
     with np.load(in_path, allow_pickle=False) as job:
+        if "joint" in job and bool(job["joint"]):
+            result = sample_hand_object(int(job["num"]), seed=int(job["seed"]), steps=int(job["steps"]),
+                                        device=str(job["device"]), weights_dir=str(job["weights_dir"]) or None,
+                                        refine=False)
+            return {key: np.asarray(result[key], dtype=np.float64) for key in (*RESULT_KEYS, "object_points")}
         points = np.asarray(job["points"], dtype=np.float64)
         num, seed, steps = int(job["num"]), int(job["seed"]), int(job["steps"])
         device = str(job["device"]) if "device" in job else "auto"

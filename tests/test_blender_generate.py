@@ -114,6 +114,26 @@ def test_generate_two_grasps_on_cube(addon):
     assert len(bpy.data.objects) == objects - 2 and "JHOD grasp 2" not in bpy.data.collections
 
 
+def test_sample_hand_object(addon):
+    import bmesh
+
+    before = counts()
+    assert bpy.ops.jhod.sample_hand_object() == {"FINISHED"}
+    check_hands(1.0)
+    parent = next(c for c in bpy.data.collections if c.name.startswith("JHOD hand+object samples"))
+    assert sorted(c.name for c in parent.children) == ["JHOD grasp 1", "JHOD grasp 2"]
+    for k, collection in enumerate(sorted(parent.children, key=lambda c: c.name)):
+        obj = next(o for o in collection.objects if o.get("jhod_generated_object"))
+        bm = bmesh.new()
+        bm.from_mesh(obj.data)
+        assert len(bm.faces) > 100 and all(e.is_manifold for e in bm.edges)  # a closed surface
+        bm.free()
+        assert abs(obj.location.x - k * 0.35) < 1e-6
+    # no helper objects or node groups are left behind
+    assert not any(o.name.endswith(" points") for o in bpy.data.objects) and len(bpy.data.node_groups) == 0
+    assert counts()[0] == before[0] + 2 * 3  # per pair: object, armature, hand mesh
+
+
 def test_centimetre_scene(addon):
     addon.scene.unit_settings.scale_length = 0.01
     cube = add_cube(size_units=8.0, location=(20.0, -10.0, 5.0))  # 8 cm cube in a centimetre scene
