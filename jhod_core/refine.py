@@ -14,9 +14,9 @@ millimetres off the surface or sink into it. Two cheap moves fix most of that:
   vertices until the deepest one is ``margin`` above the surface (a few iterations).
 
 Order: approach, fingers, push-out, then fingers again from the sampled pose. The object is a set
-of surface points with outward normals (``ObjectSurface``); the signed distance of x is (x - p) . n for its nearest surface point p
-(negative inside), exact for locally flat surfaces and good to ~1 mm with 8192 points on a hand-size
-object. Everything is deterministic.
+of surface points with outward normals (``ObjectSurface``); the signed distance of x is (x - p) . n
+for its nearest surface point p (negative inside), exact for locally flat surfaces and good to ~1 mm
+with 8192 points on a hand-size object. Everything is deterministic.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
     python -m jhod_core.worker IN.npz OUT.npz
 
-IN.npz holds ``points`` (N, 3) object points in metres (optional ``normals`` (N, 3), outward), ``num``, ``seed``, ``steps``, ``device``
+IN.npz holds ``points`` (N, 3) object points in metres (optional ``normals`` (N, 3), outward),
+``num``, ``seed``, ``steps``, ``device``
 (auto/cpu/cuda) and ``weights_dir`` ("" = the default folder). ``sample_grasps`` runs on the points;
 OUT.npz receives ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) and
 ``keypoints`` (num, 21, 3), all in the points' frame; exit 0. On any failure OUT.npz holds one

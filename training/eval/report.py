@@ -9,7 +9,8 @@ import numpy as np
 COLUMNS = (
     ("method", "method", "{}"), ("split", "objects", "{}"), ("grasps", "N", "{}"),
     ("penetration_depth_cm", "pen. depth (cm)", "{:.2f}"), ("intersection_volume_cm3", "int. volume (cm3)", "{:.2f}"),
-    ("sim_displacement_cm", "sim. disp. -y (cm)", "{:.2f}"), ("sim_displacement_6dir_cm", "sim. disp. 6-dir (cm)", "{:.2f}"),
+    ("sim_displacement_cm", "sim. disp. -y (cm)", "{:.2f}"),
+    ("sim_displacement_6dir_cm", "sim. disp. 6-dir (cm)", "{:.2f}"),
     ("contact_ratio", "contact ratio", "{:.3f}"), ("three_digits_ratio", ">= 3 digits", "{:.2f}"),
     ("diversity_entropy", "entropy", "{:.2f}"), ("diversity_cluster_cm", "cluster size (cm)", "{:.2f}"),
     ("grasps_per_s", "grasps/s", "{:.2f}"),
@@ -30,7 +31,8 @@ def histograms(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = (("penetration_depth_cm", "penetration depth (cm)"), ("intersection_volume_cm3", "intersection volume (cm3)"),
+    keys = (("penetration_depth_cm", "penetration depth (cm)"),
+            ("intersection_volume_cm3", "intersection volume (cm3)"),
             ("sim_displacement_6dir_cm", "simulation displacement, 6-dir mean (cm)"))
     methods = sorted({r["method"] for r in rows})
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.6))
@@ -64,7 +66,8 @@ def picture_sheet(jobs: list[dict], method: str, path: Path, seed: int, count: i
         job, i = items[k]
         mesh = job["mesh"]
         mesh = load_mesh(mesh) if isinstance(mesh, str) else trimesh.Trimesh(*mesh, process=False)
-        panels.append(([(mesh.vertices, mesh.faces, (0.55, 0.65, 0.85)), (job["vertices"][i], faces, (0.87, 0.68, 0.58))],
+        scene = [(mesh.vertices, mesh.faces, (0.55, 0.65, 0.85)), (job["vertices"][i], faces, (0.87, 0.68, 0.58))]
+        panels.append((scene,
                        look_rotation(25, 35 * n), f"{job['object_id']} #{i}"))
     render_sheet(panels, path, cols=4, cell=3.0, title=f"{method}: random grasps (seed {seed})")
     return True
