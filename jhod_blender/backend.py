@@ -19,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -95,19 +96,37 @@ def numpy_sampler(folder: str | None):
     return _SAMPLERS[key]
 
 
-def _run_numpy(points_m, num, seed, steps, folder, normals) -> dict:
-    try:
-        result = numpy_sampler(folder).sample_grasps(points_m, int(num), seed=int(seed), steps=int(steps),
-                                                      normals=normals)
-    except Exception as exc:
-        if _is_jhod_error(exc):
-            raise JHODError(str(exc)) from None
-        raise
-    return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
+class SamplingJob:
+    """One sampling run that advances in small steps: `step()` (True when finished, `fraction` done,
+    `result` set), `run()` to the end, `cancel()` (stops the model loop or kills the worker)."""
+
+    def __init__(self, steps, keys):
+        self._steps, self._keys = steps, keys
+        self.fraction, self.result = 0.0, None
+
+    def step(self) -> bool:
+        try:
+            self.fraction = float(next(self._steps))
+            return False
+        except StopIteration as stop:
+            self.result = {key: np.asarray(stop.value[key], dtype=np.float64) for key in self._keys}
+            self.fraction = 1.0
+            return True
+        except Exception as exc:
+            if _is_jhod_error(exc):
+                raise JHODError(str(exc)) from None
+            raise
+
+    def run(self) -> dict:
+        while not self.step():
+            pass
+        return self.result
+
+    def cancel(self) -> None:
+        self._steps.close()
 
 
-def _run_external(points_m, num, seed, steps, folder, python: str, normals=None, timeout: float | None = None,
-                  joint: bool = False) -> dict:
+def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None, joint: bool = False):
     env = dict(os.environ)
     if (_CHECKOUT / "jhod_core" / "worker.py").is_file():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_CHECKOUT), env.get("PYTHONPATH", "")) if p)
@@ -119,43 +138,53 @@ def _run_external(points_m, num, seed, steps, folder, python: str, normals=None,
         np.savez(in_path, points=np.zeros((0, 3)) if points_m is None else np.asarray(points_m, dtype=np.float64),
                  num=int(num), seed=int(seed), steps=int(steps), device="auto", weights_dir=folder or "", **extra)
         try:
-            proc = subprocess.run([python, "-m", "jhod_core.worker", in_path, out_path], capture_output=True,
-                                  text=True, env=env, timeout=timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            proc = subprocess.Popen([python, "-m", "jhod_core.worker", in_path, out_path], stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, env=env)
+        except OSError as exc:
             raise JHODError(f"worker failed: could not run {python}: {exc}") from None
+        try:
+            while proc.poll() is None:
+                yield 0.5  # the worker reports no progress; Blender stays responsive meanwhile
+                time.sleep(0.02)
+        finally:
+            if proc.poll() is None:  # cancelled
+                proc.kill()
+            _, stderr = proc.communicate()
         if not os.path.isfile(out_path):
-            tail = (proc.stderr or proc.stdout or "").strip().splitlines()
+            tail = (stderr or "").strip().splitlines()
             raise JHODError(f"worker failed (exit {proc.returncode}): {tail[-1] if tail else 'no output'}")
         with np.load(out_path, allow_pickle=False) as out:
             if "error" in out or proc.returncode != 0:
                 message = str(out["error"]) if "error" in out else f"exit {proc.returncode}"
                 raise JHODError(f"worker failed: {message}")
-            keys = (*RESULT_KEYS, "object_points") if joint else RESULT_KEYS
-            return {key: np.asarray(out[key], dtype=np.float64) for key in keys}
+            return {key: np.asarray(out[key]) for key in out.files}
+
+
+def start_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None) -> SamplingJob:
+    """A job sampling `num` grasps on (N, 3) points in metres (outward `normals` (N, 3))."""
+    check_backend(prefs)
+    folder = weights_dir(prefs)
+    if prefs.backend == "EXTERNAL":
+        run = _iter_external(points_m, num, seed, steps, folder, _external_python(prefs), normals)
+    else:
+        run = numpy_sampler(folder).iter_grasps(points_m, int(num), seed=int(seed), steps=int(steps), normals=normals)
+    return SamplingJob(run, RESULT_KEYS)
+
+
+def start_joint_sampler(num: int, seed: int, steps: int, prefs) -> SamplingJob:
+    """A job sampling `num` hands with generated objects (unrefined): + ``object_points`` (num, 2048, 3)."""
+    check_backend(prefs)
+    folder = weights_dir(prefs)
+    if prefs.backend == "EXTERNAL":
+        run = _iter_external(None, num, seed, steps, folder, _external_python(prefs), joint=True)
+    else:
+        run = numpy_sampler(folder).iter_hand_object(int(num), seed=int(seed), steps=int(steps))
+    return SamplingJob(run, (*RESULT_KEYS, "object_points"))
 
 
 def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None) -> dict:
     """Sample `num` grasps on (N, 3) points in metres (outward `normals` (N, 3)) with the chosen backend."""
-    check_backend(prefs)
-    folder = weights_dir(prefs)
-    if prefs.backend == "EXTERNAL":
-        return _run_external(points_m, num, seed, steps, folder, _external_python(prefs), normals)
-    return _run_numpy(points_m, num, seed, steps, folder, normals)
-
-
-def run_joint_sampler(num: int, seed: int, steps: int, prefs) -> dict:
-    """`num` hands with generated objects (unrefined): RESULT_KEYS + ``object_points`` (num, 2048, 3), metres."""
-    check_backend(prefs)
-    folder = weights_dir(prefs)
-    if prefs.backend == "EXTERNAL":
-        return _run_external(None, num, seed, steps, folder, _external_python(prefs), joint=True)
-    try:
-        result = numpy_sampler(folder).sample_hand_object(int(num), seed=int(seed), steps=int(steps))
-    except Exception as exc:
-        if _is_jhod_error(exc):
-            raise JHODError(str(exc)) from None
-        raise
-    return {key: np.asarray(result[key], dtype=np.float64) for key in (*RESULT_KEYS, "object_points")}
+    return start_sampler(points_m, num, seed, steps, prefs, normals).run()
 
 
 def refine(result: dict, points_m, normals) -> dict:

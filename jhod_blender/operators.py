@@ -51,14 +51,6 @@ class JHOD_OT_add_hand(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _progress(context):
-    """(begin, update, end) on the window manager when there is a window (skipped in background mode)."""
-    wm = context.window_manager
-    if bpy.app.background or wm is None or context.window is None:
-        return (lambda n: None), (lambda i: None), (lambda: None)
-    return (lambda n: wm.progress_begin(0, n)), wm.progress_update, wm.progress_end
-
-
 def new_grasp_set(context, name: str, object_name: str):
     """The parent collection of one generation (browsed with show/keep)."""
     parent = bpy.data.collections.new(name)
@@ -102,104 +94,142 @@ def _select_only(context, obj):
         context.view_layer.objects.active = obj
 
 
-class JHOD_OT_generate_grasp(bpy.types.Operator):
+class _SamplingOperator:
+    """Validate, then sample step by step, then build. Clicked in the UI it runs modally: a progress
+    bar, Esc cancels (nothing is added); run from a script (`execute`) it blocks. The scene changes
+    only in `build`, after sampling succeeded, so one undo step removes the whole result."""
+
+    bl_options = {"REGISTER", "UNDO"}
+
+    def prepare(self, context):  # -> backend.SamplingJob (raises JHODError; changes nothing)
+        raise NotImplementedError
+
+    def build(self, context, result) -> str:  # -> message for the status bar
+        raise NotImplementedError
+
+    def execute(self, context):
+        try:
+            job = self.prepare(context)
+            result = job.run()
+        except JHODError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, self.build(context, result))
+        return {"FINISHED"}
+
+    def invoke(self, context, event):
+        if context.window is None:
+            return self.execute(context)
+        try:
+            self._job = self.prepare(context)
+        except JHODError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.001, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        context.workspace.status_text_set(f"{self.bl_label}: sampling... (Esc to cancel)")
+        return {"RUNNING_MODAL"}
+
+    def _stop(self, context):
+        wm = context.window_manager
+        wm.event_timer_remove(self._timer)
+        wm.progress_end()
+        context.workspace.status_text_set(None)
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            self._job.cancel()
+            self._stop(context)
+            self.report({"WARNING"}, f"{self.bl_label} cancelled: nothing was added")
+            return {"CANCELLED"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            done = self._job.step()
+        except JHODError as exc:
+            self._stop(context)
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        context.window_manager.progress_update(int(100 * self._job.fraction))
+        if not done:
+            return {"RUNNING_MODAL"}
+        self._stop(context)
+        self.report({"INFO"}, self.build(context, self._job.result))
+        return {"FINISHED"}
+
+
+class JHOD_OT_generate_grasp(_SamplingOperator, bpy.types.Operator):
     """Sample grasps on the selected mesh(es) and add one rigged hand per grasp, each in its own collection"""
 
     bl_idname = "jhod.generate_grasp"
     bl_label = "Generate Grasp on Selection"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
+    def prepare(self, context):
         settings = context.scene.jhod
-        prefs = addon_preferences(context)
-        unit = scene_meters_per_unit(context.scene)
-        begin, update, end = _progress(context)
-        begin(settings.num_grasps + 2)
-        try:
-            # 1. validate everything (selection, backend, hand model) before any change
-            if context.mode != "OBJECT":
-                raise JHODError("Switch to Object Mode to generate grasps")
-            points, normals, meshes = selection.selection_points(context, unit, seed=settings.seed)
-            backend.check_backend(prefs)
-            data = load_hand(context, "right")  # the model samples right hands
-            update(1)
-            # 2. sample (nothing in the scene has changed yet)
-            result = backend.run_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs, normals)
-            update(2)
-        except JHODError as exc:
-            end()
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        # 3. build the hands
-        try:
-            target = context.active_object if context.active_object in meshes else meshes[0]
-            parent = new_grasp_set(context, f"JHOD grasps on {target.name}", target.name)
-            arms = [add_grasp_hand(context, parent, data, result, i, unit, prefs, target.name)
-                    for i in range(len(result["transl"]))]
-            for i in range(len(arms)):
-                update(3 + i)
-        finally:
-            end()
+        self._prefs = prefs = addon_preferences(context)
+        self._unit = scene_meters_per_unit(context.scene)
+        if context.mode != "OBJECT":
+            raise JHODError("Switch to Object Mode to generate grasps")
+        points, normals, self._meshes = selection.selection_points(context, self._unit, seed=settings.seed)
+        backend.check_backend(prefs)
+        self._data = load_hand(context, "right")  # the model samples right hands
+        return backend.start_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs, normals)
+
+    def build(self, context, result) -> str:
+        meshes = self._meshes
+        target = context.active_object if context.active_object in meshes else meshes[0]
+        parent = new_grasp_set(context, f"JHOD grasps on {target.name}", target.name)
+        arms = [add_grasp_hand(context, parent, self._data, result, i, self._unit, self._prefs, target.name)
+                for i in range(len(result["transl"]))]
         _select_only(context, arms[0] if arms else None)
-        self.report({"INFO"}, f"Added {len(arms)} grasp(s) on {target.name} (seed {settings.seed})")
-        return {"FINISHED"}
+        return f"Added {len(arms)} grasp(s) on {target.name} (seed {context.scene.jhod.seed})"
 
 
 PAIR_SPACING_M = 0.35  # metres between generated hand-object pairs, along +x from the 3D cursor
 
 
-class JHOD_OT_sample_hand_object(bpy.types.Operator):
+class JHOD_OT_sample_hand_object(_SamplingOperator, bpy.types.Operator):
     """Sample hands and objects together: each pair is a generated object mesh with a rigged hand holding it"""
 
     bl_idname = "jhod.sample_hand_object"
     bl_label = "Sample Hand+Object"
     bl_options = {"REGISTER", "UNDO"}
 
-    def execute(self, context):
+    def prepare(self, context):
+        settings = context.scene.jhod
+        self._prefs = prefs = addon_preferences(context)
+        self._unit = scene_meters_per_unit(context.scene)
+        if context.mode != "OBJECT":
+            raise JHODError("Switch to Object Mode to sample hands and objects")
+        backend.check_backend(prefs)
+        self._data = load_hand(context, "right")
+        return backend.start_joint_sampler(settings.num_grasps, settings.seed, settings.steps, prefs)
+
+    def build(self, context, result) -> str:
         from . import surfacing
 
-        settings = context.scene.jhod
-        prefs = addon_preferences(context)
-        unit = scene_meters_per_unit(context.scene)
-        num = settings.num_grasps
-        begin, update, end = _progress(context)
-        begin(num + 2)
-        try:
-            if context.mode != "OBJECT":
-                raise JHODError("Switch to Object Mode to sample hands and objects")
-            backend.check_backend(prefs)
-            data = load_hand(context, "right")
-            update(1)
-            result = backend.run_joint_sampler(num, settings.seed, settings.steps, prefs)
-            update(2)
-        except JHODError as exc:
-            end()
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        try:
-            cursor = np.array(context.scene.cursor.location, dtype=np.float64) * unit  # metres
-            parent = new_grasp_set(context, f"JHOD hand+object samples (seed {settings.seed})", "")
-            arms = []
-            for i in range(num):
-                # object: surfaced in its own frame, placed at cursor + i * spacing; the hand follows
-                offset = cursor + np.array([i * PAIR_SPACING_M, 0.0, 0.0])
-                mesh = surfacing.surface_mesh(result["object_points"][i] / unit, f"jhod_object_{i + 1}")
-                obj = bpy.data.objects.new(f"jhod_object_{i + 1}", mesh)
-                obj.location = offset / unit
-                obj["jhod_generated_object"] = True
-                triangles = selection.mesh_triangles(mesh) * unit
-                points, normals = selection.sample_points(triangles, selection.NUM_POINTS, int(settings.seed))
-                pair = {k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS}
-                pair = backend.refine(pair, points, normals)
-                pair["transl"] = pair["transl"] + offset
-                arms.append(add_grasp_hand(context, parent, data, pair, 0, unit, prefs, obj.name, extra_objects=[obj],
-                                           number=i + 1))
-                update(3 + i)
-        finally:
-            end()
+        settings, unit = context.scene.jhod, self._unit
+        cursor = np.array(context.scene.cursor.location, dtype=np.float64) * unit  # metres
+        parent = new_grasp_set(context, f"JHOD hand+object samples (seed {settings.seed})", "")
+        arms = []
+        for i in range(len(result["transl"])):
+            # the object is surfaced in its own frame and placed at cursor + i * spacing; the hand follows
+            offset = cursor + np.array([i * PAIR_SPACING_M, 0.0, 0.0])
+            mesh = surfacing.surface_mesh(result["object_points"][i] / unit, f"jhod_object_{i + 1}")
+            obj = bpy.data.objects.new(f"jhod_object_{i + 1}", mesh)
+            obj.location = offset / unit
+            obj["jhod_generated_object"] = True
+            points, normals = selection.sample_points(selection.mesh_triangles(mesh) * unit, selection.NUM_POINTS,
+                                                      int(settings.seed))
+            pair = backend.refine({k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS}, points, normals)
+            pair["transl"] = pair["transl"] + offset
+            arms.append(add_grasp_hand(context, parent, self._data, pair, 0, unit, self._prefs, obj.name,
+                                       extra_objects=[obj], number=i + 1))
         _select_only(context, arms[0] if arms else None)
-        self.report({"INFO"}, f"Added {len(arms)} hand+object pair(s) (seed {settings.seed})")
-        return {"FINISHED"}
+        return f"Added {len(arms)} hand+object pair(s) (seed {settings.seed})"
 
 
 def grasp_set(context):

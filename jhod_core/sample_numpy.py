@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from jhod_core.errors import JHODError, MeshError
+from jhod_core.model.numpy_inference import drain
 
 NUM_POINTS = 2048
 MAX_STEPS = 1000
@@ -83,6 +84,19 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None) -> dict
             "vertices": vertices, "faces": np.asarray(data.closed_faces)}
 
 
+def _scaled(steps, share: float):
+    """Re-yield a generator's progress fractions scaled to ``share``; return its return value."""
+    result = None
+    while True:
+        try:
+            fraction = next(steps)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        yield share * fraction
+    return result
+
+
 def refine_result(result: dict, points, normals) -> dict:
     """``result`` (hand entries of a sampler) refined against surface ``points`` (N, 3) with outward
     ``normals`` (N, 3), same frame: for hands whose object was surfaced after sampling."""
@@ -111,19 +125,32 @@ class NumpySampler:
             raise JHODError(f"model weights in {folder} are corrupt or not exported by the training scripts "
                             f"({type(exc).__name__}: {str(exc)[:200]})") from None
 
-    def sample_grasps(self, points, num: int, *, seed: int = 0, steps: int = 50, normals=None,
-                      refine: bool = True) -> dict:
+    def sample_grasps(self, *args, **kwargs) -> dict:
         """``num`` grasps on an object given as surface points (N, 3) in metres (its own frame).
 
         ``normals`` (N, 3), outward, make the refinement exact on concave objects; without them they
         are estimated from the points (needs SciPy).
         """
+        return drain(self.iter_grasps(*args, **kwargs))
+
+    def sample_hand_object(self, *args, **kwargs) -> dict:
+        """``num`` hands with generated objects: hand entries + ``object_points`` (num, 2048, 3), object frame.
+
+        Unrefined: the caller surfaces the points (alpha shape in ``jhod_core.sample.surface_points``
+        where SciPy is available, OpenVDB in Blender) and may refine against that surface.
+        """
+        return drain(self.iter_hand_object(*args, **kwargs))
+
+    def iter_grasps(self, points, num: int, *, seed: int = 0, steps: int = 50, normals=None, refine: bool = True):
+        """``sample_grasps`` as a generator of progress fractions (0..1; the result is its return value),
+        so that a caller such as Blender's modal operator can show progress and stop between steps."""
         check_counts(num, steps)
         points = checked_points(points)
         cloud = subset_points(points, NUM_POINTS, seed)
         offset = bbox_centre(cloud)
         latent = self.autoencoder.encode(cloud - offset)
-        raw_hand, _ = self.denoiser.sample_conditional(latent, num=int(num), steps=int(steps), seed=int(seed))
+        ddim = self.denoiser.iter_conditional(latent, num=int(num), steps=int(steps), seed=int(seed))
+        raw_hand, _ = yield from _scaled(ddim, 0.9)
         surface = None
         if refine:
             from jhod_core.refine import ObjectSurface
@@ -132,13 +159,9 @@ class NumpySampler:
                        else ObjectSurface.from_points(points))
         return {**finish_hands(raw_hand, offset, surface), "seed": int(seed), "offset": offset}
 
-    def sample_hand_object(self, num: int, *, seed: int = 0, steps: int = 50) -> dict:
-        """``num`` hands with generated objects: hand entries + ``object_points`` (num, 2048, 3), object frame.
-
-        Unrefined: the caller surfaces the points (alpha shape in ``jhod_core.sample.surface_points``
-        where SciPy is available) and may refine against that surface.
-        """
+    def iter_hand_object(self, num: int, *, seed: int = 0, steps: int = 50):
+        """``sample_hand_object`` as a generator of progress fractions (the result is its return value)."""
         check_counts(num, steps)
-        raw_hand, latent = self.denoiser.sample_joint(int(num), steps=int(steps), seed=int(seed))
+        raw_hand, latent = yield from _scaled(self.denoiser.iter_joint(int(num), steps=int(steps), seed=int(seed)), 0.9)
         points = self.autoencoder.decode(latent)
         return {**finish_hands(raw_hand, np.zeros(3)), "object_points": points, "seed": int(seed)}

@@ -236,3 +236,30 @@ def test_external_backend(tmp_path, weights, monkeypatch):
     prefs.checkpoint_path = str(tmp_path)
     with pytest.raises(JHODError, match="worker failed: model weights missing"):
         backend.run_sampler(_cube_points(), 2, 1, STEPS, prefs)
+
+
+def test_sampling_jobs_step_and_cancel(tmp_path, weights, monkeypatch):
+    """What the modal operators drive: progress rises step by step; cancelling stops the model loop or
+    kills the worker process (Esc in the UI)."""
+    import time
+
+    prefs = SimpleNamespace(backend="NUMPY", python_path="", checkpoint_path=str(weights))
+    job = backend.start_sampler(_cube_points(), 2, 1, 6, prefs)
+    fractions = []
+    while not job.step():
+        fractions.append(job.fraction)
+    assert len(fractions) >= 6 and fractions == sorted(fractions) and fractions[-1] <= 1.0
+    assert job.result["transl"].shape == (2, 3) and job.fraction == 1.0
+    job = backend.start_sampler(_cube_points(), 2, 1, 6, prefs)
+    job.step()
+    job.cancel()
+    with pytest.raises(StopIteration):
+        next(job._steps)
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    prefs = SimpleNamespace(backend="EXTERNAL", python_path=sys.executable, checkpoint_path=str(weights))
+    job = backend.start_sampler(_cube_points(), 2, 1, STEPS, prefs)
+    job.step()  # the worker is running now
+    t = time.perf_counter()
+    job.cancel()
+    assert time.perf_counter() - t < 5.0

@@ -107,6 +107,7 @@ class NumpyDenoiser:
         return np.concatenate([out_hand, out_obj], axis=1)
 
     def _reverse(self, hand, obj, steps, fixed_object: bool):
+        """Generator: yields the finished fraction after each DDIM step, returns raw (hand, object)."""
         ts = spec.ddim_timesteps(steps, self.config["num_train_steps"])
         n = hand.shape[0]
         zeros = np.zeros(n, dtype=np.int64)
@@ -118,12 +119,22 @@ class NumpyDenoiser:
             hand = spec.ddim_update(hand, x0[:, : spec.HAND_DIM], abar_t, abar_s)
             if not fixed_object:
                 obj = spec.ddim_update(obj, x0[:, spec.HAND_DIM:], abar_t, abar_s)
+            yield (i + 1) / len(ts)
         return hand * self.w["hand_std"] + self.w["hand_mean"], obj * self.w["object_std"] + self.w["object_mean"]
 
-    def sample_conditional(self, object_latent, num: int | None = None, steps: int = 50, seed: int = 0,
-                           noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def sample_conditional(self, *args, **kwargs) -> tuple[np.ndarray, np.ndarray]:
         """DDIM grasps for raw object latents (1, 512) x ``num`` or (B, 512): raw hand params (N, 51)
         and the object latents (N, 512), as ``sampling.sample_conditional`` with method="ddim"."""
+        return drain(self.iter_conditional(*args, **kwargs))
+
+    def sample_joint(self, *args, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+        """DDIM hand and object together (t_H = t_O = t): raw hand params (N, 51), raw latents (N, 512).
+        ``noise``: initial state (N, 563) in model space, else drawn from ``seed``."""
+        return drain(self.iter_joint(*args, **kwargs))
+
+    def iter_conditional(self, object_latent, num: int | None = None, steps: int = 50, seed: int = 0,
+                         noise: np.ndarray | None = None):
+        """``sample_conditional`` as a generator of progress fractions (its result is the return value)."""
         if self.config["sync_timesteps"]:
             raise NotImplementedError("conditional sampling of a sync-timestep model needs the torch sampler")
         object_latent = np.atleast_2d(np.asarray(object_latent, dtype=np.float64))
@@ -131,16 +142,23 @@ class NumpyDenoiser:
         obj = (np.broadcast_to(object_latent, (num, spec.OBJECT_DIM)) - self.w["object_mean"]) / self.w["object_std"]
         hand = (np.random.default_rng(seed).standard_normal((num, spec.HAND_DIM)) if noise is None
                 else np.asarray(noise, dtype=np.float64))
-        raw_hand, _ = self._reverse(hand, obj, steps, fixed_object=True)
+        raw_hand, _ = yield from self._reverse(hand, obj, steps, fixed_object=True)
         return raw_hand, np.array(np.broadcast_to(object_latent, (num, spec.OBJECT_DIM)))
 
-    def sample_joint(self, num: int, steps: int = 50, seed: int = 0,
-                     noise: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """DDIM hand and object together (t_H = t_O = t): raw hand params (N, 51), raw latents (N, 512).
-        ``noise``: initial state (N, 563) in model space, else drawn from ``seed``."""
+    def iter_joint(self, num: int, steps: int = 50, seed: int = 0, noise: np.ndarray | None = None):
+        """``sample_joint`` as a generator of progress fractions (its result is the return value)."""
         x = (np.random.default_rng(seed).standard_normal((num, spec.STATE_DIM)) if noise is None
              else np.asarray(noise, dtype=np.float64))
-        return self._reverse(x[:, : spec.HAND_DIM], x[:, spec.HAND_DIM:], steps, fixed_object=False)
+        return (yield from self._reverse(x[:, : spec.HAND_DIM], x[:, spec.HAND_DIM:], steps, fixed_object=False))
+
+
+def drain(steps):
+    """Run a generator of progress fractions to its end and return its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _sequential(weights: dict, prefix: str, x: np.ndarray, last_activation: bool) -> np.ndarray:
