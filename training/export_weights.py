@@ -43,7 +43,8 @@ def export(autoencoder_path: Path, denoiser_path: Path, out: Path) -> dict:
     info = {"autoencoder_steps": ae_blob.get("steps"), "denoiser_steps": step,
             "denoiser_parameters": sum(p.numel() for p in denoiser.parameters()),
             "autoencoder_parameters": sum(p.numel() for p in autoencoder.parameters()),
-            "files_mb": {p.name: round(p.stat().st_size / 2**20, 2) for p in sorted(out.glob("*.p[tz]*"))}}
+            "files_mb": {p.name: round(p.stat().st_size / 2**20, 2)
+                         for p in sorted([*out.glob("*.pt"), *out.glob("*.npz")])}}
     (out / "weights.json").write_text(json.dumps(info, indent=1) + "\n")
     return info
 

@@ -1,0 +1,92 @@
+"""Sampling speed of the shipped model on this machine: torch and NumPy paths, 1/4/16/64 grasps,
+with and without refinement, and the cost of one denoising step against its FLOP count.
+
+    python bench/speed.py [--weights jhod_core/assets/model] [--steps 50] [--threads 2] [--out docs/speed.json]
+
+Latency = wall time of one ``sample_grasps`` call on a loaded model (object encoding, DDIM, MANO
+forward, and refinement where on), median of ``--repeats`` runs after one warm-up, on the pybullet
+mug (2048 object points).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def main(argv=None) -> int:
+    from jhod_core.geometry.mesh import load_mesh
+    from jhod_core.model.spec import STATE_DIM
+    from jhod_core.sample import load_models, object_surface, sample_grasps
+    from jhod_core.sample_numpy import NumpySampler
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--weights", default=str(ROOT / "jhod_core" / "assets" / "model"))
+    p.add_argument("--object", default=str(ROOT / "data" / "objects" / "meshes" / "pb_named_mug.ply"))
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--counts", default="1,4,16,64")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(ROOT / "docs" / "speed.json"))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    mesh = load_mesh(args.object)
+    surface = object_surface(mesh)
+    numpy_sampler = NumpySampler(args.weights)
+    rows = []
+    for n in [int(c) for c in args.counts.split(",")]:
+        row = {"grasps": n, "steps": args.steps}
+        for refine in (False, True):
+            tag = "refined" if refine else "raw"
+            row[f"torch_{tag}_s"] = median_time(lambda: sample_grasps(mesh, n, steps=args.steps, device="cpu",
+                                                                      weights_dir=args.weights, refine=refine),
+                                                args.repeats)
+            row[f"numpy_{tag}_s"] = median_time(
+                lambda: numpy_sampler.sample_grasps(surface.points, n, steps=args.steps, normals=surface.normals,
+                                                    refine=refine), max(1, args.repeats - 1))
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+
+    # one denoising step (a forward pass of the denoiser for 16 grasps) against its FLOPs
+    _, denoiser = load_models(args.weights, "cpu")
+    x = torch.randn(16, STATE_DIM)
+    t = torch.full((16,), 500)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad():
+        counter = FlopCounterMode(display=False)
+        with counter:
+            denoiser(x, t, torch.zeros_like(t))
+        flops = counter.get_total_flops()
+        step_s = median_time(lambda: denoiser(x, t, torch.zeros_like(t)), 20)
+    step_np = median_time(lambda: numpy_sampler.denoiser.forward(x.numpy(), t.numpy(), np.zeros(16, int)), 10)
+    result = {"machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}",
+              "rows": rows, "step_16_grasps": {"flops": flops, "torch_s": step_s, "numpy_s": step_np,
+                                               "torch_gflops_per_s": flops / step_s / 1e9,
+                                               "numpy_gflops_per_s": flops / step_np / 1e9},
+              "command": "python bench/speed.py " + " ".join(argv or [])}
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result["step_16_grasps"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
