@@ -110,11 +110,17 @@ class RotationAugmentation:
         self.latents = encode_objects(autoencoder, flat, np.arange(len(flat)), device).reshape(
             len(objects), k, spec.OBJECT_DIM)
 
-    def draw(self, rng: np.random.Generator, obj: np.ndarray, params: np.ndarray, clouds: np.ndarray):
-        """(params, latents, clouds) of the grasps on objects ``obj`` under random rotations."""
+    def pick(self, rng: np.random.Generator, obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, rotation indices) for grasps on objects ``obj``."""
         k = len(self.rotations)
         which = np.where(rng.random(len(obj)) < IDENTITY_SHARE, 0, rng.integers(0, k, len(obj)))
-        rows = np.array([self.row[int(o)] for o in obj])
+        return np.array([self.row[int(o)] for o in obj]), which
+
+    def draw(self, rng: np.random.Generator, obj: np.ndarray, params: np.ndarray, clouds: np.ndarray):
+        """(params, latents, clouds) of the grasps on objects ``obj`` under random rotations."""
+        return self.apply(*self.pick(rng, obj), params, clouds)
+
+    def apply(self, rows: np.ndarray, which: np.ndarray, params: np.ndarray, clouds: np.ndarray):
         rot, off = self.rotations[which], self.offsets[rows, which]
         go, tr = transform_params(params[:, :3], params[:, 48:51], rot, -off, WRIST)
         params = np.concatenate([go, params[:, 3:48], tr], axis=1).astype(np.float32)

@@ -1,0 +1,1 @@
+"""Baselines trained on the same data as JHOD, for the evaluation suite."""
