@@ -126,7 +126,8 @@ class SamplingJob:
         self._steps.close()
 
 
-def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None, joint: bool = False):
+def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None, joint: bool = False,
+                   side: str = "right"):
     env = dict(os.environ)
     if (_CHECKOUT / "jhod_core" / "worker.py").is_file():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_CHECKOUT), env.get("PYTHONPATH", "")) if p)
@@ -135,6 +136,7 @@ def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None
         extra = {} if normals is None else {"normals": np.asarray(normals, dtype=np.float64)}
         if joint:
             extra["joint"] = 1
+        extra["side"] = side
         np.savez(in_path, points=np.zeros((0, 3)) if points_m is None else np.asarray(points_m, dtype=np.float64),
                  num=int(num), seed=int(seed), steps=int(steps), device="auto", weights_dir=folder or "", **extra)
         try:
@@ -160,14 +162,15 @@ def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None
             return {key: np.asarray(out[key]) for key in out.files}
 
 
-def start_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None) -> SamplingJob:
-    """A job sampling `num` grasps on (N, 3) points in metres (outward `normals` (N, 3))."""
+def start_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, side: str = "right") -> SamplingJob:
+    """A job sampling `num` grasps (`side` hands) on (N, 3) points in metres (outward `normals` (N, 3))."""
     check_backend(prefs)
     folder = weights_dir(prefs)
     if prefs.backend == "EXTERNAL":
-        run = _iter_external(points_m, num, seed, steps, folder, _external_python(prefs), normals)
+        run = _iter_external(points_m, num, seed, steps, folder, _external_python(prefs), normals, side=side)
     else:
-        run = numpy_sampler(folder).iter_grasps(points_m, int(num), seed=int(seed), steps=int(steps), normals=normals)
+        run = numpy_sampler(folder).iter_grasps(points_m, int(num), seed=int(seed), steps=int(steps), normals=normals,
+                                                side=side)
     return SamplingJob(run, RESULT_KEYS)
 
 
@@ -182,9 +185,9 @@ def start_joint_sampler(num: int, seed: int, steps: int, prefs) -> SamplingJob:
     return SamplingJob(run, (*RESULT_KEYS, "object_points"))
 
 
-def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None) -> dict:
+def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, side: str = "right") -> dict:
     """Sample `num` grasps on (N, 3) points in metres (outward `normals` (N, 3)) with the chosen backend."""
-    return start_sampler(points_m, num, seed, steps, prefs, normals).run()
+    return start_sampler(points_m, num, seed, steps, prefs, normals, side).run()
 
 
 def refine(result: dict, points_m, normals) -> dict:

@@ -175,8 +175,9 @@ class JHOD_OT_generate_grasp(_SamplingOperator, bpy.types.Operator):
             raise JHODError("Switch to Object Mode to generate grasps")
         points, normals, self._meshes = selection.selection_points(context, self._unit, seed=settings.seed)
         backend.check_backend(prefs)
-        self._data = load_hand(context, "right")  # the model samples right hands
-        return backend.start_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs, normals)
+        self._data = load_hand(context, settings.side)
+        return backend.start_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs, normals,
+                                     settings.side)
 
     def build(self, context, result) -> str:
         meshes = self._meshes

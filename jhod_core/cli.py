@@ -130,6 +130,7 @@ def add_sample(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--side", choices=("right", "left"), default="right", help="hand side (default right)")
     parser.add_argument("--no-refine", action="store_true",
                         help="skip the post-sampling refinement (contact, penetration, joint limits)")
     parser.add_argument("--weights", default=None, metavar="DIR",
@@ -144,7 +145,7 @@ def run_sample(args: argparse.Namespace) -> int:
     out = _check_out_dir(args.out)
     mesh = _load_checked(args.object, "object")
     result = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, device=args.device,
-                           weights_dir=args.weights, refine=not args.no_refine)
+                           weights_dir=args.weights, refine=not args.no_refine, side=args.side)
     _write_results(out, result, objects=None)
     print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
     return 0

@@ -26,8 +26,8 @@ import numpy as np
 import trimesh
 
 from jhod_core.errors import JHODError, MeshError
-from jhod_core.sample_numpy import (MAX_STEPS, NUM_POINTS, bbox_centre, check_counts, checked_points,  # noqa: F401
-                                    finish_hands, subset_points)
+from jhod_core.sample_numpy import (MAX_STEPS, MIRROR, NUM_POINTS, bbox_centre, check_counts,  # noqa: F401
+                                    check_side, checked_points, finish_hands, subset_points)
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
 WEIGHT_FILES = ("autoencoder.pt", "denoiser.pt")
@@ -114,10 +114,12 @@ def object_surface(mesh_or_points, seed: int = 0, normals=None):
 # --------------------------------------------------------------------------- API
 
 def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",
-                  weights_dir: str | os.PathLike | None = None, refine: bool = True, normals=None) -> dict:
+                  weights_dir: str | os.PathLike | None = None, refine: bool = True, normals=None,
+                  side: str = "right") -> dict:
     """``num`` grasps of one object, all in the input object's frame (metres).
 
     ``normals`` (N, 3): outward normals of a point-array object, used by the refinement.
+    ``side="left"``: left hands (right hands sampled on the mirrored object, then mirrored back).
 
     ``refine`` (default on) runs ``jhod_core.refine`` on the sampled grasps (contact, penetration,
     joint limits); ``refine=False`` returns the raw diffusion samples.
@@ -127,6 +129,9 @@ def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, d
     ``seed``, and ``offset`` (3,): the bounding-box centre that was subtracted before encoding.
     """
     check_counts(num, steps)
+    check_side(side)
+    if side == "left":
+        mesh_or_points, normals = _mirrored(mesh_or_points, normals)
     points = object_points(mesh_or_points, seed=seed)
     device = resolve_device(device)
     autoencoder, denoiser = load_models(weights_dir, device)
@@ -143,7 +148,17 @@ def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, d
         latent = autoencoder.encode(centred)
         hand, _ = sample_conditional(denoiser, latent, num=int(num), steps=int(steps), seed=int(seed))
     surface = object_surface(mesh_or_points, seed, normals) if refine else None
-    return {**finish_hands(hand.cpu().numpy(), offset, surface), "seed": int(seed), "offset": offset}
+    result = finish_hands(hand.cpu().numpy(), offset, surface, side)
+    return {**result, "seed": int(seed), "offset": offset * MIRROR if side == "left" else offset}
+
+
+def _mirrored(mesh_or_points, normals):
+    """The object mirrored x -> -x (a mesh keeps outward normals: trimesh re-winds reflected faces)."""
+    if isinstance(mesh_or_points, trimesh.Trimesh):
+        return mesh_or_points.copy().apply_transform(np.diag([*MIRROR, 1.0])), None
+    points = np.asarray(mesh_or_points, dtype=np.float64) * MIRROR if hasattr(mesh_or_points, "__len__") \
+        else mesh_or_points
+    return points, None if normals is None else np.asarray(normals, dtype=np.float64) * MIRROR
 
 
 def sample_hand_object(num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",

@@ -22,6 +22,7 @@ from jhod_core.model.numpy_inference import drain
 NUM_POINTS = 2048
 MAX_STEPS = 1000
 NUMPY_WEIGHT_FILES = ("autoencoder.npz", "denoiser.npz")
+MIRROR = np.array([-1.0, 1.0, 1.0])  # left hands: sample right hands on the object mirrored x -> -x
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
 
 
@@ -52,6 +53,11 @@ def checked_points(points) -> np.ndarray:
     return points
 
 
+def check_side(side: str) -> None:
+    if side not in ("right", "left"):
+        raise JHODError(f"side must be 'right' or 'left', got {side!r}")
+
+
 def subset_points(points: np.ndarray, n: int = NUM_POINTS, seed: int = 0) -> np.ndarray:
     """A seeded subset of n points (with replacement if fewer than n)."""
     rng = np.random.default_rng(seed)
@@ -64,12 +70,14 @@ def bbox_centre(points: np.ndarray) -> np.ndarray:
     return (points.min(axis=0) + points.max(axis=0)) / 2
 
 
-def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None) -> dict:
+def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: str = "right") -> dict:
     """Raw hand params (num, 51) in the centred frame -> MANO params, keypoints, vertices in frame + offset.
 
     With an ``ObjectSurface`` (in the output frame) the grasps are refined first (``jhod_core.refine``).
+    ``side="left"``: the object was mirrored (x -> -x) before sampling; the right hands are mirrored
+    back into left hands (``hand.mirror_grasp``).
     """
-    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.hand import load_hand_data, mirror_grasp, numpy_forward
 
     hand = np.array(raw_hand, dtype=np.float64)
     hand[:, 48:51] += offset
@@ -79,6 +87,9 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None) -> dict
 
         hand = GraspRefiner(data)(hand, surface)
     global_orient, hand_pose, transl = hand[:, :3], hand[:, 3:48], hand[:, 48:51]
+    if side == "left":
+        global_orient, hand_pose, transl = mirror_grasp(global_orient, hand_pose, transl)
+        data = load_hand_data(None, "left")
     vertices, _, keypoints = numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)
     return {"global_orient": global_orient, "hand_pose": hand_pose, "transl": transl, "keypoints": keypoints,
             "vertices": vertices, "faces": np.asarray(data.closed_faces)}
@@ -141,11 +152,17 @@ class NumpySampler:
         """
         return drain(self.iter_hand_object(*args, **kwargs))
 
-    def iter_grasps(self, points, num: int, *, seed: int = 0, steps: int = 50, normals=None, refine: bool = True):
+    def iter_grasps(self, points, num: int, *, seed: int = 0, steps: int = 50, normals=None, refine: bool = True,
+                    side: str = "right"):
         """``sample_grasps`` as a generator of progress fractions (0..1; the result is its return value),
-        so that a caller such as Blender's modal operator can show progress and stop between steps."""
+        so that a caller such as Blender's modal operator can show progress and stop between steps.
+        ``side="left"`` gives left hands: the model grasps the mirrored object with right hands."""
         check_counts(num, steps)
+        check_side(side)
         points = checked_points(points)
+        if side == "left":
+            points = points * MIRROR
+            normals = None if normals is None else np.asarray(normals, dtype=np.float64) * MIRROR
         cloud = subset_points(points, NUM_POINTS, seed)
         offset = bbox_centre(cloud)
         latent = self.autoencoder.encode(cloud - offset)
@@ -157,7 +174,8 @@ class NumpySampler:
 
             surface = (ObjectSurface(points, np.asarray(normals, dtype=np.float64)) if normals is not None
                        else ObjectSurface.from_points(points))
-        return {**finish_hands(raw_hand, offset, surface), "seed": int(seed), "offset": offset}
+        result = finish_hands(raw_hand, offset, surface, side)
+        return {**result, "seed": int(seed), "offset": offset * MIRROR if side == "left" else offset}
 
     def iter_hand_object(self, num: int, *, seed: int = 0, steps: int = 50):
         """``sample_hand_object`` as a generator of progress fractions (the result is its return value)."""

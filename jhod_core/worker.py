@@ -2,8 +2,8 @@
 
     python -m jhod_core.worker IN.npz OUT.npz
 
-IN.npz holds ``points`` (N, 3) object points in metres (optional ``normals`` (N, 3), outward),
-``num``, ``seed``, ``steps``, ``device``
+IN.npz holds ``points`` (N, 3) object points in metres (optional ``normals`` (N, 3), outward;
+optional ``side``, right/left), ``num``, ``seed``, ``steps``, ``device``
 (auto/cpu/cuda) and ``weights_dir`` ("" = the default folder). ``sample_grasps`` runs on the points;
 OUT.npz receives ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) and
 ``keypoints`` (num, 21, 3), all in the points' frame; exit 0. On any failure OUT.npz holds one
@@ -34,8 +34,9 @@ def run(in_path: str) -> dict:
         device = str(job["device"]) if "device" in job else "auto"
         weights_dir = str(job["weights_dir"]) if "weights_dir" in job else ""
         normals = np.asarray(job["normals"], dtype=np.float64) if "normals" in job else None
+        side = str(job["side"]) if "side" in job else "right"
     result = sample_grasps(points, num, seed=seed, steps=steps, device=device, weights_dir=weights_dir or None,
-                           normals=normals)
+                           normals=normals, side=side)
     return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
 
 

@@ -72,8 +72,8 @@ def counts():
     return len(bpy.data.objects), len(bpy.data.collections)
 
 
-def check_hands(meters_per_unit):
-    data = load_hand_data(side="right")
+def check_hands(meters_per_unit, side="right"):
+    data = load_hand_data(side=side)
     arms = [o for o in bpy.data.objects if o.type == "ARMATURE"]
     assert len(arms) == 2
     for arm in arms:
@@ -132,6 +132,13 @@ def test_sample_hand_object(addon):
     # no helper objects or node groups are left behind
     assert not any(o.name.endswith(" points") for o in bpy.data.objects) and len(bpy.data.node_groups) == 0
     assert counts()[0] == before[0] + 2 * 3  # per pair: object, armature, hand mesh
+
+
+def test_left_hand_grasps(addon):
+    add_cube()
+    addon.scene.jhod.side = "left"
+    assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
+    check_hands(1.0, side="left")  # the rig of the left model matches the core's left forward
 
 
 def test_centimetre_scene(addon):

@@ -342,3 +342,15 @@ def test_cli_hand_bad_input(tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert err.startswith("error:") and message in err and "Traceback" not in err
     assert not (tmp_path / "hand.obj").exists()
+
+
+def test_mirror_grasp_gives_the_mirrored_hand_on_the_left_model():
+    from jhod_core.hand import mirror_grasp, mirror_to_left
+
+    right = load_hand_data()
+    left = mirror_to_left(right)
+    rng = np.random.default_rng(3)
+    go, hp, tr = rng.normal(size=(2, 3)), 0.4 * rng.normal(size=(2, 45)), 0.1 * rng.normal(size=(2, 3))
+    v_right = numpy_forward(right, global_orient=go, hand_pose=hp, transl=tr)[0]
+    v_left = numpy_forward(left, *mirror_grasp(go, hp, tr))[0]
+    np.testing.assert_allclose(v_left, v_right * np.array([-1.0, 1.0, 1.0]), atol=1e-9)

@@ -313,3 +313,25 @@ print("ok")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           cwd=os.path.dirname(os.path.dirname(__file__)))
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_left_hands_are_mirrored_right_hands_on_the_mirrored_object(weights):
+    from jhod_core.sample_numpy import NumpySampler
+
+    box = trimesh.creation.box(extents=(0.08, 0.05, 0.12))
+    box.apply_translation((0.03, 0.01, -0.02))
+    points, face = trimesh.sample.sample_surface(box, 4096, seed=0)
+    normals = box.face_normals[face]
+    flip = np.array([-1.0, 1.0, 1.0])
+    for sample in (lambda p, n, side: sample_grasps(p, 2, seed=1, steps=STEPS, device="cpu", weights_dir=weights,
+                                                    normals=n, side=side),
+                   lambda p, n, side: NumpySampler(weights).sample_grasps(p, 2, seed=1, steps=STEPS, normals=n,
+                                                                          side=side)):
+        left = sample(points, normals, "left")
+        right = sample(points * flip, normals * flip, "right")
+        np.testing.assert_allclose(left["vertices"], right["vertices"] * flip, atol=1e-9)
+        assert (left["faces"] == right["faces"][:, ::-1]).all()
+    left_mesh = sample_grasps(box, 2, seed=1, steps=STEPS, device="cpu", weights_dir=weights, side="left")
+    assert np.isfinite(left_mesh["vertices"]).all()
+    with pytest.raises(JHODError, match="side"):
+        sample_grasps(box, 1, steps=STEPS, device="cpu", weights_dir=weights, side="middle")

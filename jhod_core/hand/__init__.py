@@ -3,11 +3,11 @@
 `from jhod_core.hand import HandModel` imports torch and smplx; everything else here is NumPy only.
 """
 
-from .model_file import HandData, load_hand_data, mirror_to_left
+from .model_file import HandData, load_hand_data, mirror_grasp, mirror_to_left
 from .numpy_forward import forward as numpy_forward
 from .topology import JOINT_NAMES, KEYPOINT_NAMES, PARENTS
 
-__all__ = ["HandData", "HandModel", "HandOutput", "load_hand_data", "mirror_to_left", "numpy_forward",
+__all__ = ["HandData", "HandModel", "HandOutput", "load_hand_data", "mirror_grasp", "mirror_to_left", "numpy_forward",
            "JOINT_NAMES", "KEYPOINT_NAMES", "PARENTS"]
 
 

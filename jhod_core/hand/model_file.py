@@ -185,6 +185,18 @@ def mirror_to_left(data: HandData) -> HandData:
     )
 
 
+def mirror_grasp(global_orient, hand_pose, transl) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MANO parameters of the mirror image (x -> -x) of a posed hand, for the other side's model.
+
+    With ``mirror_to_left``'s rule the left hand with these parameters is exactly the mirrored right
+    hand (and vice versa): every rotation vector (ax, ay, az) becomes (ax, -ay, -az), transl (tx, ty, tz)
+    becomes (-tx, ty, tz). For a real MANO_LEFT file (not an exact mirror) it is close, not exact.
+    """
+    flip = np.array([1.0, -1.0, -1.0])
+    return (np.asarray(global_orient, dtype=np.float64) * flip, np.asarray(hand_pose, dtype=np.float64) * np.tile(flip, 15),
+            np.asarray(transl, dtype=np.float64) * MIRROR)
+
+
 def load_hand_data(path: str | os.PathLike | None = None, side: str = "right") -> HandData:
     """Load and validate a hand model (see the module docstring for which file is used)."""
     file = resolve_hand_path(path, side)

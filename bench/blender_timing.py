@@ -1,0 +1,71 @@
+"""Click -> rigged hands in real Blender (bpy 5.0.1 module), Built-in NumPy backend, shipped weights.
+
+    python bench/blender_timing.py [--num 4] [--steps 50,25,10] [--out docs/blender_timing.json]
+
+Times ``bpy.ops.jhod.generate_grasp()`` (the same work as a click: evaluated selection -> points,
+NumPy encoder + DDIM + refinement, armatures and skinned meshes) on an 8 cm cylinder, and
+``bpy.ops.jhod.sample_hand_object()``; median of 3 runs after one warm-up (the model is loaded once
+per Blender session, like the add-on does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main(argv=None) -> int:
+    import bpy
+
+    import jhod_blender
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--num", type=int, default=4)
+    p.add_argument("--steps", default="50,25,10")
+    p.add_argument("--weights", default="", help="weights folder (default: the shipped model)")
+    p.add_argument("--out", default=str(ROOT / "docs" / "blender_timing.json"))
+    args = p.parse_args(argv)
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    jhod_blender.register()
+    entry = bpy.context.preferences.addons.new()
+    entry.module = "jhod_blender"
+    entry.preferences.backend = "NUMPY"
+    entry.preferences.checkpoint_path = args.weights
+    scene = bpy.context.scene
+    scene.jhod.num_grasps, scene.jhod.seed = args.num, 0
+    rows = []
+    for steps in [int(s) for s in args.steps.split(",")]:
+        scene.jhod.steps = steps
+        for op_name in ("generate_grasp", "sample_hand_object"):
+            times = []
+            for run in range(4):
+                for obj in list(bpy.data.objects):
+                    bpy.data.objects.remove(obj, do_unlink=True)
+                for collection in list(bpy.data.collections):
+                    bpy.data.collections.remove(collection)
+                bpy.ops.mesh.primitive_cylinder_add(radius=0.03, depth=0.08)
+                t = time.perf_counter()
+                result = getattr(bpy.ops.jhod, op_name)()
+                elapsed = time.perf_counter() - t
+                assert result == {"FINISHED"}, result
+                if run:
+                    times.append(elapsed)
+            rows.append({"operator": op_name, "grasps": args.num, "steps": steps,
+                         "seconds_median": statistics.median(times), "seconds_all": times})
+            print(json.dumps(rows[-1]), flush=True)
+    Path(args.out).write_text(json.dumps({"blender": bpy.app.version_string, "rows": rows,
+                                          "command": "python bench/blender_timing.py " + " ".join(argv or [])},
+                                         indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
