@@ -193,7 +193,8 @@ def mirror_grasp(global_orient, hand_pose, transl) -> tuple[np.ndarray, np.ndarr
     becomes (-tx, ty, tz). For a real MANO_LEFT file (not an exact mirror) it is close, not exact.
     """
     flip = np.array([1.0, -1.0, -1.0])
-    return (np.asarray(global_orient, dtype=np.float64) * flip, np.asarray(hand_pose, dtype=np.float64) * np.tile(flip, 15),
+    return (np.asarray(global_orient, dtype=np.float64) * flip,
+            np.asarray(hand_pose, dtype=np.float64) * np.tile(flip, 15),
             np.asarray(transl, dtype=np.float64) * MIRROR)
 
 
