@@ -115,8 +115,9 @@ class GrabNetBaseline(nn.Module):
     def refine_steps(self, hand_model, params_n, clouds):
         """REFINE_ITERS corrections of normalised params, each seeing fresh hand-to-object distances."""
         for _ in range(REFINE_ITERS):
-            verts = hand_model(**split(self.raw(params_n))).vertices[:, self.hand_ids]
-            h2o = torch.cdist(verts, clouds).amin(2)
+            with torch.no_grad():  # the distances are an input feature; no gradient flows through them
+                verts = hand_model(**split(self.raw(params_n))).vertices[:, self.hand_ids]
+                h2o = torch.cdist(verts, clouds).amin(2)
             params_n = self.refine(params_n, h2o)
         return params_n
 
