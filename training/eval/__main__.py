@@ -8,6 +8,8 @@ Methods (``--methods``, comma separated):
   jhod        the same samples refined (``jhod_core.refine``): what ``jhod sample`` returns
   jhod_joint  unconditional JHOD (hand and object sampled together), each hand measured on its own
               generated (surfaced) object; not tied to the held-out objects
+  grabnet     the GrabNet-style baseline (``training.baselines.grabnet``, CoarseNet + RefineNet), trained
+              on the same grasps; ``--grabnet`` points at its weights
   optimizer   the data engine's optimiser (``training.synthesize``), every output, no acceptance filter:
               the slow quality reference
 
@@ -35,7 +37,7 @@ import numpy as np
 
 from training.eval.worker import measure_object
 
-METHODS = ("jhod_raw", "jhod", "jhod_joint", "optimizer")
+METHODS = ("jhod_raw", "jhod", "jhod_joint", "grabnet", "optimizer")
 METRIC_KEYS = ("penetration_depth_cm", "intersection_volume_cm3", "sim_displacement_cm", "sim_displacement_6dir_cm")
 
 
@@ -49,6 +51,7 @@ def parse_args(argv=None):
     p.add_argument("--joint-num", type=int, default=64, help="hand-object pairs for jhod_joint")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps")
     p.add_argument("--methods", default="jhod_raw,jhod,jhod_joint")
+    p.add_argument("--grabnet", default="models/grabnet/grabnet.pt", help="weights of the grabnet method")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sim", action="store_true", help="skip the PyBullet metrics (fast check)")
     p.add_argument("--workers", type=int, default=1, help="processes for the metrics")
@@ -79,7 +82,8 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
     from jhod_core.geometry.mesh import load_mesh
     from jhod_core.hand import load_hand_data, numpy_forward
     from jhod_core.refine import GraspRefiner
-    from jhod_core.sample import load_models, object_surface, sample_grasps, sample_hand_object
+    from jhod_core.sample import (bbox_centre, load_models, object_points, object_surface, sample_grasps,
+                                  sample_hand_object)
     from training.data.corpus import load_object_mesh
 
     torch.set_num_threads(args.threads)
@@ -91,7 +95,12 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
     jobs = []
     if any(m.startswith("jhod") for m in methods):
         load_models(args.weights)  # fail early, and keep first-load time out of the speed numbers
-    synthesizer = None
+    synthesizer = baseline = None
+    if "grabnet" in methods:
+        from jhod_core.hand import HandModel
+        from training.baselines import grabnet
+
+        baseline = (grabnet.load(args.grabnet), HandModel())
     for n, (oid, split) in enumerate(objects):
         mesh = load_object_mesh(args.objects, oid)
         path = str(Path(args.objects) / "meshes" / f"{oid}.ply")
@@ -115,6 +124,20 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
                 counts["jhod"] += args.num
                 jobs.append({**base, "method": "jhod", "vertices": verts, "hand_pose": refined[:, 3:48],
                              "keypoints": keypoints, "params": refined})
+        if "grabnet" in methods:
+            model, hand_model = baseline
+            t = time.perf_counter()
+            cloud = object_points(mesh, seed=args.seed)
+            offset = bbox_centre(cloud)
+            params = model.sample(hand_model, torch.as_tensor(cloud - offset, dtype=torch.float32), args.num,
+                                  seed=args.seed).astype(np.float64)
+            params[:, 48:51] += offset
+            verts, _, keypoints = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
+                                                transl=params[:, 48:51])
+            seconds["grabnet"] += time.perf_counter() - t
+            counts["grabnet"] += args.num
+            jobs.append({**base, "method": "grabnet", "vertices": verts, "hand_pose": params[:, 3:48],
+                         "keypoints": keypoints, "params": params})
         if "optimizer" in methods:
             from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
 
