@@ -42,9 +42,6 @@ FORMAT = "jhod-batch-render"
 FORMAT_VERSION = 1
 ENGINES = ("CYCLES", "BLENDER_WORKBENCH")
 VIEW_FILES = ("rgb.png", "depth.png", "depth.npy", "normal.png", "edges.png", "mask.png")
-MODEL_MISSING = ("no grasp source: the shipped JHOD diffusion model is not available yet, so the batch "
-                 "cannot sample grasps itself. Pass --grasps FILE_OR_DIR (a grasps.npz with global_orient "
-                 "(G,3), hand_pose (G,45), transl (G,3), or a dataset folder with shards/, e.g. data/grasps).")
 JOINT_MISSING = ("--joint samples the hand and the object together with the JHOD joint model, which is not "
                  "available yet. Render grasps on given objects instead: --objects MESH... --grasps FILE_OR_DIR.")
 
@@ -73,6 +70,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=16, help="Cycles samples of rgb.png (default 16; data passes use 1)")
     p.add_argument("--elevation", type=float, default=30.0, help="camera elevation in degrees (default 30)")
     p.add_argument("--seed", type=int, default=0, help="seed of the grasp sampler (recorded) and of Cycles noise")
+    p.add_argument("--weights", type=Path, default=None, metavar="DIR",
+                   help="model folder with autoencoder.npz + denoiser.npz (default: the shipped model)")
+    p.add_argument("--steps", type=int, default=50, help="DDIM steps when the model samples the grasps (default 50)")
     p.add_argument("--joint", action="store_true", help="sample hand and object together (needs the joint model)")
     p.add_argument("--force", action="store_true", help="re-render views made with other settings instead of stopping")
     p.add_argument("--sheet", type=Path, default=None, metavar="PNG",
@@ -80,8 +80,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.joint:
         raise BatchError(JOINT_MISSING)
-    if args.grasps is None:
-        raise BatchError(MODEL_MISSING)
     if not args.objects:
         raise BatchError("no objects: pass --objects MESH... (ply/obj/stl/glb/off files in metres)")
     for name, value, low in (("--num", args.num, 1), ("--views", args.views, 1), ("--resolution", args.resolution, 16),
@@ -94,7 +92,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     clash = sorted({s for s in stems if stems.count(s) > 1})
     if clash:
         raise BatchError(f"objects are named by file stem and these occur twice: {', '.join(clash)}")
-    if not args.grasps.exists():
+    if args.grasps is not None and not args.grasps.exists():
         raise BatchError(f"--grasps {args.grasps}: no such file or folder")
     return args
 
@@ -160,16 +158,18 @@ def object_seed(seed: int, object_id: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(object_id.encode())]).generate_state(1)[0])
 
 
-def grasps_for_object(grasp_path: Path | None, object_id: str, num: int, seed: int) -> dict:
+def grasps_for_object(grasp_path: Path | None, object_id: str, num: int, seed: int, mesh=None,
+                      weights: Path | None = None, steps: int = 50) -> dict:
     """THE grasp source: up to `num` grasps (MANO right hand, object frame, metres) for one object.
 
-    Today it reads --grasps: the first `num` grasps of the object in source order (stable when a
-    dataset grows by new shards, so a resumed run finds the same grasps). The diffusion sampler
-    (`jhod sample`) replaces the `grasp_path is None` branch and uses `sample_seed`. Returns
-    dict(global_orient (G,3), hand_pose (G,45), transl (G,3), source_index (G,), sample_seed (G,)), G <= num.
+    With --grasps: the first `num` grasps of the object in source order (stable when a dataset grows
+    by new shards, so a resumed run finds the same grasps). Without: the JHOD model samples `num`
+    grasps on `mesh` = (vertices, faces) with the object's own seed (`object_seed`), NumPy path,
+    refined, so a resumed run samples the same grasps again. Returns dict(global_orient (G,3),
+    hand_pose (G,45), transl (G,3), source_index (G,), sample_seed (G,)), G <= num.
     """
     if grasp_path is None:
-        raise BatchError(MODEL_MISSING)
+        return _sample_grasps(object_id, num, seed, mesh, weights, steps)
     data = _read_grasp_source(Path(grasp_path))
     ids = data["object_id"]
     candidates = np.arange(len(data["global_orient"])) if ids is None else \
@@ -179,6 +179,23 @@ def grasps_for_object(grasp_path: Path | None, object_id: str, num: int, seed: i
     return dict(global_orient=data["global_orient"][candidates], hand_pose=data["hand_pose"][candidates],
                 transl=data["transl"][candidates], source_index=candidates,
                 sample_seed=sample_seeds[:len(candidates)])
+
+
+def _sample_grasps(object_id: str, num: int, seed: int, mesh, weights, steps: int) -> dict:
+    core, selection = _module("core"), _module("selection")
+    vertices, faces = mesh
+    sample_seed = object_seed(seed, object_id) % (2**31 - 1)
+    points, normals = selection.sample_points(np.asarray(vertices)[np.asarray(faces)], selection.NUM_POINTS,
+                                              sample_seed)
+    key = str(weights or "")
+    if key not in _SAMPLERS:
+        _SAMPLERS[key] = core.NumpySampler(weights)
+    result = _SAMPLERS[key].sample_grasps(points, num, seed=sample_seed, steps=steps, normals=normals)
+    return dict(global_orient=result["global_orient"], hand_pose=result["hand_pose"], transl=result["transl"],
+                source_index=np.arange(num), sample_seed=np.full(num, sample_seed))
+
+
+_SAMPLERS: dict = {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +313,9 @@ def build_manifest(object_dir: Path, object_info: dict, args, grasps: dict) -> d
         settings=dict(engine=args.engine, resolution=args.resolution, views=args.views, elevation_deg=args.elevation,
                       samples=args.samples if args.engine == "CYCLES" else None, seed=args.seed,
                       object_seed=object_seed(args.seed, object_info["id"]),
-                      grasp_source=str(args.grasps), hand="open hand, right (MANO parameters, flat_hand_mean=True)"),
+                      grasp_source=str(args.grasps) if args.grasps is not None else
+                      f"JHOD model ({args.weights or 'shipped weights'}, NumPy, {args.steps} DDIM steps, refined)",
+                      hand="open hand, right (MANO parameters, flat_hand_mean=True)"),
         conventions=CONVENTIONS, grasps=entries)
 
 
@@ -370,7 +389,13 @@ class Renderer:
 def run(args) -> int:
     JHODError = _module("core").JHODError
     t_run = time.time()
-    _read_grasp_source(args.grasps)  # fail on a bad source before writing anything
+    if args.grasps is not None:
+        _read_grasp_source(args.grasps)  # fail on a bad source before writing anything
+    else:  # missing or corrupt weights: fail before writing anything
+        try:
+            _module("core").NumpySampler(args.weights)
+        except JHODError as exc:
+            raise BatchError(str(exc)) from None
     args.out.mkdir(parents=True, exist_ok=True)
     skipped, counts = [], dict(rendered=0, reused=0)
     objects = list(dict.fromkeys(args.objects))
@@ -386,7 +411,8 @@ def run(args) -> int:
             continue
         for w in warnings:
             print(f"{tag} warning: {w}", flush=True)
-        grasps = grasps_for_object(args.grasps, object_id, args.num, args.seed)
+        grasps = grasps_for_object(args.grasps, object_id, args.num, args.seed, (vertices, faces), args.weights,
+                                   args.steps)
         n = len(grasps["global_orient"])
         if n == 0:
             msg = f"no grasps for object id '{object_id}' in {args.grasps}"

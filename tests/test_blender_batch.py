@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import trimesh
 
 pytest.importorskip("bpy", reason="install the [blender] extra (bpy==5.0.1) for add-on tests")
 trimesh = pytest.importorskip("trimesh")
@@ -219,13 +220,13 @@ def test_changed_settings_stop_unless_forced(inputs, rendered, tmp_path, capsys)
     assert "--force" in capsys.readouterr().err
 
 
-def test_missing_grasps_fails_cleanly(inputs, tmp_path):
+def test_missing_weights_fail_cleanly(inputs, tmp_path):
     out = tmp_path / "never"
     proc = subprocess.run([sys.executable, str(ROOT / "jhod_blender" / "batch.py"), "--objects",
-                           str(inputs / "box.ply"), "--num", "2", "--out", str(out)],
+                           str(inputs / "box.ply"), "--num", "2", "--out", str(out), "--weights", str(tmp_path / "none")],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2
-    assert "model is not available yet" in proc.stderr and "--grasps" in proc.stderr
+    assert "model weights missing" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not out.exists()
 
@@ -274,8 +275,17 @@ def test_dataset_folder_source(tmp_path):
     assert np.allclose(got["transl"], [records[i]["transl"] for i in got["source_index"]], atol=1e-6)
     assert len(batch.grasps_for_object(tmp_path, "box", num=5, seed=0)["transl"]) == 2
     assert len(batch.grasps_for_object(tmp_path, "cup", num=5, seed=0)["transl"]) == 0
-    with pytest.raises(batch.BatchError, match="not available yet"):
-        batch.grasps_for_object(None, "mug", num=1, seed=0)
+    # without --grasps the model samples them: same seed, same grasps (a resumed run renders the same hands)
+    from tests.tiny_model import write_tiny_weights
+
+    (tmp_path / "w").mkdir()
+    weights = write_tiny_weights(tmp_path / "w")
+    box = trimesh.creation.box(extents=(0.06, 0.04, 0.1))
+    mesh = (np.asarray(box.vertices), np.asarray(box.faces))
+    sampled = batch.grasps_for_object(None, "box", num=2, seed=3, mesh=mesh, weights=weights, steps=3)
+    again = batch.grasps_for_object(None, "box", num=2, seed=3, mesh=mesh, weights=weights, steps=3)
+    assert sampled["transl"].shape == (2, 3) and np.array_equal(sampled["hand_pose"], again["hand_pose"])
+    assert len(set(sampled["sample_seed"])) == 1
 
 
 def test_blender_importer_fallback_matches_trimesh(inputs, tmp_path):
