@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import trimesh
 
 pytest.importorskip("bpy", reason="install the [blender] extra (bpy==5.0.1) for add-on tests")
 trimesh = pytest.importorskip("trimesh")
@@ -223,7 +222,8 @@ def test_changed_settings_stop_unless_forced(inputs, rendered, tmp_path, capsys)
 def test_missing_weights_fail_cleanly(inputs, tmp_path):
     out = tmp_path / "never"
     proc = subprocess.run([sys.executable, str(ROOT / "jhod_blender" / "batch.py"), "--objects",
-                           str(inputs / "box.ply"), "--num", "2", "--out", str(out), "--weights", str(tmp_path / "none")],
+                           str(inputs / "box.ply"), "--num", "2", "--out", str(out),
+                           "--weights", str(tmp_path / "none")],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2
     assert "model weights missing" in proc.stderr
