@@ -42,8 +42,6 @@ FORMAT = "jhod-batch-render"
 FORMAT_VERSION = 1
 ENGINES = ("CYCLES", "BLENDER_WORKBENCH")
 VIEW_FILES = ("rgb.png", "depth.png", "depth.npy", "normal.png", "edges.png", "mask.png")
-JOINT_MISSING = ("--joint samples the hand and the object together with the JHOD joint model, which is not "
-                 "available yet. Render grasps on given objects instead: --objects MESH... --grasps FILE_OR_DIR.")
 
 
 class BatchError(Exception):
@@ -73,14 +71,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--weights", type=Path, default=None, metavar="DIR",
                    help="model folder with autoencoder.npz + denoiser.npz (default: the shipped model)")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps when the model samples the grasps (default 50)")
-    p.add_argument("--joint", action="store_true", help="sample hand and object together (needs the joint model)")
+    p.add_argument("--joint", action="store_true",
+                   help="sample hand and object together: --num pairs, objects surfaced and saved under <out>/generated")
     p.add_argument("--force", action="store_true", help="re-render views made with other settings instead of stopping")
     p.add_argument("--sheet", type=Path, default=None, metavar="PNG",
                    help="also write a contact sheet of the first object's first grasp (all views x 5 maps)")
     args = p.parse_args(argv)
-    if args.joint:
-        raise BatchError(JOINT_MISSING)
-    if not args.objects:
+    if args.joint and (args.objects or args.grasps is not None):
+        raise BatchError("--joint generates the objects and their grasps: leave out --objects and --grasps")
+    if not args.objects and not args.joint:
         raise BatchError("no objects: pass --objects MESH... (ply/obj/stl/glb/off files in metres)")
     for name, value, low in (("--num", args.num, 1), ("--views", args.views, 1), ("--resolution", args.resolution, 16),
                              ("--samples", args.samples, 1)):
@@ -196,6 +195,50 @@ def _sample_grasps(object_id: str, num: int, seed: int, mesh, weights, steps: in
 
 
 _SAMPLERS: dict = {}
+
+
+def generate_joint_inputs(args) -> tuple[list[Path], Path]:
+    """--joint: `num` hand-object pairs sampled together (seed --seed), each object surfaced (OpenVDB) and
+    written to <out>/generated/joint_<seed>_<i>.ply, the refined hands to <out>/generated/grasps.npz.
+    Deterministic, so an interrupted run finds the same files (kept when complete)."""
+    folder = args.out / "generated"
+    paths = [folder / f"joint_{args.seed}_{i:03d}.ply" for i in range(args.num)]
+    grasp_file = folder / "grasps.npz"
+    if grasp_file.is_file() and all(p.is_file() for p in paths):
+        return paths, grasp_file
+    core, selection, surfacing = _module("core"), _module("selection"), _module("surfacing")
+    import bpy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    result = core.NumpySampler(args.weights).sample_hand_object(args.num, seed=args.seed, steps=args.steps)
+    rows = []
+    for i, path in enumerate(paths):
+        mesh = surfacing.surface_mesh(result["object_points"][i], path.stem)
+        vertices, triangles = selection.mesh_arrays(mesh)
+        bpy.data.meshes.remove(mesh)
+        points, normals = selection.sample_points(vertices[triangles], selection.NUM_POINTS, args.seed)
+        rows.append(core.refine_result({k: result[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
+                                       points, normals))
+        write_ply(path, vertices, triangles)
+        print(f"[generated {i + 1}/{args.num}] {path.name}: {len(vertices)} vertices", flush=True)
+    np.savez(grasp_file, object_id=np.array([p.stem for p in paths]),
+             **{k: np.concatenate([r[k] for r in rows]) for k in ("global_orient", "hand_pose", "transl")})
+    return paths, grasp_file
+
+
+def write_ply(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
+    """A binary little-endian PLY (float32 vertices, uchar + int32 triangles), written atomically."""
+    header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(vertices)}\n"
+              "property float x\nproperty float y\nproperty float z\n"
+              f"element face {len(triangles)}\nproperty list uchar int vertex_indices\nend_header\n")
+    faces = np.zeros(len(triangles), dtype=[("n", "u1"), ("i", "<i4", 3)])
+    faces["n"], faces["i"] = 3, triangles
+    tmp = path.with_suffix(".partial")
+    with open(tmp, "wb") as handle:
+        handle.write(header.encode())
+        handle.write(np.asarray(vertices, dtype="<f4").tobytes())
+        handle.write(faces.tobytes())
+    tmp.replace(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -397,6 +440,9 @@ def run(args) -> int:
         except JHODError as exc:
             raise BatchError(str(exc)) from None
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.joint:  # the generated objects and their grasps become the inputs of the usual loop
+        args.objects, args.grasps = generate_joint_inputs(args)
+        args.num = 1
     skipped, counts = [], dict(rendered=0, reused=0)
     objects = list(dict.fromkeys(args.objects))
     first_sheet_dirs = None

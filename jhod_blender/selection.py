@@ -29,14 +29,20 @@ def selected_meshes(context) -> list:
     return meshes
 
 
-def mesh_triangles(me) -> np.ndarray:
-    """(T, 3, 3) triangles of a bpy Mesh in its own coordinates."""
+def mesh_arrays(me) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (V, 3), triangles (T, 3)) of a bpy Mesh in its own coordinates."""
     me.calc_loop_triangles()
     co = np.empty(len(me.vertices) * 3, dtype=np.float64)
     me.vertices.foreach_get("co", co)
     tris = np.empty(len(me.loop_triangles) * 3, dtype=np.int64)
     me.loop_triangles.foreach_get("vertices", tris)
-    return co.reshape(-1, 3)[tris.reshape(-1, 3)]
+    return co.reshape(-1, 3), tris.reshape(-1, 3)
+
+
+def mesh_triangles(me) -> np.ndarray:
+    """(T, 3, 3) triangles of a bpy Mesh in its own coordinates."""
+    vertices, triangles = mesh_arrays(me)
+    return vertices[triangles]
 
 
 def world_triangles(obj, depsgraph) -> np.ndarray:

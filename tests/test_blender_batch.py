@@ -307,3 +307,23 @@ def batch_errors():
     from jhod_blender.core import JHODError
 
     return JHODError
+
+
+def test_joint_mode_generates_objects_and_renders_them(tmp_path):
+    from tests.tiny_model import write_tiny_weights
+
+    (tmp_path / "w").mkdir()
+    weights = write_tiny_weights(tmp_path / "w")
+    out = tmp_path / "joint"
+    argv = ["--joint", "--num", "1", "--views", "1", "--resolution", "32", "--engine", "BLENDER_WORKBENCH",
+            "--weights", str(weights), "--steps", "3", "--out", str(out)]
+    assert batch.main(argv) == 0
+    ply = out / "generated" / "joint_0_000.ply"
+    mesh = trimesh.load(ply, process=False)
+    assert mesh.is_watertight and len(mesh.faces) > 100
+    view = out / "joint_0_000" / "grasp_0" / "view_0"
+    assert all((view / name).is_file() for name in batch.VIEW_FILES)
+    before = ply.stat().st_mtime_ns
+    assert batch.main(argv) == 0  # resumed: nothing regenerated or re-rendered
+    assert ply.stat().st_mtime_ns == before
+    assert batch.main(["--joint", "--objects", str(ply), "--out", str(out)]) == 2
