@@ -72,7 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="model folder with autoencoder.npz + denoiser.npz (default: the shipped model)")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps when the model samples the grasps (default 50)")
     p.add_argument("--joint", action="store_true",
-                   help="sample hand and object together: --num pairs, objects surfaced and saved under <out>/generated")
+                   help="sample hand and object together: --num pairs, objects saved under <out>/generated")
     p.add_argument("--force", action="store_true", help="re-render views made with other settings instead of stopping")
     p.add_argument("--sheet", type=Path, default=None, metavar="PNG",
                    help="also write a contact sheet of the first object's first grasp (all views x 5 maps)")
