@@ -35,8 +35,9 @@ WEIGHT_FILES = ("autoencoder.pt", "denoiser.pt")
 TRAIN_HINT = (
     "train them with `python training/train_autoencoder.py --objects data/objects --out out/autoencoder` and "
     "`python training/train_diffusion.py --grasps data/grasps --objects data/objects "
-    "--autoencoder out/autoencoder/autoencoder.pt --out out/diffusion`, copy autoencoder.pt and denoiser.pt "
-    "into one folder and pass it with --weights DIR (Python: weights_dir=DIR)"
+    "--autoencoder out/autoencoder/autoencoder.pt --out out/diffusion`, then `python training/export_weights.py "
+    "--autoencoder out/autoencoder/autoencoder.pt --denoiser out/diffusion/denoiser.pt --out DIR` and pass "
+    "--weights DIR (Python: weights_dir=DIR)"
 )
 
 
@@ -65,7 +66,7 @@ def load_models(weights_dir: str | os.PathLike | None = None, device: str = "cpu
     folder = Path(weights_dir) if weights_dir is not None else DEFAULT_WEIGHTS_DIR
     if not folder.is_dir():
         raise JHODError(f"model weights folder not found: {folder} (it must hold {' and '.join(WEIGHT_FILES)}; "
-                        f"no trained weights are shipped yet: {TRAIN_HINT})")
+                        f"leave --weights out for the shipped model, or {TRAIN_HINT})")
     missing = [name for name in WEIGHT_FILES if not (folder / name).is_file()]
     if missing:
         raise JHODError(f"model weights missing: {', '.join(missing)} not found in {folder} ({TRAIN_HINT})")

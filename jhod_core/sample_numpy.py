@@ -127,8 +127,8 @@ class NumpySampler:
         folder = Path(weights_dir) if weights_dir is not None else DEFAULT_WEIGHTS_DIR
         missing = [name for name in NUMPY_WEIGHT_FILES if not (folder / name).is_file()]
         if missing:
-            raise JHODError(f"model weights missing: {', '.join(missing)} not found in {folder} (export them with "
-                            f"`python training/export_weights.py`, or use the External Python backend)")
+            raise JHODError(f"model weights missing: {', '.join(missing)} not found in {folder} (write them with "
+                            f"`python training/export_weights.py --autoencoder A.pt --denoiser D.pt --out DIR`)")
         try:
             self.autoencoder = NumpyObjectAutoencoder(folder / "autoencoder.npz")
             self.denoiser = NumpyDenoiser(folder / "denoiser.npz")
