@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+import scipy.linalg
 import scipy.stats
 import trimesh
 
@@ -370,6 +371,18 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- all together
+
+def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (N, D) and (M, D): the FID formula
+    |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2)). The features (e.g. Inception activations of
+    rendered grasps) come from the caller: no extractor weights can be shipped or downloaded here."""
+    a, b = np.asarray(features_a, dtype=np.float64), np.asarray(features_b, dtype=np.float64)
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    root = scipy.linalg.sqrtm(cov_a @ cov_b)
+    root = root.real if np.iscomplexobj(root) else root
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2.0 * root))
+
 
 def evaluate_grasp(
     obj_mesh: trimesh.Trimesh,

@@ -16,6 +16,7 @@ def test_eval_suite_writes_tables_rows_and_sheets(tmp_path):
     out = tmp_path / "eval"
     assert main(["--weights", str(weights), "--splits", "ood_test", "--max-objects", "1", "--num", "3",
                  "--steps", "3", "--methods", "jhod_raw,jhod,jhod_joint", "--joint-num", "2", "--no-sim",
+                 "--fid-extractor", "tests.fid_features:hand_statistics", "--fid-reference", "jhod_raw",
                  "--out", str(out)]) == 0
     rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
     assert sorted({(r["method"], r["split"]) for r in rows}) == [
@@ -25,6 +26,8 @@ def test_eval_suite_writes_tables_rows_and_sheets(tmp_path):
     for entry in table:
         assert entry["grasps_per_s"] > 0 and 0 <= entry["contact_ratio"] <= 1
     # refinement enforces joint limits, raw random-weight samples need not
+    assert next(e for e in table if e["method"] == "jhod_raw")["fid"] < 1e-6  # the reference against itself
+    assert next(e for e in table if e["method"] == "jhod_joint")["fid"] is None  # no reference on that split
     refined = next(e for e in table if e["method"] == "jhod")
     assert refined["limit_violation_deg_mean"] < 1e-6
     report = (out / "report.md").read_text()

@@ -221,3 +221,15 @@ def test_evaluate_grasp_combines_metrics(cube, tmp_path):
     with_sim = metrics.evaluate_grasp(cube, sphere.vertices, sphere.faces, pitch=0.002, cache=tmp_path)
     assert with_sim["sim_displacement_cm"] == pytest.approx(metrics.simulation_displacement(cube, sphere, cache=tmp_path))
     assert with_sim["sim_displacement_6dir_cm"] >= 0
+
+
+def test_frechet_distance():
+    from jhod_core.metrics import frechet_distance
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 3))
+    assert frechet_distance(a, a) < 1e-9
+    # shifted mean by (1, 0, 0), same covariance: FID = 1; doubled std in 1-d: (1 - 2)^2 = 1
+    assert abs(frechet_distance(a, a + (1.0, 0.0, 0.0)) - 1.0) < 1e-6
+    b = rng.normal(size=(200_000, 1))
+    assert abs(frechet_distance(b, 2 * b) - 1.0) < 1e-2

@@ -56,6 +56,10 @@ def parse_args(argv=None):
     p.add_argument("--no-sim", action="store_true", help="skip the PyBullet metrics (fast check)")
     p.add_argument("--workers", type=int, default=1, help="processes for the metrics")
     p.add_argument("--threads", type=int, default=1, help="torch threads for sampling")
+    p.add_argument("--fid-extractor", default=None, metavar="MODULE:FUNCTION",
+                   help="FID hook: a function (list of dicts with hand_vertices, hand_faces, object_vertices, "
+                        "object_faces; metres) -> features (N, D), e.g. Inception activations of your renders")
+    p.add_argument("--fid-reference", default="optimizer", help="method whose grasps are the FID reference")
     p.add_argument("--out", required=True)
     return p.parse_args(argv)
 
@@ -192,6 +196,34 @@ def summarise(rows: list[dict], jobs: list[dict], seconds: dict, counts: dict) -
     return table
 
 
+def add_fid(table: list[dict], jobs: list[dict], extractor: str, reference: str) -> None:
+    """FID of every (method, split) against the reference method's grasps on the same split."""
+    import importlib
+
+    import trimesh
+
+    from jhod_core.hand import load_hand_data
+    from jhod_core.metrics import frechet_distance
+
+    module, _, name = extractor.partition(":")
+    extract = getattr(importlib.import_module(module), name)
+    faces = load_hand_data().closed_faces
+
+    def features(method, split):
+        scenes = []
+        for job in (j for j in jobs if j["method"] == method and j["split"] == split):
+            mesh = job["mesh"]
+            mesh = trimesh.load(mesh, process=False) if isinstance(mesh, str) else trimesh.Trimesh(*mesh, process=False)
+            scenes += [{"hand_vertices": v, "hand_faces": faces, "object_vertices": np.asarray(mesh.vertices),
+                        "object_faces": np.asarray(mesh.faces)} for v in job["vertices"]]
+        return np.asarray(extract(scenes)) if scenes else None
+
+    for entry in table:
+        ref = features(reference, entry["split"])
+        own = features(entry["method"], entry["split"])
+        entry["fid"] = frechet_distance(own, ref) if ref is not None and own is not None else None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
@@ -210,6 +242,8 @@ def main(argv=None) -> int:
             handle.write(json.dumps(r) + "\n")
     np.savez_compressed(out / "hands.npz", **{f"{j['method']}/{j['object_id']}": j["params"] for j in jobs})
     table = summarise(rows, jobs, seconds, counts)
+    if args.fid_extractor:
+        add_fid(table, jobs, args.fid_extractor, args.fid_reference)
     (out / "timing.json").write_text(json.dumps({"seconds": seconds, "grasps": counts}, indent=1) + "\n")
     (out / "summary.json").write_text(json.dumps({"args": vars(args), "command": " ".join(sys.argv),
                                                   "table": table}, indent=1) + "\n")

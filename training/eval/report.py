@@ -13,7 +13,7 @@ COLUMNS = (
     ("sim_displacement_6dir_cm", "sim. disp. 6-dir (cm)", "{:.2f}"),
     ("contact_ratio", "contact ratio", "{:.3f}"), ("three_digits_ratio", ">= 3 digits", "{:.2f}"),
     ("diversity_entropy", "entropy", "{:.2f}"), ("diversity_cluster_cm", "cluster size (cm)", "{:.2f}"),
-    ("grasps_per_s", "grasps/s", "{:.2f}"),
+    ("grasps_per_s", "grasps/s", "{:.2f}"), ("fid", "FID", "{:.2f}"),
 )
 
 
@@ -78,7 +78,11 @@ def write_report(out: Path, args, table: list[dict], rows: list[dict], jobs: lis
     lines = [f"# Evaluation: {', '.join(args.methods.split(','))}", "",
              f"Objects: up to {args.max_objects} per split of {args.splits} (seeded order, seed {args.seed}), "
              f"{args.num} grasps each, DDIM {args.steps} steps; simulation {'off' if args.no_sim else 'on'}.", "",
-             markdown_table(table), "", "![metric histograms](histograms.png)", ""]
+             markdown_table(table), "",
+             "FID: " + (f"against `{args.fid_reference}` with `{args.fid_extractor}`." if args.fid_extractor else
+                        "not computed: it needs an image feature extractor (Inception weights cannot be downloaded "
+                        "here). Pass `--fid-extractor module:function` (hand/object meshes -> features) to fill it."),
+             "", "![metric histograms](histograms.png)", ""]
     for method in args.methods.split(","):
         name = f"sheet_{method}.png"
         if picture_sheet(jobs, method, out / name, args.seed):
