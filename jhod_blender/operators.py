@@ -104,6 +104,14 @@ class _SamplingOperator:
     def prepare(self, context):  # -> backend.SamplingJob (raises JHODError; changes nothing)
         raise NotImplementedError
 
+    def _settings(self, context, action: str):
+        """Scene settings; remembers preferences and unit scale; checks the mode."""
+        self._prefs = addon_preferences(context)
+        self._unit = scene_meters_per_unit(context.scene)
+        if context.mode != "OBJECT":
+            raise JHODError(f"Switch to Object Mode to {action}")
+        return context.scene.jhod
+
     def build(self, context, result) -> str:  # -> message for the status bar
         raise NotImplementedError
 
@@ -168,11 +176,8 @@ class JHOD_OT_generate_grasp(_SamplingOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def prepare(self, context):
-        settings = context.scene.jhod
-        self._prefs = prefs = addon_preferences(context)
-        self._unit = scene_meters_per_unit(context.scene)
-        if context.mode != "OBJECT":
-            raise JHODError("Switch to Object Mode to generate grasps")
+        settings = self._settings(context, "generate grasps")
+        prefs = self._prefs
         points, normals, self._meshes = selection.selection_points(context, self._unit, seed=settings.seed)
         backend.check_backend(prefs)
         self._data = load_hand(context, settings.side)
@@ -200,11 +205,8 @@ class JHOD_OT_sample_hand_object(_SamplingOperator, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def prepare(self, context):
-        settings = context.scene.jhod
-        self._prefs = prefs = addon_preferences(context)
-        self._unit = scene_meters_per_unit(context.scene)
-        if context.mode != "OBJECT":
-            raise JHODError("Switch to Object Mode to sample hands and objects")
+        settings = self._settings(context, "sample hands and objects")
+        prefs = self._prefs
         backend.check_backend(prefs)
         self._data = load_hand(context, "right")
         return backend.start_joint_sampler(settings.num_grasps, settings.seed, settings.steps, prefs)

@@ -84,7 +84,7 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
     import torch
 
     from jhod_core.geometry.mesh import load_mesh
-    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.hand import load_hand_data
     from jhod_core.refine import GraspRefiner
     from jhod_core.sample import (bbox_centre, load_models, object_points, object_surface, sample_grasps,
                                   sample_hand_object)
@@ -122,12 +122,9 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
             if "jhod" in methods:
                 t = time.perf_counter()
                 refined = refiner(params_of(raw), object_surface(mesh, args.seed))
-                verts, _, keypoints = numpy_forward(data, global_orient=refined[:, :3], hand_pose=refined[:, 3:48],
-                                                    transl=refined[:, 48:51])
+                jobs.append(hand_job(base, "jhod", refined, data))
                 seconds["jhod"] += t_sample + time.perf_counter() - t
                 counts["jhod"] += args.num
-                jobs.append({**base, "method": "jhod", "vertices": verts, "hand_pose": refined[:, 3:48],
-                             "keypoints": keypoints, "params": refined})
         if "grabnet" in methods:
             model, hand_model = baseline
             t = time.perf_counter()
@@ -136,12 +133,9 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
             params = model.sample(hand_model, torch.as_tensor(cloud - offset, dtype=torch.float32), args.num,
                                   seed=args.seed).astype(np.float64)
             params[:, 48:51] += offset
-            verts, _, keypoints = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
-                                                transl=params[:, 48:51])
+            jobs.append(hand_job(base, "grabnet", params, data))
             seconds["grabnet"] += time.perf_counter() - t
             counts["grabnet"] += args.num
-            jobs.append({**base, "method": "grabnet", "vertices": verts, "hand_pose": params[:, 3:48],
-                         "keypoints": keypoints, "params": params})
         if "optimizer" in methods:
             from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
 
@@ -149,12 +143,9 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
             t = time.perf_counter()
             out = synthesizer.run(load_mesh(path), seed=args.seed)
             params = np.concatenate([out["global_orient"], out["hand_pose"], out["transl"]], axis=1)
-            verts, _, keypoints = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
-                                                transl=params[:, 48:51])
+            jobs.append(hand_job(base, "optimizer", params, data))
             seconds["optimizer"] += time.perf_counter() - t
             counts["optimizer"] += args.num
-            jobs.append({**base, "method": "optimizer", "vertices": verts, "hand_pose": params[:, 3:48],
-                         "keypoints": keypoints, "params": params})
     if "jhod_joint" in methods:
         t = time.perf_counter()
         joint = sample_hand_object(args.joint_num, seed=args.seed, steps=args.steps, weights_dir=args.weights)
@@ -166,6 +157,16 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
                          "vertices": joint["vertices"][i:i + 1], "hand_pose": joint["hand_pose"][i:i + 1],
                          "keypoints": joint["keypoints"][i:i + 1], "params": params_of(joint)[i:i + 1]})
     return jobs, seconds, counts
+
+
+def hand_job(base: dict, method: str, params: np.ndarray, data) -> dict:
+    """A metric job for MANO parameter rows (G, 51): hand vertices and keypoints by the NumPy forward."""
+    from jhod_core.hand import numpy_forward
+
+    verts, _, keypoints = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
+                                        transl=params[:, 48:51])
+    return {**base, "method": method, "vertices": verts, "hand_pose": params[:, 3:48], "keypoints": keypoints,
+            "params": params}
 
 
 def _hand_arrays(result: dict) -> dict:
