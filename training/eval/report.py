@@ -43,7 +43,8 @@ def histograms(rows: list[dict], path: Path) -> None:
             if len(v):
                 ax.hist(np.clip(v, 0, top), bins=30, range=(0, top), histtype="step", label=m, density=True)
         ax.set_xlabel(label)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
