@@ -181,20 +181,15 @@ def grasps_for_object(grasp_path: Path | None, object_id: str, num: int, seed: i
 
 
 def _sample_grasps(object_id: str, num: int, seed: int, mesh, weights, steps: int) -> dict:
-    core, selection = _module("core"), _module("selection")
+    selection = _module("selection")
     vertices, faces = mesh
     sample_seed = object_seed(seed, object_id) % (2**31 - 1)
     points, normals = selection.sample_points(np.asarray(vertices)[np.asarray(faces)], selection.NUM_POINTS,
                                               sample_seed)
-    key = str(weights or "")
-    if key not in _SAMPLERS:
-        _SAMPLERS[key] = core.NumpySampler(weights)
-    result = _SAMPLERS[key].sample_grasps(points, num, seed=sample_seed, steps=steps, normals=normals)
+    sampler = _module("backend").numpy_sampler(str(weights) if weights else None)
+    result = sampler.sample_grasps(points, num, seed=sample_seed, steps=steps, normals=normals)
     return dict(global_orient=result["global_orient"], hand_pose=result["hand_pose"], transl=result["transl"],
                 source_index=np.arange(num), sample_seed=np.full(num, sample_seed))
-
-
-_SAMPLERS: dict = {}
 
 
 def generate_joint_inputs(args) -> tuple[list[Path], Path]:
@@ -210,7 +205,8 @@ def generate_joint_inputs(args) -> tuple[list[Path], Path]:
     import bpy
 
     folder.mkdir(parents=True, exist_ok=True)
-    result = core.NumpySampler(args.weights).sample_hand_object(args.num, seed=args.seed, steps=args.steps)
+    sampler = _module("backend").numpy_sampler(str(args.weights) if args.weights else None)
+    result = sampler.sample_hand_object(args.num, seed=args.seed, steps=args.steps)
     rows = []
     for i, path in enumerate(paths):
         mesh = surfacing.surface_mesh(result["object_points"][i], path.stem)
@@ -435,8 +431,8 @@ def run(args) -> int:
     if args.grasps is not None:
         _read_grasp_source(args.grasps)  # fail on a bad source before writing anything
     else:  # missing or corrupt weights: fail before writing anything
-        try:
-            _module("core").NumpySampler(args.weights)
+        try:  # loaded once here and kept for the objects (backend.numpy_sampler caches it)
+            _module("backend").numpy_sampler(str(args.weights) if args.weights else None)
         except JHODError as exc:
             raise BatchError(str(exc)) from None
     args.out.mkdir(parents=True, exist_ok=True)

@@ -92,9 +92,12 @@ class ObjectSurface:
         return cls(points, normals)
 
     @classmethod
-    def from_points(cls, points: np.ndarray, k: int = 16) -> "ObjectSurface":
-        """Normals from local PCA, oriented away from the centroid (fine for roughly convex objects)."""
+    def from_points(cls, points: np.ndarray, normals: np.ndarray | None = None, k: int = 16) -> "ObjectSurface":
+        """Points with their outward ``normals``; without them, normals from local PCA oriented away
+        from the centroid (fine for roughly convex objects; needs SciPy)."""
         points = np.asarray(points, dtype=np.float64)
+        if normals is not None:
+            return cls(points, np.asarray(normals, dtype=np.float64))
         from scipy.spatial import cKDTree  # only the CLI/Python API pass bare points; Blender passes normals
 
         _, nn = cKDTree(points).query(points, k=min(k, len(points)))

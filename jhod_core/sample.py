@@ -106,10 +106,7 @@ def object_surface(mesh_or_points, seed: int = 0, normals=None):
 
     if isinstance(mesh_or_points, trimesh.Trimesh):
         return ObjectSurface.from_mesh(mesh_or_points, seed=seed)
-    points = np.asarray(mesh_or_points, dtype=np.float64)
-    if normals is not None:
-        return ObjectSurface(points, np.asarray(normals, dtype=np.float64))
-    return ObjectSurface.from_points(points)
+    return ObjectSurface.from_points(mesh_or_points, normals)
 
 
 # --------------------------------------------------------------------------- API

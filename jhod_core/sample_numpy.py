@@ -114,7 +114,7 @@ def refine_result(result: dict, points, normals) -> dict:
     from jhod_core.refine import ObjectSurface
 
     params = np.concatenate([result["global_orient"], result["hand_pose"], result["transl"]], axis=1)
-    surface = ObjectSurface(np.asarray(points, dtype=np.float64), np.asarray(normals, dtype=np.float64))
+    surface = ObjectSurface.from_points(points, normals)
     return {**result, **finish_hands(params, np.zeros(3), surface)}
 
 
@@ -172,8 +172,7 @@ class NumpySampler:
         if refine:
             from jhod_core.refine import ObjectSurface
 
-            surface = (ObjectSurface(points, np.asarray(normals, dtype=np.float64)) if normals is not None
-                       else ObjectSurface.from_points(points))
+            surface = ObjectSurface.from_points(points, normals)
         result = finish_hands(raw_hand, offset, surface, side)
         return {**result, "seed": int(seed), "offset": offset * MIRROR if side == "left" else offset}
 
