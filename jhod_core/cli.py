@@ -116,6 +116,19 @@ def run_hand(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_sampling_options(parser: argparse.ArgumentParser, num_help: str) -> None:
+    """The options `sample` and `sample-joint` share."""
+    parser.add_argument("--num", type=int, required=True, help=num_help)
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--no-refine", action="store_true",
+                        help="skip the post-sampling refinement (contact, penetration, joint limits)")
+    parser.add_argument("--weights", default=None, metavar="DIR",
+                        help="folder with autoencoder.pt and denoiser.pt (default jhod_core/assets/model/)")
+
+
 def add_sample(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "sample",
@@ -125,16 +138,8 @@ def add_sample(subparsers: argparse._SubParsersAction) -> None:
         "(global_orient, hand_pose, transl, keypoints, seed). Same seed -> same output.",
     )
     parser.add_argument("object", metavar="OBJECT_MESH", help="object mesh (obj/ply/stl/glb/gltf/off), metres")
-    parser.add_argument("--num", type=int, required=True, help="number of grasps (>= 1)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_sampling_options(parser, "number of grasps (>= 1)")
     parser.add_argument("--side", choices=("right", "left"), default="right", help="hand side (default right)")
-    parser.add_argument("--no-refine", action="store_true",
-                        help="skip the post-sampling refinement (contact, penetration, joint limits)")
-    parser.add_argument("--weights", default=None, metavar="DIR",
-                        help="folder with autoencoder.pt and denoiser.pt (default jhod_core/assets/model/)")
     parser.set_defaults(func=run_sample)
 
 
@@ -159,15 +164,7 @@ def add_sample_joint(subparsers: argparse._SubParsersAction) -> None:
         "DIR/object_000.obj (decoded points surfaced as a closed alpha-shape mesh, convex hull fallback), "
         "DIR/object_000_points.npy (2048 x 3), DIR/hand_000.obj, and DIR/grasps.npz for all pairs.",
     )
-    parser.add_argument("--num", type=int, required=True, help="number of hand-object pairs (>= 1)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--no-refine", action="store_true",
-                        help="skip the post-sampling refinement (contact, penetration, joint limits)")
-    parser.add_argument("--weights", default=None, metavar="DIR",
-                        help="folder with autoencoder.pt and denoiser.pt (default jhod_core/assets/model/)")
+    _add_sampling_options(parser, "number of hand-object pairs (>= 1)")
     parser.set_defaults(func=run_sample_joint)
 
 
