@@ -7,6 +7,7 @@ model, sampler and refinement, errors, assets and the shipped weights in .npz fo
 
 from __future__ import annotations
 
+import ast
 import sys
 import tomllib
 import zipfile
@@ -23,10 +24,29 @@ CORE_FILES = ["__init__.py", "errors.py", "hand/__init__.py", "hand/model_file.p
 MODEL_FILES = ["assets/model/autoencoder.npz", "assets/model/denoiser.npz", "assets/model/MODEL_CARD.md"]
 
 
+def absolute_core_imports(path: Path) -> list[str]:
+    """'file:line' of every ``import jhod_core...`` / ``from jhod_core... import`` in a bundled module.
+
+    Inside Blender the bundled copy is ``bl_ext.<repo>.jhod_grasp.jhod_core``: an absolute import would
+    find nothing there (or, on a developer's machine, silently a different installed jhod_core).
+    """
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+        if any(n == "jhod_core" or n.startswith("jhod_core.") for n in names):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
 def build(out_dir: Path = ROOT / "dist") -> Path:
     if not (ROOT / "jhod_blender" / "__init__.py").exists():
         raise SystemExit("error: jhod_blender/__init__.py does not exist yet: the add-on is not implemented, "
                          "so there is nothing installable to build")
+    absolute = [hit for name in CORE_FILES if name.endswith(".py")
+                for hit in absolute_core_imports(ROOT / "jhod_core" / name)]
+    if absolute:
+        raise SystemExit("error: bundled jhod_core modules must import each other relatively: " + ", ".join(absolute))
     manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{manifest['id']}-{manifest['version']}.zip"

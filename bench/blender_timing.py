@@ -5,7 +5,8 @@
 Times ``bpy.ops.jhod.generate_grasp()`` (the same work as a click: evaluated selection -> points,
 NumPy encoder + DDIM + refinement, armatures and skinned meshes) on an 8 cm cylinder, and
 ``bpy.ops.jhod.sample_hand_object()``; median of 3 runs after one warm-up (the model is loaded once
-per Blender session, like the add-on does).
+per Blender session, like the add-on does). SciPy and torch are blocked unless ``--with-scipy``: a
+stock Blender's Python has NumPy only, so refinement uses its brute-force nearest-neighbour search.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv=None) -> int:
+    if "--with-scipy" not in (argv or []):
+        for name in ("scipy", "torch"):
+            sys.modules[name] = None  # what a stock Blender has: NumPy only
     import bpy
 
     import jhod_blender
@@ -31,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", default="50,25,10")
     p.add_argument("--weights", default="", help="weights folder (default: the shipped model)")
     p.add_argument("--out", default=str(ROOT / "docs" / "blender_timing.json"))
+    p.add_argument("--with-scipy", action="store_true", help="let refinement use SciPy's k-d tree if installed")
     args = p.parse_args(argv)
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
@@ -61,7 +66,7 @@ def main(argv=None) -> int:
             rows.append({"operator": op_name, "grasps": args.num, "steps": steps,
                          "seconds_median": statistics.median(times), "seconds_all": times})
             print(json.dumps(rows[-1]), flush=True)
-    Path(args.out).write_text(json.dumps({"blender": bpy.app.version_string, "rows": rows,
+    Path(args.out).write_text(json.dumps({"blender": bpy.app.version_string, "scipy": args.with_scipy, "rows": rows,
                                           "command": "python bench/blender_timing.py " + " ".join(argv or [])},
                                          indent=1) + "\n")
     return 0

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jhod_core.errors import JHODError, MeshError
-from jhod_core.model.numpy_inference import drain
+from .errors import JHODError, MeshError
+from .model.numpy_inference import drain
 
 NUM_POINTS = 2048
 MAX_STEPS = 1000
@@ -77,13 +77,13 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: s
     ``side="left"``: the object was mirrored (x -> -x) before sampling; the right hands are mirrored
     back into left hands (``hand.mirror_grasp``).
     """
-    from jhod_core.hand import load_hand_data, mirror_grasp, numpy_forward
+    from .hand import load_hand_data, mirror_grasp, numpy_forward
 
     hand = np.array(raw_hand, dtype=np.float64)
     hand[:, 48:51] += offset
     data = load_hand_data(None, "right")
     if surface is not None:
-        from jhod_core.refine import GraspRefiner
+        from .refine import GraspRefiner
 
         hand = GraspRefiner(data)(hand, surface)
     global_orient, hand_pose, transl = hand[:, :3], hand[:, 3:48], hand[:, 48:51]
@@ -111,7 +111,7 @@ def _scaled(steps, share: float):
 def refine_result(result: dict, points, normals) -> dict:
     """``result`` (hand entries of a sampler) refined against surface ``points`` (N, 3) with outward
     ``normals`` (N, 3), same frame: for hands whose object was surfaced after sampling."""
-    from jhod_core.refine import ObjectSurface
+    from .refine import ObjectSurface
 
     params = np.concatenate([result["global_orient"], result["hand_pose"], result["transl"]], axis=1)
     surface = ObjectSurface.from_points(points, normals)
@@ -122,7 +122,7 @@ class NumpySampler:
     """The shipped (or a user's exported) model evaluated with NumPy."""
 
     def __init__(self, weights_dir: str | os.PathLike | None = None):
-        from jhod_core.model.numpy_inference import NumpyDenoiser, NumpyObjectAutoencoder
+        from .model.numpy_inference import NumpyDenoiser, NumpyObjectAutoencoder
 
         folder = Path(weights_dir) if weights_dir is not None else DEFAULT_WEIGHTS_DIR
         missing = [name for name in NUMPY_WEIGHT_FILES if not (folder / name).is_file()]
@@ -170,7 +170,7 @@ class NumpySampler:
         raw_hand, _ = yield from _scaled(ddim, 0.9)
         surface = None
         if refine:
-            from jhod_core.refine import ObjectSurface
+            from .refine import ObjectSurface
 
             surface = ObjectSurface.from_points(points, normals)
         result = finish_hands(raw_hand, offset, surface, side)

@@ -45,3 +45,11 @@ def test_add_hand_creates_rig(installed):
 def test_bad_mano_path_reports_and_changes_nothing(installed):
     assert "hand model file not found" in installed["bad_mano"]
     assert installed["unchanged_after_error"]
+
+
+def test_runs_on_its_bundled_core_alone(installed):
+    """Stock Blender: no jhod_core installed, no torch/SciPy; the shipped model samples from the zip."""
+    assert installed["generate"] == ["FINISHED"] and installed["generated_armatures"] == 2
+    assert installed["sample_hand_object"] == ["FINISHED"]
+    assert installed["joint_types"] == ["ARMATURE", "MESH", "MESH"]  # generated object + rigged hand
+    assert {"sample_numpy", "numpy_inference", "refine"} <= set(installed["core_modules"])

@@ -84,15 +84,20 @@ def test_refiner_rejects_left_hands():
         GraspRefiner(mirror_to_left(DATA))
 
 
-def test_brute_force_nearest_matches_the_kd_tree():
+def test_numpy_nearest_matches_the_kd_tree():
     from scipy.spatial import cKDTree
 
-    from jhod_core.refine import BruteForceNearest
+    from jhod_core.refine import NumpyNearest
 
     rng = np.random.default_rng(0)
-    points, queries = rng.random((500, 3)), rng.random((300, 3)) * 1.4 - 0.2
-    for bound in (np.inf, 0.05):
-        d_ref, i_ref = cKDTree(points).query(queries, distance_upper_bound=bound)
-        d, i = BruteForceNearest(points, chunk_elements=10_000).query(queries, distance_upper_bound=bound)
-        np.testing.assert_array_equal(i, i_ref)
-        np.testing.assert_allclose(d, d_ref, atol=1e-9)
+    sphere = rng.normal(size=(3000, 3))
+    sphere /= np.linalg.norm(sphere, axis=1, keepdims=True)
+    for points, queries in ((rng.random((500, 3)), rng.random((300, 3)) * 1.4 - 0.2),   # volume, some outside
+                            (0.04 * sphere, rng.normal(scale=0.05, size=(2000, 3)))):  # a surface, like objects
+        for bound in (np.inf, 0.05, 0.01):
+            d_ref, i_ref = cKDTree(points).query(queries, distance_upper_bound=bound)
+            d, i = NumpyNearest(points).query(queries, distance_upper_bound=bound)
+            np.testing.assert_array_equal(i, i_ref)
+            np.testing.assert_allclose(d, d_ref, atol=1e-9)
+    d, i = NumpyNearest(points).query(np.empty((0, 3)))
+    assert d.shape == i.shape == (0,)

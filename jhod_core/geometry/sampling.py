@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from jhod_core.errors import MeshError
+from ..errors import MeshError
 
 if TYPE_CHECKING:  # trimesh is not importable inside Blender, where farthest_point_sampling is used
     import trimesh
