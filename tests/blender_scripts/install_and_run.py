@@ -31,7 +31,8 @@ added = [o for o in bpy.data.objects if o.name not in before]
 out["added_types"] = sorted(o.type for o in added)
 arm = next(o for o in added if o.type == "ARMATURE")
 out["bones"] = [b.name for b in arm.data.bones]
-out["modules"] = sorted(m for m, mod in sys.modules.items() if mod is not None and m.split(".")[0] in ("torch", "smplx"))
+out["modules"] = sorted(m for m, mod in sys.modules.items()
+                       if mod is not None and m.split(".")[0] in ("torch", "smplx"))
 
 prefs = bpy.context.preferences.addons["bl_ext.user_default.jhod_grasp"].preferences
 prefs.mano_path = "/nonexistent/MANO_RIGHT.pkl"
