@@ -190,9 +190,10 @@ def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, 
     return start_sampler(points_m, num, seed, steps, prefs, normals, side).run()
 
 
-def refine(result: dict, points_m, normals) -> dict:
-    """Hands of `result` refined against a surface given as points + outward normals (metres)."""
+def refine(result: dict, points_m, normals, side: str = "right") -> dict:
+    """Right hands of `result` refined against a surface given as points + outward normals (metres);
+    ``side="left"``: then mirrored (x -> -x) into left hands holding the mirrored surface."""
     from .core import refine_result
 
-    refined = refine_result(result, points_m, normals)
+    refined = refine_result(result, points_m, normals, side)
     return {key: np.asarray(refined[key], dtype=np.float64) for key in RESULT_KEYS}

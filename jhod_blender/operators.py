@@ -208,26 +208,31 @@ class JHOD_OT_sample_hand_object(_SamplingOperator, bpy.types.Operator):
         settings = self._settings(context, "sample hands and objects")
         prefs = self._prefs
         backend.check_backend(prefs)
-        self._data = load_hand(context, "right")
+        self._data = load_hand(context, settings.side)
         return backend.start_joint_sampler(settings.num_grasps, settings.seed, settings.steps, prefs)
 
     def build(self, context, result) -> str:
         from . import surfacing
 
+        from .core import MIRROR
+
         settings, unit = context.scene.jhod, self._unit
         cursor = np.array(context.scene.cursor.location, dtype=np.float64) * unit  # metres
         parent = new_grasp_set(context, f"JHOD hand+object samples (seed {settings.seed})", "")
+        # the model makes right hands; a left pair is the mirror image (x -> -x) of a right pair
+        flip = MIRROR if settings.side == "left" else np.ones(3)
         arms = []
         for i in range(len(result["transl"])):
             # the object is surfaced in its own frame and placed at cursor + i * spacing; the hand follows
             offset = cursor + np.array([i * PAIR_SPACING_M, 0.0, 0.0])
-            mesh = surfacing.surface_mesh(result["object_points"][i] / unit, f"jhod_object_{i + 1}")
+            mesh = surfacing.surface_mesh(result["object_points"][i] * flip / unit, f"jhod_object_{i + 1}")
             obj = bpy.data.objects.new(f"jhod_object_{i + 1}", mesh)
             obj.location = offset / unit
             obj["jhod_generated_object"] = True
             points, normals = selection.sample_points(selection.mesh_triangles(mesh) * unit, selection.NUM_POINTS,
                                                       int(settings.seed))
-            pair = backend.refine({k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS}, points, normals)
+            pair = backend.refine({k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS},
+                                  points * flip, normals * flip, settings.side)
             pair["transl"] = pair["transl"] + offset
             arms.append(add_grasp_hand(context, parent, self._data, pair, 0, unit, self._prefs, obj.name,
                                        extra_objects=[obj], number=i + 1))

@@ -108,14 +108,16 @@ def _scaled(steps, share: float):
     return result
 
 
-def refine_result(result: dict, points, normals) -> dict:
-    """``result`` (hand entries of a sampler) refined against surface ``points`` (N, 3) with outward
-    ``normals`` (N, 3), same frame: for hands whose object was surfaced after sampling."""
+def refine_result(result: dict, points, normals, side: str = "right") -> dict:
+    """``result`` (right hand entries of a sampler) refined against surface ``points`` (N, 3) with outward
+    ``normals`` (N, 3), same frame: for hands whose object was surfaced after sampling. ``side="left"``
+    returns the refined hands mirrored (x -> -x) into left hands: they hold the mirrored object."""
     from .refine import ObjectSurface
 
+    check_side(side)
     params = np.concatenate([result["global_orient"], result["hand_pose"], result["transl"]], axis=1)
     surface = ObjectSurface.from_points(points, normals)
-    return {**result, **finish_hands(params, np.zeros(3), surface)}
+    return {**result, **finish_hands(params, np.zeros(3), surface, side)}
 
 
 class NumpySampler:

@@ -134,6 +134,35 @@ def test_sample_hand_object(addon):
     assert counts()[0] == before[0] + 2 * 3  # per pair: object, armature, hand mesh
 
 
+def _pairs():
+    """(object vertices, hand vertices) of each sampled pair, in the object's own frame (metres)."""
+    out = []
+    for arm in sorted((o for o in bpy.data.objects if o.type == "ARMATURE"), key=lambda o: o.name):
+        obj = next(o for o in arm.users_collection[0].objects if o.get("jhod_generated_object"))
+        skin = next(c for c in arm.children if c.type == "MESH")
+        origin = np.array(obj.location)
+        out.append((np.array([v.co for v in obj.data.vertices]), rig.evaluated_vertices(skin) - origin))
+    return out
+
+
+def test_sample_hand_object_left_is_the_mirror_image(addon):
+    right = _pairs() if bpy.ops.jhod.sample_hand_object() == {"FINISHED"} else None
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    for collection in list(bpy.data.collections):
+        bpy.data.collections.remove(collection)
+    addon.scene.jhod.side = "left"
+    assert bpy.ops.jhod.sample_hand_object() == {"FINISHED"}
+    check_hands(1.0, side="left")
+    flip = np.array([-1.0, 1.0, 1.0])
+    for (obj_r, hand_r), (obj_l, hand_l) in zip(right, _pairs()):
+        # the object is surfaced from mirrored points: its bounds mirror (to the voxel size)
+        np.testing.assert_allclose(obj_l.min(0), (obj_r * flip).min(0), atol=0.004)
+        np.testing.assert_allclose(obj_l.max(0), (obj_r * flip).max(0), atol=0.004)
+        # and the hand holds it as the right hand holds the right object (refined on nearly the same surface)
+        assert np.abs(np.median(hand_l * flip - hand_r, axis=0)).max() < 0.01  # unmirrored: ~10 cm
+
+
 def test_left_hand_grasps(addon):
     add_cube()
     addon.scene.jhod.side = "left"
