@@ -50,6 +50,36 @@ def histograms(rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def speed_quality(table: list[dict], path: Path) -> bool:
+    """Grasps per second (log scale) against penetration and 6-direction displacement, one point per
+    (method, split): where each method sits between fast and good."""
+    points = [e for e in table if e.get("grasps_per_s")]
+    if not points:
+        return False
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = (("penetration_depth_cm", "penetration depth (cm)"), ("sim_displacement_6dir_cm", "sim. disp. 6-dir (cm)"))
+    fig, axes = plt.subplots(1, len(keys), figsize=(10, 3.6))
+    for ax, (key, label) in zip(axes, keys):
+        for e in points:
+            if e.get(key) is not None:
+                ax.scatter(e["grasps_per_s"], e[key], marker="o" if e["split"] != "ood_test" else "s")
+                ax.annotate(f"{e['method']} ({e['split']})", (e["grasps_per_s"], e[key]), fontsize=7,
+                            xytext=(4, 3), textcoords="offset points")
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())  # no overlapping minor labels
+        ax.set_xlabel("grasps per second (log)")
+        ax.set_ylabel(label + ", lower is better")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def picture_sheet(jobs: list[dict], method: str, path: Path, seed: int, count: int = 12) -> bool:
     import trimesh
 
@@ -84,6 +114,8 @@ def write_report(out: Path, args, table: list[dict], rows: list[dict], jobs: lis
                         "not computed: it needs an image feature extractor (Inception weights cannot be downloaded "
                         "here). Pass `--fid-extractor module:function` (hand/object meshes -> features) to fill it."),
              "", "![metric histograms](histograms.png)", ""]
+    if speed_quality(table, out / "speed_quality.png"):
+        lines += ["![speed against quality](speed_quality.png)", ""]
     for method in args.methods.split(","):
         name = f"sheet_{method}.png"
         if picture_sheet(jobs, method, out / name, args.seed):
