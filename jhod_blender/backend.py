@@ -127,7 +127,7 @@ class SamplingJob:
 
 
 def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None, joint: bool = False,
-                   side: str = "right"):
+                   side: str = "right", candidates: int = 1):
     env = dict(os.environ)
     if (_CHECKOUT / "jhod_core" / "worker.py").is_file():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_CHECKOUT), env.get("PYTHONPATH", "")) if p)
@@ -136,7 +136,7 @@ def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None
         extra = {} if normals is None else {"normals": np.asarray(normals, dtype=np.float64)}
         if joint:
             extra["joint"] = 1
-        extra["side"] = side
+        extra["side"], extra["candidates"] = side, int(candidates)
         np.savez(in_path, points=np.zeros((0, 3)) if points_m is None else np.asarray(points_m, dtype=np.float64),
                  num=int(num), seed=int(seed), steps=int(steps), device="auto", weights_dir=folder or "", **extra)
         try:
@@ -162,15 +162,18 @@ def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None
             return {key: np.asarray(out[key]) for key in out.files}
 
 
-def start_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, side: str = "right") -> SamplingJob:
-    """A job sampling `num` grasps (`side` hands) on (N, 3) points in metres (outward `normals` (N, 3))."""
+def start_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, side: str = "right",
+                  candidates: int = 1) -> SamplingJob:
+    """A job sampling `num` grasps (`side` hands) on (N, 3) points in metres (outward `normals` (N, 3));
+    `candidates` samples per grasp, the best-scored kept after refinement."""
     check_backend(prefs)
     folder = weights_dir(prefs)
     if prefs.backend == "EXTERNAL":
-        run = _iter_external(points_m, num, seed, steps, folder, _external_python(prefs), normals, side=side)
+        run = _iter_external(points_m, num, seed, steps, folder, _external_python(prefs), normals, side=side,
+                             candidates=candidates)
     else:
         run = numpy_sampler(folder).iter_grasps(points_m, int(num), seed=int(seed), steps=int(steps), normals=normals,
-                                                side=side)
+                                                side=side, candidates=int(candidates))
     return SamplingJob(run, RESULT_KEYS)
 
 
@@ -185,9 +188,10 @@ def start_joint_sampler(num: int, seed: int, steps: int, prefs) -> SamplingJob:
     return SamplingJob(run, (*RESULT_KEYS, "object_points"))
 
 
-def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, side: str = "right") -> dict:
+def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, side: str = "right",
+                candidates: int = 1) -> dict:
     """Sample `num` grasps on (N, 3) points in metres (outward `normals` (N, 3)) with the chosen backend."""
-    return start_sampler(points_m, num, seed, steps, prefs, normals, side).run()
+    return start_sampler(points_m, num, seed, steps, prefs, normals, side, candidates).run()
 
 
 def refine(result: dict, points_m, normals, side: str = "right") -> dict:

@@ -182,7 +182,7 @@ class JHOD_OT_generate_grasp(_SamplingOperator, bpy.types.Operator):
         backend.check_backend(prefs)
         self._data = load_hand(context, settings.side)
         return backend.start_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs, normals,
-                                     settings.side)
+                                     settings.side, settings.candidates)
 
     def build(self, context, result) -> str:
         meshes = self._meshes

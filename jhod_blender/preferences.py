@@ -42,6 +42,9 @@ class JHODSceneSettings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     steps: bpy.props.IntProperty(name="Steps", default=50, min=1, max=1000,
                                  description="Denoising steps (fewer = faster)")
+    candidates: bpy.props.IntProperty(
+        name="Candidates", default=1, min=1, max=8,
+        description="Samples per grasp; the best-holding after refinement are kept (2+ = steadier grasps, slower)")
     side: bpy.props.EnumProperty(name="Hand", items=[("right", "Right", ""), ("left", "Left", "")], default="right")
     pose: bpy.props.EnumProperty(name="Pose", items=[("relaxed", "Relaxed", ""), ("flat", "Flat", ""),
                                                      ("fist", "Fist", ""), ("pinch", "Pinch", "")],

@@ -23,6 +23,7 @@ class JHOD_PT_main(bpy.types.Panel):
         box.prop(settings, "num_grasps")
         box.prop(settings, "seed")
         box.prop(settings, "steps")
+        box.prop(settings, "candidates")
         box.operator("jhod.generate_grasp", icon="HAND")
         row = box.row(align=True)
         row.operator("jhod.show_grasp", text="", icon="TRIA_LEFT").direction = -1

@@ -18,6 +18,7 @@ from typing import Callable
 
 from jhod_core import __version__
 from jhod_core.errors import JHODError
+from jhod_core.sample_numpy import CANDIDATES
 
 
 def add_eval_grasp(subparsers: argparse._SubParsersAction) -> None:
@@ -140,17 +141,22 @@ def add_sample(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("object", metavar="OBJECT_MESH", help="object mesh (obj/ply/stl/glb/gltf/off), metres")
     _add_sampling_options(parser, "number of grasps (>= 1)")
     parser.add_argument("--side", choices=("right", "left"), default="right", help="hand side (default right)")
+    parser.add_argument("--candidates", type=int, default=CANDIDATES,
+                        help=f"samples drawn per returned grasp; the best-scored after refinement are kept "
+                        f"(default {CANDIDATES}; 1 = fastest; ignored with --no-refine)")
     parser.set_defaults(func=run_sample)
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from jhod_core.sample import check_counts, sample_grasps
+    from jhod_core.sample import candidates_per_grasp, check_counts, sample_grasps
 
     check_counts(args.num, args.steps)
+    candidates_per_grasp(args.candidates, True)
     out = _check_out_dir(args.out)
     mesh = _load_checked(args.object, "object")
     result = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, device=args.device,
-                           weights_dir=args.weights, refine=not args.no_refine, side=args.side)
+                           weights_dir=args.weights, refine=not args.no_refine, side=args.side,
+                           candidates=args.candidates)
     _write_results(out, result, objects=None)
     print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
     return 0

@@ -26,8 +26,9 @@ import numpy as np
 import trimesh
 
 from jhod_core.errors import JHODError, MeshError
-from jhod_core.sample_numpy import (MAX_STEPS, MIRROR, NUM_POINTS, bbox_centre, check_counts,  # noqa: F401
-                                    check_side, checked_points, finish_hands, subset_points)
+from jhod_core.sample_numpy import (CANDIDATES, MAX_STEPS, MIRROR, NUM_POINTS, bbox_centre,  # noqa: F401
+                                    candidates_per_grasp, check_counts, check_side, checked_points,
+                                    finish_hands, subset_points)
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
 WEIGHT_FILES = ("autoencoder.pt", "denoiser.pt")
@@ -113,14 +114,15 @@ def object_surface(mesh_or_points, seed: int = 0, normals=None):
 
 def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",
                   weights_dir: str | os.PathLike | None = None, refine: bool = True, normals=None,
-                  side: str = "right") -> dict:
+                  side: str = "right", candidates: int = CANDIDATES) -> dict:
     """``num`` grasps of one object, all in the input object's frame (metres).
 
     ``normals`` (N, 3): outward normals of a point-array object, used by the refinement.
     ``side="left"``: left hands (right hands sampled on the mirrored object, then mirrored back).
 
     ``refine`` (default on) runs ``jhod_core.refine`` on the sampled grasps (contact, penetration,
-    joint limits); ``refine=False`` returns the raw diffusion samples.
+    joint limits); ``refine=False`` returns the raw diffusion samples. ``candidates`` (with ``refine``):
+    ``num * candidates`` grasps are sampled and refined and the ``num`` best-scored kept (``GraspRefiner.scores``).
 
     Returns ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) (MANO, flat hand
     mean, right hand), ``keypoints`` (num, 21, 3), ``vertices`` (num, V, 3), closed ``faces`` (F, 3),
@@ -128,6 +130,7 @@ def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, d
     """
     check_counts(num, steps)
     check_side(side)
+    per = candidates_per_grasp(candidates, refine)
     if side == "left":
         mesh_or_points, normals = _mirrored(mesh_or_points, normals)
     points = object_points(mesh_or_points, seed=seed)
@@ -144,9 +147,9 @@ def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, d
     centred = torch.as_tensor(points - offset, dtype=torch.float32, device=device)[None]
     with torch.no_grad():
         latent = autoencoder.encode(centred)
-        hand, _ = sample_conditional(denoiser, latent, num=int(num), steps=int(steps), seed=int(seed))
+        hand, _ = sample_conditional(denoiser, latent, num=int(num) * per, steps=int(steps), seed=int(seed))
     surface = object_surface(mesh_or_points, seed, normals) if refine else None
-    result = finish_hands(hand.cpu().numpy(), offset, surface, side)
+    result = finish_hands(hand.cpu().numpy(), offset, surface, side, keep=int(num))
     return {**result, "seed": int(seed), "offset": offset * MIRROR if side == "left" else offset}
 
 

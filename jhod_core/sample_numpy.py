@@ -22,8 +22,19 @@ from .model.numpy_inference import drain
 NUM_POINTS = 2048
 MAX_STEPS = 1000
 NUMPY_WEIGHT_FILES = ("autoencoder.npz", "denoiser.npz")
+# Candidates per returned grasp: sampling 2 and keeping the better-scored half after refinement lowers the
+# simulation displacement (docs/eval/jhod_default/report.md); costs more sampling and refinement time.
+CANDIDATES = 2
+MAX_CANDIDATES = 16
 MIRROR = np.array([-1.0, 1.0, 1.0])  # left hands: sample right hands on the object mirrored x -> -x
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
+
+
+def candidates_per_grasp(candidates: int, refine: bool) -> int:
+    """Samples drawn per returned grasp: ``candidates`` when refining (the best-scored are kept), else 1."""
+    if int(candidates) < 1 or int(candidates) > MAX_CANDIDATES:
+        raise JHODError(f"candidates per grasp must be 1..{MAX_CANDIDATES}, got {candidates}")
+    return int(candidates) if refine else 1
 
 
 def check_counts(num: int, steps: int) -> None:
@@ -70,10 +81,12 @@ def bbox_centre(points: np.ndarray) -> np.ndarray:
     return (points.min(axis=0) + points.max(axis=0)) / 2
 
 
-def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: str = "right") -> dict:
+def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: str = "right",
+                 keep: int | None = None) -> dict:
     """Raw hand params (num, 51) in the centred frame -> MANO params, keypoints, vertices in frame + offset.
 
-    With an ``ObjectSurface`` (in the output frame) the grasps are refined first (``jhod_core.refine``).
+    With an ``ObjectSurface`` (in the output frame) the grasps are refined first (``jhod_core.refine``),
+    and with ``keep`` only the ``keep`` best-scored of them (``GraspRefiner.scores``) stay, in sample order.
     ``side="left"``: the object was mirrored (x -> -x) before sampling; the right hands are mirrored
     back into left hands (``hand.mirror_grasp``).
     """
@@ -85,7 +98,10 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: s
     if surface is not None:
         from .refine import GraspRefiner
 
-        hand = GraspRefiner(data)(hand, surface)
+        refiner = GraspRefiner(data)
+        hand = refiner(hand, surface)
+        if keep is not None and keep < len(hand):
+            hand = hand[np.sort(np.argsort(-refiner.scores(hand, surface), kind="stable")[:keep])]
     global_orient, hand_pose, transl = hand[:, :3], hand[:, 3:48], hand[:, 48:51]
     if side == "left":
         global_orient, hand_pose, transl = mirror_grasp(global_orient, hand_pose, transl)
@@ -155,12 +171,14 @@ class NumpySampler:
         return drain(self.iter_hand_object(*args, **kwargs))
 
     def iter_grasps(self, points, num: int, *, seed: int = 0, steps: int = 50, normals=None, refine: bool = True,
-                    side: str = "right"):
+                    side: str = "right", candidates: int = CANDIDATES):
         """``sample_grasps`` as a generator of progress fractions (0..1; the result is its return value),
         so that a caller such as Blender's modal operator can show progress and stop between steps.
-        ``side="left"`` gives left hands: the model grasps the mirrored object with right hands."""
+        ``side="left"`` gives left hands: the model grasps the mirrored object with right hands.
+        ``candidates``: samples per returned grasp (the best-scored after refinement are kept)."""
         check_counts(num, steps)
         check_side(side)
+        per = candidates_per_grasp(candidates, refine)
         points = checked_points(points)
         if side == "left":
             points = points * MIRROR
@@ -168,14 +186,14 @@ class NumpySampler:
         cloud = subset_points(points, NUM_POINTS, seed)
         offset = bbox_centre(cloud)
         latent = self.autoencoder.encode(cloud - offset)
-        ddim = self.denoiser.iter_conditional(latent, num=int(num), steps=int(steps), seed=int(seed))
+        ddim = self.denoiser.iter_conditional(latent, num=int(num) * per, steps=int(steps), seed=int(seed))
         raw_hand, _ = yield from _scaled(ddim, 0.9)
         surface = None
         if refine:
             from .refine import ObjectSurface
 
             surface = ObjectSurface.from_points(points, normals)
-        result = finish_hands(raw_hand, offset, surface, side)
+        result = finish_hands(raw_hand, offset, surface, side, keep=int(num))
         return {**result, "seed": int(seed), "offset": offset * MIRROR if side == "left" else offset}
 
     def iter_hand_object(self, num: int, *, seed: int = 0, steps: int = 50):

@@ -3,7 +3,7 @@
     python -m jhod_core.worker IN.npz OUT.npz
 
 IN.npz holds ``points`` (N, 3) object points in metres (optional ``normals`` (N, 3), outward;
-optional ``side``, right/left), ``num``, ``seed``, ``steps``, ``device``
+optional ``side``, right/left, and ``candidates`` per grasp), ``num``, ``seed``, ``steps``, ``device``
 (auto/cpu/cuda) and ``weights_dir`` ("" = the default folder). ``sample_grasps`` runs on the points;
 OUT.npz receives ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) and
 ``keypoints`` (num, 21, 3), all in the points' frame; exit 0. On any failure OUT.npz holds one
@@ -21,7 +21,7 @@ RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
 
 
 def run(in_path: str) -> dict:
-    from jhod_core.sample import sample_grasps, sample_hand_object
+    from jhod_core.sample import CANDIDATES, sample_grasps, sample_hand_object
 
     with np.load(in_path, allow_pickle=False) as job:
         if "joint" in job and bool(job["joint"]):
@@ -35,8 +35,9 @@ def run(in_path: str) -> dict:
         weights_dir = str(job["weights_dir"]) if "weights_dir" in job else ""
         normals = np.asarray(job["normals"], dtype=np.float64) if "normals" in job else None
         side = str(job["side"]) if "side" in job else "right"
+        candidates = int(job["candidates"]) if "candidates" in job else CANDIDATES
     result = sample_grasps(points, num, seed=seed, steps=steps, device=device, weights_dir=weights_dir or None,
-                           normals=normals, side=side)
+                           normals=normals, side=side, candidates=candidates)
     return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
 
 

@@ -335,3 +335,54 @@ def test_left_hands_are_mirrored_right_hands_on_the_mirrored_object(weights):
     assert np.isfinite(left_mesh["vertices"]).all()
     with pytest.raises(JHODError, match="side"):
         sample_grasps(box, 1, steps=STEPS, device="cpu", weights_dir=weights, side="middle")
+
+
+def test_candidates_keep_the_best_scored_refined_samples(weights):
+    """candidates=2: 2 x num samples are refined and the num best-scored kept, in sample order."""
+    from jhod_core.hand import load_hand_data
+    from jhod_core.refine import GraspRefiner
+    from jhod_core.sample import object_surface
+
+    box = trimesh.creation.box(extents=(0.08, 0.05, 0.12))
+    all_four = sample_grasps(box, 4, seed=2, steps=STEPS, device="cpu", weights_dir=weights, candidates=1)
+    best_two = sample_grasps(box, 2, seed=2, steps=STEPS, device="cpu", weights_dir=weights, candidates=2)
+    params = np.concatenate([all_four["global_orient"], all_four["hand_pose"], all_four["transl"]], axis=1)
+    scores = GraspRefiner(load_hand_data()).scores(params, object_surface(box, 2))
+    expected = np.sort(np.argsort(-scores, kind="stable")[:2])
+    np.testing.assert_allclose(best_two["transl"], all_four["transl"][expected], atol=1e-12)
+    assert best_two["vertices"].shape[0] == 2
+    raw = sample_grasps(box, 2, seed=2, steps=STEPS, device="cpu", weights_dir=weights, refine=False, candidates=4)
+    assert raw["transl"].shape == (2, 3)  # without refinement nothing is scored: plain samples
+    for bad in (0, 17):
+        with pytest.raises(JHODError, match="candidates"):
+            sample_grasps(box, 2, steps=STEPS, device="cpu", weights_dir=weights, candidates=bad)
+
+
+def test_scores_of_hovering_touching_and_sunk_hands():
+    """Far from the object nothing is blocked (-1); touching blocks some pulls; sinking in costs penetration."""
+    from jhod_core.hand import load_hand_data
+    from jhod_core.refine import SELECT_PENETRATION, GraspRefiner, ObjectSurface
+
+    data = load_hand_data()
+    refiner = GraspRefiner(data)
+    flat = np.zeros((1, 51))
+    measured = refiner._vertices(flat)[0]  # the vertices the refiner measures
+    lowest = measured[measured[:, 2].argmin()]
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.03)
+    sphere.apply_translation(lowest - [0.0, 0.0, 0.03 + 0.0005])  # just under the hand's lowest point
+    surface = ObjectSurface.from_mesh(sphere)
+    params = np.repeat(flat, 3, axis=0)
+    params[0, 48] = 0.5          # far away
+    params[2, 50] = -0.01        # 1 cm down into the sphere
+    far, touching, sunk = refiner.scores(params, surface)
+    assert far == pytest.approx(-1.0) and touching > -1.0
+    sd, _ = surface.signed_distance(refiner._vertices(params[2:]))
+    assert -sd.min() > 0.005  # really sunk, and paying for it:
+    import jhod_core.refine as refine_module
+
+    before, refine_module.SELECT_PENETRATION = SELECT_PENETRATION, 0.0
+    try:
+        unpenalised = refiner.scores(params[2:], surface)[0]
+    finally:
+        refine_module.SELECT_PENETRATION = before
+    assert unpenalised - sunk == pytest.approx(SELECT_PENETRATION * -sd.min())

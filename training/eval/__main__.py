@@ -51,6 +51,8 @@ def parse_args(argv=None):
     p.add_argument("--joint-num", type=int, default=64, help="hand-object pairs for jhod_joint")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps")
     p.add_argument("--methods", default="jhod_raw,jhod,jhod_joint")
+    p.add_argument("--candidates", type=int, default=None,
+                   help="jhod: samples per returned grasp, best-scored kept (default: the CLI's default)")
     p.add_argument("--grabnet", default="models/grabnet/grabnet.pt", help="weights of the grabnet method")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sim", action="store_true", help="skip the PyBullet metrics (fast check)")
@@ -85,15 +87,14 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
 
     from jhod_core.geometry.mesh import load_mesh
     from jhod_core.hand import load_hand_data
-    from jhod_core.refine import GraspRefiner
-    from jhod_core.sample import (bbox_centre, load_models, object_points, object_surface, sample_grasps,
+    from jhod_core.sample_numpy import CANDIDATES
+    from jhod_core.sample import (bbox_centre, load_models, object_points, sample_grasps,
                                   sample_hand_object)
     from training.data.corpus import load_object_mesh
 
     torch.set_num_threads(args.threads)
     methods = args.methods.split(",")
     data = load_hand_data()
-    refiner = GraspRefiner(data)
     seconds = {m: 0.0 for m in methods}
     counts = {m: 0 for m in methods}
     jobs = []
@@ -119,11 +120,12 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
                 seconds["jhod_raw"] += t_sample
                 counts["jhod_raw"] += args.num
                 jobs.append({**base, "method": "jhod_raw", **_hand_arrays(raw)})
-            if "jhod" in methods:
+            if "jhod" in methods:  # what `jhod sample` returns, timed on its own (same seed: same first samples)
                 t = time.perf_counter()
-                refined = refiner(params_of(raw), object_surface(mesh, args.seed))
-                jobs.append(hand_job(base, "jhod", refined, data))
-                seconds["jhod"] += t_sample + time.perf_counter() - t
+                refined = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, weights_dir=args.weights,
+                                        candidates=args.candidates or CANDIDATES)
+                seconds["jhod"] += time.perf_counter() - t
+                jobs.append({**base, "method": "jhod", **_hand_arrays(refined)})
                 counts["jhod"] += args.num
         if "grabnet" in methods:
             model, hand_model = baseline
