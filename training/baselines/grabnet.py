@@ -9,7 +9,7 @@ Design (facts in ../shared/reference/ml_anchors.md sec. 2, our own code):
   (mu, sigma); decoder (z, BPS) -> MANO parameters; residual blocks of width 512 with BatchNorm;
 * RefineNet: 3 iterations of (|hand vertex -> object| distances, current parameters) -> correction,
   trained on ground-truth grasps perturbed like the OakInk port (translation 2 cm, fingers 0.2 rad);
-* losses: vertex L1 and hand-to-object distance L1 (GrabNet's weights 35 / 35), KL 0.005.
+* losses: vertex L1 and hand-to-object distance L1 in metres (GrabNet's weights 35 / 35), KL 0.005.
 Deviations: parameters are predicted as axis-angle (GrabNet: 6D per joint) and hand vertices are a
 fixed 512-vertex subset of the open hand (speed); both networks train together on the same
 rotation-augmented data as the JHOD denoiser (``train_diffusion.RotationAugmentation``'s rotations).
@@ -226,7 +226,9 @@ def main(argv=None) -> int:
         for name, pred_n in (("coarse", coarse_n), ("refine", refined_n)):
             verts = hand_model(**split(model.raw(pred_n))).vertices[:, model.hand_ids]
             h2o = torch.cdist(verts, clouds).amin(2)
-            loss_terms[name] = 35 * (verts - gt_verts).abs().mean() / 0.01 + 35 * (h2o - gt_h2o).abs().mean() / 0.01
+            # metres, as GrabNet: against KL_WEIGHT's pull to the prior (in centimetres the reconstruction
+            # outweighed it 100x, the latent drifted off N(0, I) and prior samples all decoded to one grasp)
+            loss_terms[name] = 35 * (verts - gt_verts).abs().mean() + 35 * (h2o - gt_h2o).abs().mean()
         kl = torch.distributions.kl_divergence(posterior, torch.distributions.Normal(0.0, 1.0)).sum(1).mean()
         loss = (1 - KL_WEIGHT) * (loss_terms["coarse"] + loss_terms["refine"]) + KL_WEIGHT * kl
         optimizer.zero_grad(set_to_none=True)
