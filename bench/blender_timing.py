@@ -33,6 +33,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--num", type=int, default=4)
     p.add_argument("--steps", default="50,25,10")
+    p.add_argument("--candidates", default="1,2", help="Generate Grasp's samples per grasp, comma separated")
     p.add_argument("--weights", default="", help="weights folder (default: the shipped model)")
     p.add_argument("--out", default=str(ROOT / "docs" / "blender_timing.json"))
     p.add_argument("--with-scipy", action="store_true", help="let refinement use SciPy's k-d tree if installed")
@@ -47,25 +48,27 @@ def main(argv=None) -> int:
     scene = bpy.context.scene
     scene.jhod.num_grasps, scene.jhod.seed = args.num, 0
     rows = []
-    for steps in [int(s) for s in args.steps.split(",")]:
-        scene.jhod.steps = steps
-        for op_name in ("generate_grasp", "sample_hand_object"):
-            times = []
-            for run in range(4):
-                for obj in list(bpy.data.objects):
-                    bpy.data.objects.remove(obj, do_unlink=True)
-                for collection in list(bpy.data.collections):
-                    bpy.data.collections.remove(collection)
-                bpy.ops.mesh.primitive_cylinder_add(radius=0.03, depth=0.08)
-                t = time.perf_counter()
-                result = getattr(bpy.ops.jhod, op_name)()
-                elapsed = time.perf_counter() - t
-                assert result == {"FINISHED"}, result
-                if run:
-                    times.append(elapsed)
-            rows.append({"operator": op_name, "grasps": args.num, "steps": steps,
-                         "seconds_median": statistics.median(times), "seconds_all": times})
-            print(json.dumps(rows[-1]), flush=True)
+    runs = [(steps, "generate_grasp", int(c)) for steps in [int(s) for s in args.steps.split(",")]
+            for c in args.candidates.split(",")] + \
+        [(steps, "sample_hand_object", 1) for steps in [int(s) for s in args.steps.split(",")]]
+    for steps, op_name, candidates in runs:
+        scene.jhod.steps, scene.jhod.candidates = steps, candidates
+        times = []
+        for run in range(4):
+            for obj in list(bpy.data.objects):
+                bpy.data.objects.remove(obj, do_unlink=True)
+            for collection in list(bpy.data.collections):
+                bpy.data.collections.remove(collection)
+            bpy.ops.mesh.primitive_cylinder_add(radius=0.03, depth=0.08)
+            t = time.perf_counter()
+            result = getattr(bpy.ops.jhod, op_name)()
+            elapsed = time.perf_counter() - t
+            assert result == {"FINISHED"}, result
+            if run:
+                times.append(elapsed)
+        rows.append({"operator": op_name, "grasps": args.num, "steps": steps, "candidates": candidates,
+                     "seconds_median": statistics.median(times), "seconds_all": times})
+        print(json.dumps(rows[-1]), flush=True)
     Path(args.out).write_text(json.dumps({"blender": bpy.app.version_string, "scipy": args.with_scipy, "rows": rows,
                                           "command": "python bench/blender_timing.py " + " ".join(argv or [])},
                                          indent=1) + "\n")
