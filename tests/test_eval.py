@@ -32,3 +32,25 @@ def test_eval_suite_writes_tables_rows_and_sheets(tmp_path):
     assert refined["limit_violation_deg_mean"] < 1e-6
     report = (out / "report.md").read_text()
     assert "| jhod |" in report and (out / "sheet_jhod.png").exists() and (out / "histograms.png").exists()
+
+
+def test_ablation_table_puts_models_side_by_side(tmp_path):
+    import json
+
+    from training.eval import ablations
+
+    for name, pen in (("a", 1.0), ("b", 2.0)):
+        folder = tmp_path / name
+        folder.mkdir()
+        row = {"method": "jhod_raw", "split": "test", "grasps": 8, "penetration_depth_cm": pen,
+               "contact_ratio": 1.0}
+        (folder / "summary.json").write_text(json.dumps({"command": "x/__main__.py --num 8", "table": [row]}))
+    out = tmp_path / "report.md"
+    assert ablations.main(["--run", f"model A={tmp_path / 'a'}", "--run", f"model B={tmp_path / 'b'}",
+                           "--out", str(out)]) == 0
+    lines = [ln for ln in out.read_text().splitlines() if ln.startswith(("| model A", "| model B"))]
+    assert [ln.split(" | ")[0] for ln in lines] == ["| model A", "| model B"]
+    assert "| 1.00 |" in lines[0] and "| 2.00 |" in lines[1] and "–" in lines[0]  # missing metrics shown as –
+    assert "python -m training.eval --num 8" in out.read_text()
+    with pytest.raises(SystemExit):
+        ablations.main(["--run", "no-equals-sign", "--out", str(out)])

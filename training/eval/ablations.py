@@ -34,16 +34,19 @@ def _pairs(values: list[str]) -> list[tuple[str, Path]]:
 def table(runs: list[tuple[str, Path]], trains: dict[str, Path]) -> str:
     lines = ["| model | method | split | grasps | " + " | ".join(c[1] for c in COLUMNS) + " |",
              "|---|---|---|---|" + "---|" * len(COLUMNS)]
-    commands = []
-    for name, folder in runs:
+    commands, entries = [], []
+    for order, (name, folder) in enumerate(runs):
         summary = json.loads((folder / "summary.json").read_text())
         commands.append(f"- {name}: `python -m training.eval {summary['command'].split('__main__.py', 1)[-1].strip()}`")
-        for row in sorted(summary["table"], key=lambda r: (r["method"], r["split"])):
-            cells = [f"{row[key]:.{digits}f}" if key in row else "–" for key, _, digits in COLUMNS]
-            lines.append(f"| {name} | {row['method']} | {row['split']} | {row['grasps']} | " + " | ".join(cells) + " |")
+        entries += [(row["method"], row["split"], order, name, row) for row in summary["table"]]
+    for method, split, _, name, row in sorted(entries, key=lambda e: e[:3]):  # models side by side per (method, split)
+        cells = [f"{row[key]:.{digits}f}" if key in row else "–" for key, _, digits in COLUMNS]
+        lines.append(f"| {name} | {method} | {split} | {row['grasps']} | " + " | ".join(cells) + " |")
     text = "\n".join(lines) + "\n\nEvaluation commands:\n\n" + "\n".join(commands) + "\n"
     if trains:
-        text += "\nFinal training losses (last logged step; lower is better, same data and steps):\n\n"
+        text += ("\nFinal training losses (last logged batch, same steps). The terms differ between variants (without "
+                 "object-only data there is no object-only term; with synchronous timesteps no conditional rows), so "
+                 "the totals are not comparable across rows; the per-term values are.\n\n")
         text += "| model | step | loss | cond | uncond | object |\n|---|---|---|---|---|---|\n"
         for name, folder in trains.items():
             final = json.loads((folder / "summary.json").read_text())["final"][-1]
