@@ -37,6 +37,8 @@ def test_eval_suite_writes_tables_rows_and_sheets(tmp_path):
 def test_ablation_table_puts_models_side_by_side(tmp_path):
     import json
 
+    import pytest
+
     from training.eval import ablations
 
     for name, pen in (("a", 1.0), ("b", 2.0)):
