@@ -6,14 +6,16 @@ millimetres off the surface or sink into it. Two cheap moves fix most of that:
 
 * fingers: every finger gets one extra flexion angle added to its three joints, chosen from a small
   grid (``FLEX_OFFSETS``) and clipped to the anatomical limits (``hand.joint_limits``; clipping also
-  removes any limit violation of the sampled pose). Per finger the smallest change is kept whose
-  palmar pads touch the surface (within ``touch``) while no vertex of that finger is deeper than
-  ``depth``; a finger that cannot touch without penetrating takes the closest safe offset.
+  removes any limit violation of the sampled pose). Among the offsets that keep every vertex of the
+  finger within ``depth`` of the surface, each finger takes the one under which the whole hand blocks
+  the most pull directions (``COVERAGE``; see ``BLOCKS``), ties going to the smallest change whose
+  palmar pads touch (within ``touch``); a finger that cannot touch takes the closest safe offset.
 * approach: a hand that touches nothing slides straight towards the object until it does;
 * push-out: the whole hand is translated along the mean outward normal under its penetrating
   vertices until the deepest one is ``margin`` above the surface (a few iterations).
 
-Order: approach, fingers, push-out, then fingers again from the sampled pose. The object is a set
+Order: approach, fingers, push-out, then fingers again from the sampled pose. ``GraspRefiner.scores``
+rates refined grasps (coverage minus penetration) so that callers can keep the best of several samples. The object is a set
 of surface points with outward normals (``ObjectSurface``); the signed distance of x is (x - p) . n
 for its nearest surface point p (negative inside), exact for locally flat surfaces and good to ~1 mm
 with 8192 points on a hand-size object. Everything is deterministic.
