@@ -59,55 +59,64 @@ PULL_DIRECTIONS = _grid[np.abs(_grid).sum(1) > 0] / np.linalg.norm(_grid[np.abs(
 class NumpyNearest:
     """``scipy.spatial.cKDTree.query`` stand-in for Pythons without SciPy (Blender): exact, NumPy only.
 
-    Plain brute force against every point is memory-bound (a (queries x points) matrix per chunk)
-    and took ~1.5 s of a 4-grasp refinement in Blender. Queries are therefore sorted along a
-    space-filling order into small spatially compact chunks, and each chunk is compared only with
-    the points inside its bounding box grown by ``radius``: an upper bound on the distance to the
-    nearest point of every query in the chunk (from a coarse subset of the points, or the caller's
-    ``distance_upper_bound``). No point outside that box can be the nearest, so the result is exact.
+    Plain brute force against every point is memory-bound (a queries x points matrix) and took ~1.5 s
+    of a 4-grasp refinement in Blender. Instead the points are grouped around ``COARSE`` centres (each
+    point with its nearest centre; r_c = the group's radius). A query's nearest centre, at distance d,
+    bounds its nearest point: no farther than d. By the triangle inequality a group whose centre is
+    farther than d + r_c cannot hold it, so each query is compared only with the remaining groups'
+    points. Queries go in small chunks along a Z-order curve, so that chunks are compact and their
+    groups few. The result equals the k-d tree's.
     """
 
-    COARSE = 256      # points of the subset that gives each query an upper bound
+    COARSE = 256      # group centres
     CHUNK = 64        # queries compared together
 
     def __init__(self, points: np.ndarray):
         self.points = np.asarray(points, dtype=np.float64)
-        self.by_x = np.argsort(self.points[:, 0], kind="stable")  # a box's x-range is then one slice
-        self.sorted_x = self.points[self.by_x, 0]
-        step = max(1, len(self.points) // self.COARSE)
-        self.coarse = self.points[::step]
-        extent = np.ptp(self.points, axis=0).max() if len(self.points) else 1.0
-        self.cell = max(extent / 16.0, 1e-9)  # space-filling order resolution
+        if not len(self.points):
+            return
+        self.centres = self.points[::max(1, len(self.points) // self.COARSE)]
+        group = np.concatenate([self._distances(self.points[i:i + 4096], self.centres).argmin(axis=1)
+                                for i in range(0, len(self.points), 4096)])
+        self.members = np.argsort(group, kind="stable")  # point indices, grouped
+        self.starts = np.searchsorted(group[self.members], np.arange(len(self.centres) + 1))
+        self.radius = np.zeros(len(self.centres))
+        np.maximum.at(self.radius, group, np.linalg.norm(self.points - self.centres[group], axis=1))
+        self.low, extent = self.points.min(axis=0), np.ptp(self.points, axis=0).max()
+        self.cell = max(extent / 64.0, 1e-9)  # Z-order resolution
 
     @staticmethod
-    def _nearest(q: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _distances(q: np.ndarray, c: np.ndarray) -> np.ndarray:
         centre = q.mean(axis=0)  # |a-b|^2 = |a|^2 + |b|^2 - 2ab on centred coordinates: one matmul, little round-off
-        q, c = q - centre, candidates - centre
-        d2 = (c ** 2).sum(1)[None] - 2.0 * (q @ c.T)
-        k = d2.argmin(1)
-        return np.sqrt(np.maximum(d2[np.arange(len(q)), k] + (q ** 2).sum(1), 0.0)), k
+        q, c = q - centre, c - centre
+        return np.sqrt(np.maximum((q ** 2).sum(1)[:, None] + (c ** 2).sum(1)[None] - 2.0 * (q @ c.T), 0.0))
+
+    def _morton(self, x: np.ndarray) -> np.ndarray:
+        """Z-order codes of points on a grid of 1/64 of the points' extent (10 bits per axis)."""
+        cells = np.clip(np.floor((x - self.low) / self.cell), 0, 1023).astype(np.int64)
+        code = np.zeros(len(x), dtype=np.int64)
+        for bit in range(10):
+            for axis in range(3):
+                code |= ((cells[:, axis] >> bit) & 1) << (3 * bit + axis)
+        return code
 
     def query(self, x: np.ndarray, distance_upper_bound: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(x, dtype=np.float64).reshape(-1, 3)
         dist, idx = np.full(len(x), np.inf), np.full(len(x), len(self.points), dtype=np.int64)
         if not len(x) or not len(self.points):
             return dist, idx
-        bound = self._nearest(x, self.coarse)[0]  # a real point at this distance: the nearest is no farther
-        bound = np.minimum(bound, distance_upper_bound)
-        # snake order over a coarse grid keeps each chunk spatially compact
-        cells = np.floor((x - self.points.min(axis=0)) / self.cell).astype(np.int64)
-        order = np.lexsort((cells[:, 2], cells[:, 1], cells[:, 0]))
+        order = np.argsort(self._morton(x), kind="stable")
         for start in range(0, len(x), self.CHUNK):
             rows = order[start:start + self.CHUNK]
-            q, radius = x[rows], bound[rows].max()
-            lo, hi = q.min(axis=0) - radius, q.max(axis=0) + radius
-            ids = self.by_x[np.searchsorted(self.sorted_x, lo[0]):np.searchsorted(self.sorted_x, hi[0], "right")]
-            inside = self.points[ids]
-            ids = np.sort(ids[((inside >= lo) & (inside <= hi)).all(1)])  # index order: cKDTree's tie-break
-            if not len(ids):
+            to_centre = self._distances(x[rows], self.centres)                     # (chunk, centres)
+            bound = np.minimum(to_centre.min(axis=1), distance_upper_bound)[:, None]
+            groups = np.flatnonzero(((to_centre - self.radius[None]) <= bound).any(axis=0))
+            if not len(groups):
                 continue
-            d, k = self._nearest(q, self.points[ids])
-            dist[rows], idx[rows] = d, ids[k]
+            ids = np.sort(np.concatenate([self.members[self.starts[g]:self.starts[g + 1]] for g in groups]))
+            d = self._distances(x[rows], self.points[ids])
+            k = d.argmin(axis=1)  # ids sorted: ties go to the lowest index, as in cKDTree
+            dist[rows], idx[rows] = d[np.arange(len(rows)), k], ids[k]
         far = dist > distance_upper_bound
         dist[far], idx[far] = np.inf, len(self.points)  # cKDTree's convention for "nothing within reach"
         return dist, idx
