@@ -1,16 +1,17 @@
 """Headless batch rendering of hand grasps on objects: RGB + depth, normal, edge and mask maps.
 
-    blender -b --python jhod_blender/batch.py -- --objects MESH... --grasps FILE_OR_DIR --num N --out DIR
-    python jhod_blender/batch.py --objects MESH... --grasps FILE_OR_DIR --num N --out DIR   (bpy module)
+    blender -b --python jhod_blender/batch.py -- --objects MESH... [--grasps FILE_OR_DIR] --num N --out DIR
+    python jhod_blender/batch.py --objects MESH... [--grasps FILE_OR_DIR] --num N --out DIR   (bpy module)
 
-Options: --views 3 --resolution 512 --engine CYCLES|BLENDER_WORKBENCH --samples 16 --elevation 30
---seed 0 --force --sheet PNG. Output and conventions: docs/batch_rendering.md.
+Without --grasps the shipped model samples the grasps (--weights, --steps); --joint samples the objects
+too (no --objects). Options: --views 3 --resolution 512 --engine CYCLES|BLENDER_WORKBENCH --samples 16
+--elevation 30 --seed 0 --force --sheet PNG. Output and conventions: docs/batch_rendering.md.
 
 For every object, grasp k and view v it writes DIR/<object id>/grasp_<k>/view_<v>/ with rgb.png,
 depth.png, depth.npy, normal.png, edges.png, mask.png and view.json, and DIR/<object id>/manifest.json.
 A view is rendered into view_<v>.partial/ and renamed to view_<v>/ once complete (view.json written
 last), so a killed run resumes where it stopped. Exit status: 0 all done, 1 some objects skipped
-(bad mesh, no grasps), 2 nothing rendered because of the arguments (e.g. no --grasps).
+(bad mesh, no grasps), 2 nothing rendered because of the arguments (e.g. a missing --objects file).
 """
 
 from __future__ import annotations
