@@ -17,5 +17,5 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
     from jhod_core.hand.poses import named_pose
     from jhod_core.sample_numpy import MIRROR, NumpySampler, refine_result
 
-__all__ = ["HandModelError", "JHODError", "MIRROR", "NumpySampler", "refine_result", "load_hand_data", "topology", "forward",
-           "rodrigues", "named_pose"]
+__all__ = ["HandModelError", "JHODError", "MIRROR", "NumpySampler", "refine_result", "load_hand_data", "topology",
+           "forward", "rodrigues", "named_pose"]

@@ -8,17 +8,17 @@ millimetres off the surface or sink into it. Two cheap moves fix most of that:
   grid (``FLEX_OFFSETS``) and clipped to the anatomical limits (``hand.joint_limits``; clipping also
   removes any limit violation of the sampled pose). Among the offsets that keep every vertex of the
   finger within ``depth`` of the surface, each finger takes the one under which the whole hand blocks
-  the most pull directions (``COVERAGE``; see ``BLOCKS``), ties going to the smallest change whose
+  the most pull directions (see ``BLOCKS``), ties going to the smallest change whose
   palmar pads touch (within ``touch``); a finger that cannot touch takes the closest safe offset.
 * approach: a hand that touches nothing slides straight towards the object until it does;
 * push-out: the whole hand is translated along the mean outward normal under its penetrating
   vertices until the deepest one is ``margin`` above the surface (a few iterations).
 
 Order: approach, fingers, push-out, then fingers again from the sampled pose. ``GraspRefiner.scores``
-rates refined grasps (coverage minus penetration) so that callers can keep the best of several samples. The object is a set
-of surface points with outward normals (``ObjectSurface``); the signed distance of x is (x - p) . n
-for its nearest surface point p (negative inside), exact for locally flat surfaces and good to ~1 mm
-with 8192 points on a hand-size object. Everything is deterministic.
+rates refined grasps (coverage minus penetration) so that callers can keep the best of several
+samples. The object is a set of surface points with outward normals (``ObjectSurface``); the signed
+distance of x is (x - p) . n for its nearest surface point p (negative inside), exact for locally flat
+surfaces and good to ~1 mm with 8192 points on a hand-size object. Everything is deterministic.
 """
 
 from __future__ import annotations
@@ -48,12 +48,12 @@ SURFACE_POINTS = 8192
 # normal: cos 72 = 0.32). A grasp that blocks every pull direction holds; 26 directions around the sphere.
 CONTACT_GAP = 0.002
 BLOCKS = 0.32
-COVERAGE = True   # choose finger flexions that block the most directions (else: smallest touching change)
 # Choosing among candidates (``GraspRefiner.scores``): blocked-direction coverage minus this many per metre of
 # penetration (1 mm deeper = 0.01, a third of one more blocked direction). Set on an 18-object tuning subset.
 SELECT_PENETRATION = 10.0
-_grid = np.stack(np.meshgrid(*[[-1.0, 0.0, 1.0]] * 3, indexing="ij"), -1).reshape(-1, 3)
-PULL_DIRECTIONS = _grid[np.abs(_grid).sum(1) > 0] / np.linalg.norm(_grid[np.abs(_grid).sum(1) > 0], axis=1)[:, None]
+_cube = np.stack(np.meshgrid(*[[-1.0, 0.0, 1.0]] * 3, indexing="ij"), -1).reshape(-1, 3)
+_cube = _cube[np.abs(_cube).sum(1) > 0]  # the 26 neighbours of a cube cell: faces, edges, corners
+PULL_DIRECTIONS = _cube / np.linalg.norm(_cube, axis=1, keepdims=True)
 
 
 class NumpyNearest:
@@ -186,6 +186,11 @@ def _blocking(sd: np.ndarray, normal: np.ndarray) -> np.ndarray:
     return np.where((sd <= CONTACT_GAP)[..., None], dots, -1.0).max(axis=-2)
 
 
+def _coverage(blocking: np.ndarray) -> np.ndarray:
+    """Mean over pull directions of the best blocking contact, clipped at ``BLOCKS`` (blocked is blocked)."""
+    return np.minimum(blocking, BLOCKS).mean(axis=-1)
+
+
 class GraspRefiner:
     """Refines (B, 51) MANO parameters [global_orient, hand_pose, transl] of a right-convention hand."""
 
@@ -252,9 +257,8 @@ class GraspRefiner:
             safes.append(safe)
             blocking.append(_blocking(sd_finger, normal))                     # (b, k, directions)
         choice = np.stack([score.argmin(axis=1) for score in scores], axis=1)  # (b, fingers)
-        if COVERAGE:
-            rest = verts[:, FLEX_OFFSETS.tolist().index(0.0), self.palm]        # the palm does not move here
-            choice = self._cover(choice, scores, safes, blocking, _blocking(*surface.signed_distance(rest)))
+        rest = verts[:, FLEX_OFFSETS.tolist().index(0.0), self.palm]            # the palm does not move here
+        choice = self._cover(choice, scores, safes, blocking, _blocking(*surface.signed_distance(rest)))
         out = params.copy()
         out[:, 3:48] = self._with_offsets(angles, FLEX_OFFSETS[choice])
         return out
@@ -270,7 +274,7 @@ class GraspRefiner:
             for f in range(choice.shape[1]):
                 others = np.maximum.reduce([palm] + [blocking[g][rows, choice[:, g]] for g in range(choice.shape[1])
                                                      if g != f])                 # (b, directions)
-                total = np.minimum(np.maximum(others[:, None], blocking[f]), BLOCKS).mean(axis=2)  # (b, k)
+                total = _coverage(np.maximum(others[:, None], blocking[f]))                      # (b, k)
                 value = np.where(safes[f], total - ranks[f], -np.inf)
                 best = value.argmax(axis=1)
                 choice[:, f] = np.where(safes[f].any(axis=1), best, choice[:, f])
@@ -315,8 +319,7 @@ class GraspRefiner:
         best blocking contact (clipped at ``BLOCKS``; correlates with the simulation displacement, r = -0.57
         on 144 refined grasps) minus ``SELECT_PENETRATION`` x the deepest measured vertex (m)."""
         sd, normal = surface.signed_distance(self._vertices(np.asarray(params, dtype=np.float64)))
-        coverage = np.minimum(_blocking(sd, normal), BLOCKS).mean(axis=1)
-        return coverage - SELECT_PENETRATION * np.maximum(-sd.min(axis=1), 0.0)
+        return _coverage(_blocking(sd, normal)) - SELECT_PENETRATION * np.maximum(-sd.min(axis=1), 0.0)
 
     def __call__(self, params: np.ndarray, surface: ObjectSurface) -> np.ndarray:
         params = np.asarray(params, dtype=np.float64)

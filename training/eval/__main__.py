@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jhod_core.sample_numpy import CANDIDATES
 from training.eval.worker import measure_object
 
 METHODS = ("jhod_raw", "jhod", "jhod_joint", "grabnet", "optimizer")
@@ -51,8 +52,8 @@ def parse_args(argv=None):
     p.add_argument("--joint-num", type=int, default=64, help="hand-object pairs for jhod_joint")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps")
     p.add_argument("--methods", default="jhod_raw,jhod,jhod_joint")
-    p.add_argument("--candidates", type=int, default=None,
-                   help="jhod: samples per returned grasp, best-scored kept (default: the CLI's default)")
+    p.add_argument("--candidates", type=int, default=CANDIDATES,
+                   help=f"jhod: samples per returned grasp, best-scored kept (default {CANDIDATES}, as `jhod sample`)")
     p.add_argument("--grabnet", default="models/grabnet/grabnet.pt", help="weights of the grabnet method")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sim", action="store_true", help="skip the PyBullet metrics (fast check)")
@@ -87,7 +88,6 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
 
     from jhod_core.geometry.mesh import load_mesh
     from jhod_core.hand import load_hand_data
-    from jhod_core.sample_numpy import CANDIDATES
     from jhod_core.sample import (bbox_centre, load_models, object_points, sample_grasps,
                                   sample_hand_object)
     from training.data.corpus import load_object_mesh
@@ -123,7 +123,7 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
             if "jhod" in methods:  # what `jhod sample` returns, timed on its own (same seed: same first samples)
                 t = time.perf_counter()
                 refined = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, weights_dir=args.weights,
-                                        candidates=args.candidates or CANDIDATES)
+                                        candidates=args.candidates)
                 seconds["jhod"] += time.perf_counter() - t
                 jobs.append({**base, "method": "jhod", **_hand_arrays(refined)})
                 counts["jhod"] += args.num
