@@ -1,11 +1,12 @@
 """Sampling speed of the shipped model on this machine: torch and NumPy paths, 1/4/16/64 grasps,
-with and without refinement, and the cost of one denoising step against its FLOP count.
+raw and default (refined, best of ``CANDIDATES``), and the cost of one denoising step against its FLOPs.
 
-    python bench/speed.py [--weights jhod_core/assets/model] [--steps 50] [--threads 2] [--out docs/speed.json]
+    python bench/speed.py [--weights jhod_core/assets/model] [--steps 25] [--threads 2] [--out docs/speed.json]
 
 Latency = wall time of one ``sample_grasps`` call on a loaded model (object encoding, DDIM, MANO
 forward, and refinement where on), median of ``--repeats`` runs after one warm-up, on the pybullet
-mug (2048 object points).
+mug (2048 object points). ``raw_candidates`` samples what the default samples (grasps x CANDIDATES)
+without refining: default - raw_candidates = the time of refining and choosing, the refinement overhead.
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ def main(argv=None) -> int:
     from jhod_core.geometry.mesh import load_mesh
     from jhod_core.model.spec import STATE_DIM
     from jhod_core.sample import load_models, object_surface, sample_grasps
-    from jhod_core.sample_numpy import NumpySampler
+    from jhod_core.sample_numpy import CANDIDATES, DEFAULT_DDIM_STEPS, NumpySampler
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", default=str(ROOT / "jhod_core" / "assets" / "model"))
     p.add_argument("--object", default=str(ROOT / "data" / "objects" / "meshes" / "pb_named_mug.ply"))
-    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--steps", type=int, default=DEFAULT_DDIM_STEPS)
     p.add_argument("--counts", default="1,4,16,64")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
@@ -53,15 +54,16 @@ def main(argv=None) -> int:
     numpy_sampler = NumpySampler(args.weights)
     rows = []
     for n in [int(c) for c in args.counts.split(",")]:
-        row = {"grasps": n, "steps": args.steps}
-        for refine in (False, True):
-            tag = "refined" if refine else "raw"
-            row[f"torch_{tag}_s"] = median_time(lambda: sample_grasps(mesh, n, steps=args.steps, device="cpu",
+        row = {"grasps": n, "steps": args.steps, "candidates": CANDIDATES}
+        for tag, count, refine in (("raw", n, False), ("raw_candidates", n * CANDIDATES, False), ("default", n, True)):
+            row[f"torch_{tag}_s"] = median_time(lambda: sample_grasps(mesh, count, steps=args.steps, device="cpu",
                                                                       weights_dir=args.weights, refine=refine),
                                                 args.repeats)
             row[f"numpy_{tag}_s"] = median_time(
-                lambda: numpy_sampler.sample_grasps(surface.points, n, steps=args.steps, normals=surface.normals,
+                lambda: numpy_sampler.sample_grasps(surface.points, count, steps=args.steps, normals=surface.normals,
                                                     refine=refine), max(1, args.repeats - 1))
+        for backend in ("torch", "numpy"):
+            row[f"{backend}_refine_overhead"] = row[f"{backend}_default_s"] / row[f"{backend}_raw_candidates_s"] - 1
         print(json.dumps(row), flush=True)
         rows.append(row)
 

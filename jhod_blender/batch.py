@@ -71,7 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="seed of the grasp sampler (recorded) and of Cycles noise")
     p.add_argument("--weights", type=Path, default=None, metavar="DIR",
                    help="model folder with autoencoder.npz + denoiser.npz (default: the shipped model)")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps when the model samples the grasps (default 50)")
+    steps = _module("core").DEFAULT_DDIM_STEPS
+    p.add_argument("--steps", type=int, default=steps, help=f"DDIM steps when the model samples (default {steps})")
     p.add_argument("--joint", action="store_true",
                    help="sample hand and object together: --num pairs, objects saved under <out>/generated")
     p.add_argument("--force", action="store_true", help="re-render views made with other settings instead of stopping")
@@ -159,14 +160,14 @@ def object_seed(seed: int, object_id: str) -> int:
 
 
 def grasps_for_object(grasp_path: Path | None, object_id: str, num: int, seed: int, mesh=None,
-                      weights: Path | None = None, steps: int = 50) -> dict:
+                      weights: Path | None = None, steps: int | None = None) -> dict:
     """THE grasp source: up to `num` grasps (MANO right hand, object frame, metres) for one object.
 
     With --grasps: the first `num` grasps of the object in source order (stable when a dataset grows
     by new shards, so a resumed run finds the same grasps). Without: the JHOD model samples `num`
-    grasps on `mesh` = (vertices, faces) with the object's own seed (`object_seed`), NumPy path,
-    refined, so a resumed run samples the same grasps again. Returns dict(global_orient (G,3),
-    hand_pose (G,45), transl (G,3), source_index (G,), sample_seed (G,)), G <= num.
+    grasps on `mesh` = (vertices, faces) with the object's own seed (`object_seed`), NumPy path, `steps`
+    DDIM steps (None: the model's default), refined, so a resumed run samples the same grasps again.
+    Returns dict(global_orient (G,3), hand_pose (G,45), transl (G,3), source_index (G,), sample_seed (G,)), G <= num.
     """
     if grasp_path is None:
         return _sample_grasps(object_id, num, seed, mesh, weights, steps)
@@ -181,14 +182,15 @@ def grasps_for_object(grasp_path: Path | None, object_id: str, num: int, seed: i
                 sample_seed=sample_seeds[:len(candidates)])
 
 
-def _sample_grasps(object_id: str, num: int, seed: int, mesh, weights, steps: int) -> dict:
+def _sample_grasps(object_id: str, num: int, seed: int, mesh, weights, steps: int | None) -> dict:
     selection = _module("selection")
     vertices, faces = mesh
     sample_seed = object_seed(seed, object_id) % (2**31 - 1)
     points, normals = selection.sample_points(np.asarray(vertices)[np.asarray(faces)], selection.NUM_POINTS,
                                               sample_seed)
     sampler = _module("backend").numpy_sampler(str(weights) if weights else None)
-    result = sampler.sample_grasps(points, num, seed=sample_seed, steps=steps, normals=normals)
+    result = sampler.sample_grasps(points, num, seed=sample_seed, steps=steps or _module("core").DEFAULT_DDIM_STEPS,
+                                   normals=normals)
     return dict(global_orient=result["global_orient"], hand_pose=result["hand_pose"], transl=result["transl"],
                 source_index=np.arange(num), sample_seed=np.full(num, sample_seed))
 

@@ -9,13 +9,13 @@ try:
     from .jhod_core.hand import load_hand_data, topology
     from .jhod_core.hand.numpy_forward import forward, rodrigues
     from .jhod_core.hand.poses import named_pose
-    from .jhod_core.sample_numpy import MIRROR, NumpySampler, refine_result
+    from .jhod_core.sample_numpy import CANDIDATES, DEFAULT_DDIM_STEPS, MIRROR, NumpySampler, refine_result
 except ImportError:  # running from a checkout (tests, `blender -b --python`)
     from jhod_core.errors import HandModelError, JHODError
     from jhod_core.hand import load_hand_data, topology
     from jhod_core.hand.numpy_forward import forward, rodrigues
     from jhod_core.hand.poses import named_pose
-    from jhod_core.sample_numpy import MIRROR, NumpySampler, refine_result
+    from jhod_core.sample_numpy import CANDIDATES, DEFAULT_DDIM_STEPS, MIRROR, NumpySampler, refine_result
 
-__all__ = ["HandModelError", "JHODError", "MIRROR", "NumpySampler", "refine_result", "load_hand_data", "topology",
-           "forward", "rodrigues", "named_pose"]
+__all__ = ["CANDIDATES", "DEFAULT_DDIM_STEPS", "HandModelError", "JHODError", "MIRROR", "NumpySampler", "refine_result",
+           "load_hand_data", "topology", "forward", "rodrigues", "named_pose"]

@@ -2,6 +2,8 @@
 
 import bpy
 
+from .core import DEFAULT_DDIM_STEPS
+
 
 def addon_preferences(context) -> "JHODPreferences":
     return context.preferences.addons[__package__].preferences
@@ -40,7 +42,7 @@ class JHODPreferences(bpy.types.AddonPreferences):
 class JHODSceneSettings(bpy.types.PropertyGroup):
     num_grasps: bpy.props.IntProperty(name="Grasps", default=4, min=1, max=64)
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
-    steps: bpy.props.IntProperty(name="Steps", default=50, min=1, max=1000,
+    steps: bpy.props.IntProperty(name="Steps", default=DEFAULT_DDIM_STEPS, min=1, max=1000,
                                  description="Denoising steps (fewer = faster)")
     candidates: bpy.props.IntProperty(
         name="Candidates", default=1, min=1, max=8,

@@ -18,7 +18,7 @@ from typing import Callable
 
 from jhod_core import __version__
 from jhod_core.errors import JHODError
-from jhod_core.sample_numpy import CANDIDATES
+from jhod_core.sample_numpy import CANDIDATES, DEFAULT_DDIM_STEPS
 
 
 def add_eval_grasp(subparsers: argparse._SubParsersAction) -> None:
@@ -122,7 +122,8 @@ def _add_sampling_options(parser: argparse.ArgumentParser, num_help: str) -> Non
     parser.add_argument("--num", type=int, required=True, help=num_help)
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--steps", type=int, default=50, help="DDIM reverse steps, 1..1000 (default 50)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_DDIM_STEPS,
+                        help=f"DDIM reverse steps, 1..1000 (default {DEFAULT_DDIM_STEPS})")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--no-refine", action="store_true",
                         help="skip the post-sampling refinement (contact, penetration, joint limits)")

@@ -26,7 +26,7 @@ import numpy as np
 import trimesh
 
 from jhod_core.errors import JHODError, MeshError
-from jhod_core.sample_numpy import (CANDIDATES, MAX_STEPS, MIRROR, NUM_POINTS, bbox_centre,  # noqa: F401
+from jhod_core.sample_numpy import (CANDIDATES, DEFAULT_DDIM_STEPS, MAX_STEPS, MIRROR, NUM_POINTS, bbox_centre,  # noqa: F401
                                     candidates_per_grasp, check_counts, check_side, checked_points,
                                     finish_hands, subset_points)
 
@@ -112,7 +112,7 @@ def object_surface(mesh_or_points, seed: int = 0, normals=None):
 
 # --------------------------------------------------------------------------- API
 
-def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",
+def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS, device: str = "auto",
                   weights_dir: str | os.PathLike | None = None, refine: bool = True, normals=None,
                   side: str = "right", candidates: int = CANDIDATES) -> dict:
     """``num`` grasps of one object, all in the input object's frame (metres).
@@ -162,7 +162,7 @@ def _mirrored(mesh_or_points, normals):
     return points, None if normals is None else np.asarray(normals, dtype=np.float64) * MIRROR
 
 
-def sample_hand_object(num: int, *, seed: int = 0, steps: int = 50, device: str = "auto",
+def sample_hand_object(num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS, device: str = "auto",
                        weights_dir: str | os.PathLike | None = None, refine: bool = True) -> dict:
     """``num`` hand-object pairs sampled jointly, in the object-centric frame (bbox centre ~ origin, metres).
 

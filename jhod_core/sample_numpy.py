@@ -18,13 +18,15 @@ import numpy as np
 
 from .errors import JHODError, MeshError
 from .model.numpy_inference import drain
+from .model.spec import DEFAULT_DDIM_STEPS
 
 NUM_POINTS = 2048
 MAX_STEPS = 1000
 NUMPY_WEIGHT_FILES = ("autoencoder.npz", "denoiser.npz")
-# Candidates per returned grasp: sampling 2 and keeping the better-scored half after refinement lowers the
-# simulation displacement (docs/eval/jhod_default/report.md); costs more sampling and refinement time.
-CANDIDATES = 2
+# Candidates per returned grasp: sampling 3 and keeping the best-scored third after refinement lowers the
+# simulation displacement and penetration (docs/model.md, "Choosing the defaults"); costs sampling and refinement
+# time, which the default DDIM steps (25, not 50) pay for.
+CANDIDATES = 3
 MAX_CANDIDATES = 16
 MIRROR = np.array([-1.0, 1.0, 1.0])  # left hands: sample right hands on the object mirrored x -> -x
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
@@ -98,7 +100,7 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: s
     if surface is not None:
         from .refine import GraspRefiner
 
-        refiner = GraspRefiner(data)
+        refiner = GraspRefiner.for_hand(data)
         hand = refiner(hand, surface)
         if keep is not None and keep < len(hand):
             hand = hand[np.sort(np.argsort(-refiner.scores(hand, surface), kind="stable")[:keep])]
@@ -170,8 +172,8 @@ class NumpySampler:
         """
         return drain(self.iter_hand_object(*args, **kwargs))
 
-    def iter_grasps(self, points, num: int, *, seed: int = 0, steps: int = 50, normals=None, refine: bool = True,
-                    side: str = "right", candidates: int = CANDIDATES):
+    def iter_grasps(self, points, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS, normals=None,
+                    refine: bool = True, side: str = "right", candidates: int = CANDIDATES):
         """``sample_grasps`` as a generator of progress fractions (0..1; the result is its return value),
         so that a caller such as Blender's modal operator can show progress and stop between steps.
         ``side="left"`` gives left hands: the model grasps the mirrored object with right hands.
@@ -196,7 +198,7 @@ class NumpySampler:
         result = finish_hands(raw_hand, offset, surface, side, keep=int(num))
         return {**result, "seed": int(seed), "offset": offset * MIRROR if side == "left" else offset}
 
-    def iter_hand_object(self, num: int, *, seed: int = 0, steps: int = 50):
+    def iter_hand_object(self, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS):
         """``sample_hand_object`` as a generator of progress fractions (the result is its return value)."""
         check_counts(num, steps)
         raw_hand, latent = yield from _scaled(self.denoiser.iter_joint(int(num), steps=int(steps), seed=int(seed)), 0.9)

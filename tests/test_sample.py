@@ -359,15 +359,15 @@ def test_candidates_keep_the_best_scored_refined_samples(weights):
 
 
 def test_scores_of_hovering_touching_and_sunk_hands():
-    """Far from the object nothing is blocked (-1); touching blocks some pulls; sinking in costs penetration."""
-    from jhod_core.hand import load_hand_data
+    """Far from the object no pull is held (0); touching holds some; sinking in costs penetration."""
+    from jhod_core.hand import load_hand_data, numpy_forward
     from jhod_core.refine import SELECT_PENETRATION, GraspRefiner, ObjectSurface
 
     data = load_hand_data()
     refiner = GraspRefiner(data)
     flat = np.zeros((1, 51))
-    measured = refiner._vertices(flat)[0]  # the vertices the refiner measures
-    lowest = measured[measured[:, 2].argmin()]
+    hand = numpy_forward(data)[0][0]
+    lowest = hand[hand[:, 2].argmin()]
     sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.03)
     sphere.apply_translation(lowest - [0.0, 0.0, 0.03 + 0.0005])  # just under the hand's lowest point
     surface = ObjectSurface.from_mesh(sphere)
@@ -375,8 +375,8 @@ def test_scores_of_hovering_touching_and_sunk_hands():
     params[0, 48] = 0.5          # far away
     params[2, 50] = -0.01        # 1 cm down into the sphere
     far, touching, sunk = refiner.scores(params, surface)
-    assert far == pytest.approx(-1.0) and touching > -1.0
-    sd, _ = surface.signed_distance(refiner._vertices(params[2:]))
+    assert far == 0.0 and 0.0 < touching <= 1.0
+    sd, _ = surface.signed_distance(numpy_forward(data, transl=params[2, 48:51])[0][0])
     assert -sd.min() > 0.005  # really sunk, and paying for it:
     import jhod_core.refine as refine_module
 

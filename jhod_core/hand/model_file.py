@@ -198,9 +198,27 @@ def mirror_grasp(global_orient, hand_pose, transl) -> tuple[np.ndarray, np.ndarr
             np.asarray(transl, dtype=np.float64) * MIRROR)
 
 
+_LOADED: dict[tuple, HandData] = {}
+
+
 def load_hand_data(path: str | os.PathLike | None = None, side: str = "right") -> HandData:
-    """Load and validate a hand model (see the module docstring for which file is used)."""
+    """Load and validate a hand model (see the module docstring for which file is used).
+
+    Loaded once per file version (path, size, modification time) and shared: its arrays are read-only.
+    """
     file = resolve_hand_path(path, side)
+    stat = file.stat()
+    key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns, side)
+    if key not in _LOADED:
+        data = _load_hand_data(file, side)
+        for value in vars(data).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        _LOADED[key] = data
+    return _LOADED[key]
+
+
+def _load_hand_data(file: Path, side: str) -> HandData:
     arrays = _read_arrays(file)
     validate_arrays(arrays, str(file))
     file_side = "left" if "LEFT" in file.name.upper() else "right"

@@ -49,8 +49,10 @@ def forward(data: HandData, global_orient=None, hand_pose=None, transl=None, bet
     if not flat_hand_mean:
         hp = hp + data.hands_mean
 
-    v_shaped = data.v_template + np.einsum("bl,vcl->bvc", be, data.shapedirs[:, :, : be.shape[1]])
-    joints = np.einsum("jv,bvc->bjc", data.J_regressor, v_shaped)
+    # matmuls, not einsum: NumPy's einsum does not use BLAS here and was most of a refinement's time
+    shapedirs = data.shapedirs[:, :, : be.shape[1]]
+    v_shaped = data.v_template + (be @ shapedirs.reshape(-1, be.shape[1]).T).reshape(batch, -1, 3)
+    joints = data.J_regressor @ v_shaped
     rot = rodrigues(np.concatenate([go, hp], axis=1).reshape(batch, 16, 3))
     pose_feature = (rot[:, 1:] - np.eye(3)).reshape(batch, 135)
     posedirs, weights = data.posedirs, data.weights

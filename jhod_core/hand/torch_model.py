@@ -44,8 +44,8 @@ class HandModel(torch.nn.Module):
                 model_path=os.path.dirname(self.data.source), data_struct=Struct(**self.data.as_mano_arrays()),
                 is_rhand=side == "right", use_pca=False, flat_hand_mean=flat_hand_mean,
                 num_betas=self.num_betas, dtype=dtype)
-        self.register_buffer("tip_vertex_ids", torch.as_tensor(self.data.tip_vertex_ids), persistent=False)
-        self.register_buffer("closed_faces", torch.as_tensor(self.data.closed_faces), persistent=False)
+        self.register_buffer("tip_vertex_ids", torch.tensor(self.data.tip_vertex_ids), persistent=False)
+        self.register_buffer("closed_faces", torch.tensor(self.data.closed_faces), persistent=False)
         self.register_buffer("keypoint_order", torch.as_tensor(KEYPOINT_ORDER), persistent=False)
 
     @property

@@ -135,8 +135,8 @@ class NumpyDenoiser:
         ``noise``: initial state (N, 563) in model space, else drawn from ``seed``."""
         return drain(self.iter_joint(*args, **kwargs))
 
-    def iter_conditional(self, object_latent, num: int | None = None, steps: int = 50, seed: int = 0,
-                         noise: np.ndarray | None = None):
+    def iter_conditional(self, object_latent, num: int | None = None, steps: int = spec.DEFAULT_DDIM_STEPS,
+                         seed: int = 0, noise: np.ndarray | None = None):
         """``sample_conditional`` as a generator of progress fractions (its result is the return value)."""
         if self.config["sync_timesteps"]:
             raise NotImplementedError("conditional sampling of a sync-timestep model needs the torch sampler")
@@ -148,7 +148,8 @@ class NumpyDenoiser:
         raw_hand, _ = yield from self._reverse(hand, obj, steps, fixed_object=True)
         return raw_hand, np.array(np.broadcast_to(object_latent, (num, spec.OBJECT_DIM)))
 
-    def iter_joint(self, num: int, steps: int = 50, seed: int = 0, noise: np.ndarray | None = None):
+    def iter_joint(self, num: int, steps: int = spec.DEFAULT_DDIM_STEPS, seed: int = 0,
+                   noise: np.ndarray | None = None):
         """``sample_joint`` as a generator of progress fractions (its result is the return value)."""
         x = (np.random.default_rng(seed).standard_normal((num, spec.STATE_DIM)) if noise is None
              else np.asarray(noise, dtype=DTYPE))

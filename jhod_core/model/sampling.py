@@ -2,7 +2,7 @@
 
 Both run the same reverse loop (paper sec. 3.3.3, MDM-style): at each level t the network predicts
 x0, and the scheduler moves x_t to the next level s < t, either with deterministic DDIM over a
-strided subset of steps (default, 50) or ancestral DDPM (default all 1000 steps). Deterministic
+strided subset of steps (default ``spec.DEFAULT_DDIM_STEPS``) or ancestral DDPM (default all 1000 steps). Deterministic
 per seed: all noise comes from one CPU ``torch.Generator`` seeded with ``seed``.
 Inputs and outputs are raw (denormalised): MANO hand params (N, 51) and object latents (N, 512).
 """
@@ -15,7 +15,6 @@ from . import spec
 from .denoiser import JHODDenoiser, split_state
 from .schedule import CosineSchedule, randn
 
-DEFAULT_DDIM_STEPS = 50
 
 
 def sample_conditional(model: JHODDenoiser, object_latent: torch.Tensor, num: int | None = None,
@@ -56,7 +55,7 @@ def _reverse_loop(model, x, steps, method, generator, fixed_object=None):
     if method not in ("ddim", "ddpm"):
         raise ValueError(f"method must be 'ddim' or 'ddpm', got {method!r}")
     schedule = CosineSchedule(model.config.num_train_steps)
-    steps = steps or (DEFAULT_DDIM_STEPS if method == "ddim" else schedule.num_train_steps)
+    steps = steps or (spec.DEFAULT_DDIM_STEPS if method == "ddim" else schedule.num_train_steps)
     ts = schedule.timesteps(steps)
     n = x.shape[0]
     replace = fixed_object is not None and model.config.sync_timesteps

@@ -23,6 +23,8 @@ OBJECT_TOKENS = 4
 CHUNK_DIM = OBJECT_DIM // OBJECT_TOKENS  # 128 numbers = 32 latent points per token
 STATE_DIM = HAND_DIM + OBJECT_DIM  # 563
 NUM_TRAIN_STEPS = 1000
+# DDIM steps unless asked otherwise: 25 measured as good as 50 (refined grasps, joint pairs; docs/model.md)
+DEFAULT_DDIM_STEPS = 25
 
 
 def cosine_alphas_cumprod(num_steps: int = NUM_TRAIN_STEPS, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jhod_core.sample_numpy import CANDIDATES
+from jhod_core.sample_numpy import CANDIDATES, DEFAULT_DDIM_STEPS
 from training.eval.worker import measure_object
 
 METHODS = ("jhod_raw", "jhod", "jhod_joint", "grabnet", "optimizer")
@@ -50,7 +50,7 @@ def parse_args(argv=None):
     p.add_argument("--max-objects", type=int, default=40, help="per split")
     p.add_argument("--num", type=int, default=8, help="grasps per object")
     p.add_argument("--joint-num", type=int, default=64, help="hand-object pairs for jhod_joint")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps")
+    p.add_argument("--steps", type=int, default=DEFAULT_DDIM_STEPS, help=f"DDIM steps (default {DEFAULT_DDIM_STEPS})")
     p.add_argument("--methods", default="jhod_raw,jhod,jhod_joint")
     p.add_argument("--candidates", type=int, default=CANDIDATES,
                    help=f"jhod: samples per returned grasp, best-scored kept (default {CANDIDATES}, as `jhod sample`)")

@@ -103,7 +103,7 @@ class GraspSynthesizer:
         self.palmar = palmar / np.linalg.norm(palmar)
         fingers_dir = data.rest_joints[4] - data.rest_joints[0]
         self.finger_dir = fingers_dir / np.linalg.norm(fingers_dir)
-        self.faces_t = torch.as_tensor(data.closed_faces)
+        self.faces_t = torch.tensor(data.closed_faces)
         # skin subset (about 5 mm spacing) for the object-inside-hand test
         self.skin_ids = torch.as_tensor(farthest_point_sampling(v, 600, seed=0))
         self._near, self._step = None, 0

@@ -1,0 +1,152 @@
+"""Choosing the sampling defaults on validation objects: DDIM steps, candidates per grasp, the selection score.
+
+    python -m training.eval.tune_selection --steps 25,50 --max-objects 20 --pool 24 --workers 2 \
+        --out docs/eval/tuning
+
+Validation objects only (the first ``--max-objects`` of the val split in the evaluation's seeded order), so the
+test and OOD numbers stay unbiased. Per object and DDIM step count, ``--pool`` grasps are sampled (seed 0),
+all refined (``jhod_core.refine``) and all measured (penetration, volume, both simulation displacements). The
+choice among candidates is then replayed offline: K candidates per grasp = the first 8 K of the pool, the 8
+best-scored kept, for
+
+* ``held``: ``GraspRefiner.scores``' hold term, the share of the 26 pull directions blocked by a hand vertex
+  within ``HOLD_GAP`` (the shipped score), and
+* ``coverage``: the mean over pull directions of the best contact's n . g, clipped at ``BLOCKS`` (contacts
+  within ``CONTACT_GAP``; what the finger choice climbs, and the score before), on the same vertices,
+
+each minus a grid of penetration weights (per metre). Writes ``rows.jsonl`` (every pooled grasp with its
+score terms) and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from training.eval.__main__ import pick_objects
+from training.eval.worker import measure_object
+
+METRICS = (("penetration_depth_cm", "pen. cm"), ("intersection_volume_cm3", "vol. cm3"),
+           ("sim_displacement_cm", "sim -y cm"), ("sim_displacement_6dir_cm", "sim 6-dir cm"))
+KEEP = 8
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--objects", default="data/objects")
+    p.add_argument("--weights", default=None, help="model folder (default: shipped)")
+    p.add_argument("--steps", default="25,50", help="DDIM step counts to compare")
+    p.add_argument("--max-objects", type=int, default=20)
+    p.add_argument("--pool", type=int, default=24, help="grasps sampled and measured per object (8 x largest K)")
+    p.add_argument("--weights-grid", default="0,10,20,30,60", help="penetration weights (per metre) to replay")
+    p.add_argument("--seed", type=int, default=1, help="object order (the samples use seed 0)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--out", required=True)
+    return p.parse_args(argv)
+
+
+def pool_rows(args) -> list[dict]:
+    """Every pooled grasp, refined and measured, with its score terms."""
+    import torch
+
+    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.model.sampling import sample_conditional
+    from jhod_core.refine import CONTACT_GAP, GraspRefiner, _blocking, _coverage
+    from jhod_core.sample import load_models, object_points, object_surface
+    from training.data.corpus import load_object_mesh
+
+    torch.set_num_threads(1)
+    autoencoder, denoiser = load_models(args.weights)
+    data = load_hand_data()
+    refiner = GraspRefiner.for_hand(data)
+    jobs, terms = [], {}
+    for steps in [int(s) for s in args.steps.split(",")]:
+        for n, (oid, _) in enumerate(pick_objects(args.objects, ["val"], args.max_objects, args.seed)):
+            print(f"[{steps} steps] {n + 1}/{args.max_objects} {oid}", flush=True)
+            mesh = load_object_mesh(args.objects, oid)
+            offset = np.asarray(mesh.bounds).mean(axis=0)
+            with torch.no_grad():
+                latent = autoencoder.encode(torch.as_tensor(object_points(mesh) - offset, dtype=torch.float32)[None])
+                hand, _ = sample_conditional(denoiser, latent, num=args.pool, steps=steps, seed=0)
+            params = hand.numpy().astype(np.float64)
+            params[:, 48:51] += offset
+            surface = object_surface(mesh)
+            params = refiner(params, surface)
+            held, depth = refiner.hold_terms(params, surface)
+            verts = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
+                                  transl=params[:, 48:51])[0]
+            coverage = _coverage(_blocking(*surface.signed_distance(verts), CONTACT_GAP))
+            method = f"steps{steps}"
+            terms[(method, oid)] = (held, coverage, depth)
+            jobs.append({"object_id": oid, "split": "val", "method": method, "sim": True,
+                         "mesh": str(Path(args.objects) / "meshes" / f"{oid}.ply"), "vertices": verts,
+                         "hand_pose": params[:, 3:48]})
+    rows = []
+    with ProcessPoolExecutor(args.workers) as pool:
+        for k, result in enumerate(pool.map(measure_object, jobs)):
+            for r in result:
+                held, coverage, depth = terms[(r["method"], r["object_id"])]
+                i = r["grasp"]
+                rows.append({**r, "held": float(held[i]), "coverage": float(coverage[i]), "depth_m": float(depth[i])})
+            print(f"  measured {k + 1}/{len(jobs)}", flush=True)
+    return rows
+
+
+def replay(rows: list[dict], candidates: int, score: str, weight: float) -> dict:
+    """Mean metrics of the KEEP best-scored of the first KEEP x ``candidates`` grasps of every object."""
+    chosen = []
+    for oid in sorted({r["object_id"] for r in rows}):
+        pool = sorted((r for r in rows if r["object_id"] == oid), key=lambda r: r["grasp"])[:KEEP * candidates]
+        values = np.array([r[score] - weight * r["depth_m"] for r in pool])
+        chosen += [pool[i] for i in np.argsort(-values, kind="stable")[:KEEP]]
+    return {key: float(np.mean([r[key] for r in chosen])) for key, _ in METRICS}
+
+
+def report(rows: list[dict], args, seconds: float) -> str:
+    weights = [float(w) for w in args.weights_grid.split(",")]
+    lines = ["# Choosing the defaults on validation objects", "",
+             f"Command: `python -m training.eval.tune_selection {' '.join(sys.argv[1:])}` "
+             f"({seconds / 60:.0f} min). {args.max_objects} val objects (order seed {args.seed}), a pool of "
+             f"{args.pool} refined grasps each (sample seed 0); K candidates = the first 8 K of the pool, the 8 "
+             "best-scored kept; score = `held` or `coverage` minus weight x penetration depth (m).", ""]
+    sims = np.array([r["sim_displacement_6dir_cm"] for r in rows])
+    for score in ("held", "coverage"):
+        r = np.corrcoef([x[score] for x in rows], sims)[0, 1]
+        lines.append(f"- correlation of `{score}` with the six-direction displacement over all "
+                     f"{len(rows)} pooled grasps: r = {r:+.2f}")
+    lines += ["", "| steps | K | score | weight | " + " | ".join(name for _, name in METRICS) + " |",
+              "|---|---|---|---|" + "---|" * len(METRICS)]
+    for method in sorted({r["method"] for r in rows}, key=lambda m: int(m[5:])):
+        own = [r for r in rows if r["method"] == method]
+        most = args.pool // KEEP
+        for k in range(1, most + 1):
+            for score in (("held",) if k == 1 else ("held", "coverage")):
+                for weight in ((0.0,) if k == 1 else weights):
+                    means = replay(own, k, score, weight)
+                    lines.append(f"| {method[5:]} | {k} | {score if k > 1 else '-'} | "
+                                 f"{weight:g} | " + " | ".join(f"{means[key]:.2f}" for key, _ in METRICS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    rows = pool_rows(args)
+    with open(out / "rows.jsonl", "w") as handle:
+        for r in rows:
+            handle.write(json.dumps(r) + "\n")
+    (out / "report.md").write_text(report(rows, args, time.perf_counter() - start))
+    print((out / "report.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
