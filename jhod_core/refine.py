@@ -106,7 +106,9 @@ class NumpyNearest:
                 code |= ((cells[:, axis] >> bit) & 1) << (3 * bit + axis)
         return code
 
-    def query(self, x: np.ndarray, distance_upper_bound: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+    def query(self, x: np.ndarray, distance_upper_bound: float = np.inf, workers: int = 1
+              ) -> tuple[np.ndarray, np.ndarray]:
+        """cKDTree's ``query`` (k = 1); ``workers`` is accepted for the same calls and ignored (one thread)."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, 3)
         dist, idx = np.full(len(x), np.inf), np.full(len(x), len(self.points), dtype=np.int64)
         if not len(x) or not len(self.points):
@@ -177,7 +179,7 @@ class ObjectSurface:
         query is several times faster and nothing far away matters here).
         """
         flat = x.reshape(-1, 3)
-        dist, idx = self.tree.query(flat, distance_upper_bound=reach)
+        dist, idx = self.tree.query(flat, distance_upper_bound=reach, workers=-1)  # all cores: most of refining
         near = np.isfinite(dist)
         sd = np.full(len(flat), np.inf)
         normal = np.zeros_like(flat)
@@ -305,7 +307,7 @@ class GraspRefiner:
         rows = np.flatnonzero(sd.min(axis=1) > max(touch, 0.0))
         if not len(rows):
             return out
-        dist, idx = surface.tree.query(verts[rows].reshape(-1, 3))  # unbounded: only for the far hands
+        dist, idx = surface.tree.query(verts[rows].reshape(-1, 3), workers=-1)  # unbounded: only for the far hands
         dist, idx = dist.reshape(len(rows), -1), idx.reshape(len(rows), -1)
         closest = dist.argmin(axis=1)
         gap = surface.points[idx[np.arange(len(rows)), closest]] - verts[rows, closest]
