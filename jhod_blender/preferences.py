@@ -44,9 +44,10 @@ class JHODSceneSettings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     steps: bpy.props.IntProperty(name="Steps", default=DEFAULT_DDIM_STEPS, min=1, max=1000,
                                  description="Denoising steps (fewer = faster)")
+    # 2, not jhod_core's 3: click -> 4 hands stays under a second in Blender (docs/speed.md)
     candidates: bpy.props.IntProperty(
-        name="Candidates", default=1, min=1, max=8,
-        description="Samples per grasp; the best-holding after refinement are kept (2+ = steadier grasps, slower)")
+        name="Candidates", default=2, min=1, max=8,
+        description="Samples per grasp; the best-holding after refinement are kept (more = steadier grasps, slower)")
     side: bpy.props.EnumProperty(name="Hand", items=[("right", "Right", ""), ("left", "Left", "")], default="right")
     pose: bpy.props.EnumProperty(name="Pose", items=[("relaxed", "Relaxed", ""), ("flat", "Flat", ""),
                                                      ("fist", "Fist", ""), ("pinch", "Pinch", "")],

@@ -56,3 +56,49 @@ def test_ablation_table_puts_models_side_by_side(tmp_path):
     assert "python -m training.eval --num 8" in out.read_text()
     with pytest.raises(SystemExit):
         ablations.main(["--run", "no-equals-sign", "--out", str(out)])
+
+
+def _rows(folder, values):
+    """rows.jsonl with one jhod/test row per (object, penetration) pair."""
+    folder.mkdir()
+    keys = ("intersection_volume_cm3", "sim_displacement_cm", "sim_displacement_6dir_cm")
+    lines = [json.dumps({"method": "jhod", "split": "test", "object_id": oid, "penetration_depth_cm": pen,
+                         **{k: None for k in keys}}) for oid, pen in values]
+    (folder / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_uncertainty_is_over_objects_and_pairs_by_object(tmp_path, capsys):
+    import numpy as np
+
+    from training.eval import uncertainty
+
+    # object a: 1 and 3 (mean 2), object b: 4 (one grasp); the error is over the two object means
+    run = _rows(tmp_path / "run", [("a", 1.0), ("a", 3.0), ("b", 4.0)])
+    means = uncertainty.object_means(run)
+    assert means == {("jhod", "test", "penetration_depth_cm"): {"a": 2.0, "b": 4.0}}
+    mean, error = uncertainty.mean_and_error([2.0, 4.0])
+    assert mean == 3.0 and np.isclose(error, np.std([2.0, 4.0], ddof=1) / np.sqrt(2))
+    other = _rows(tmp_path / "other", [("a", 1.5), ("b", 3.0), ("c", 9.0)])  # c is not shared: left out
+    assert uncertainty.main([str(run), "--paired-with", str(other)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if "penetration" in ln)
+    diffs = [0.5, 1.0]
+    expected = f"{np.mean(diffs):+.3f} +- {np.std(diffs, ddof=1) / np.sqrt(2):.3f} (2 objects)"
+    assert "| 2 | 3.000 +- 1.000 |" in line and expected in line
+
+
+def test_selection_replay_keeps_the_best_scored_of_the_first_candidates():
+    import numpy as np
+
+    from training.eval.tune_selection import KEEP, replay
+
+    # one object, 2 x KEEP pooled grasps; grasp i has held = i / 100, and penetration 1 cm for odd i
+    rows = [{"object_id": "o", "grasp": i, "held": i / 100, "depth_m": 0.01 * (i % 2),
+             "penetration_depth_cm": float(i % 2), "intersection_volume_cm3": 0.0,
+             "sim_displacement_cm": float(i), "sim_displacement_6dir_cm": 0.0} for i in range(2 * KEEP)]
+    first = replay(rows, 1, "held", 0.0)                # K = 1: simply the first KEEP grasps
+    assert first["sim_displacement_cm"] == np.mean(range(KEEP))
+    best = replay(rows, 2, "held", 0.0)                 # K = 2, no penalty: the KEEP highest held
+    assert best["sim_displacement_cm"] == np.mean(range(KEEP, 2 * KEEP))
+    careful = replay(rows, 2, "held", 100.0)            # a heavy penalty: only even (unpenetrating) grasps
+    assert careful["penetration_depth_cm"] == 0.0

@@ -354,3 +354,20 @@ def test_mirror_grasp_gives_the_mirrored_hand_on_the_left_model():
     v_right = numpy_forward(right, global_orient=go, hand_pose=hp, transl=tr)[0]
     v_left = numpy_forward(left, *mirror_grasp(go, hp, tr))[0]
     np.testing.assert_allclose(v_left, v_right * np.array([-1.0, 1.0, 1.0]), atol=1e-9)
+
+
+def test_hand_data_is_loaded_once_and_read_only(tmp_path):
+    """load_hand_data shares one read-only HandData per file; another file gets its own."""
+    import pytest
+
+    from jhod_core.hand import load_hand_data
+
+    first = load_hand_data()
+    assert load_hand_data() is first
+    with pytest.raises(ValueError):
+        first.v_template[0, 0] = 1.0  # shared: nobody may change it for everyone else
+    copy = tmp_path / "hand.npz"
+    shutil.copy(first.source, copy)
+    mine = load_hand_data(copy)
+    assert mine is not first and load_hand_data(copy) is mine
+    np.testing.assert_array_equal(mine.v_template, first.v_template)
