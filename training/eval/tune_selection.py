@@ -15,7 +15,8 @@ best-scored kept, for
   within ``CONTACT_GAP``; what the finger choice climbs, and the score before), on the same vertices,
 
 each minus a grid of penetration weights (per metre). Writes ``rows.jsonl`` (every pooled grasp with its
-score terms) and ``report.md``.
+score terms), ``meta.json`` (the command) and ``report.md``. ``--replay`` re-makes the report from the
+``rows.jsonl`` already in ``--out`` (another weight grid, no sampling or simulation).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--steps", default="25,50", help="DDIM step counts to compare")
     p.add_argument("--max-objects", type=int, default=20)
     p.add_argument("--pool", type=int, default=24, help="grasps sampled and measured per object (8 x largest K)")
-    p.add_argument("--weights-grid", default="0,10,20,30,60", help="penetration weights (per metre) to replay")
+    p.add_argument("--weights-grid", default="0,10,15,20,30,60", help="penetration weights (per metre) to replay")
+    p.add_argument("--replay", action="store_true", help="only re-make report.md from --out's rows.jsonl")
     p.add_argument("--seed", type=int, default=1, help="object order (the samples use seed 0)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--out", required=True)
@@ -108,11 +110,13 @@ def replay(rows: list[dict], candidates: int, score: str, weight: float) -> dict
     return {key: float(np.mean([r[key] for r in chosen])) for key, _ in METRICS}
 
 
-def report(rows: list[dict], args, seconds: float) -> str:
+def report(rows: list[dict], args, meta: dict) -> str:
     weights = [float(w) for w in args.weights_grid.split(",")]
+    command = f"`{meta['command']}` ({meta['minutes']:.0f} min)"
+    if args.replay:
+        command += f", table replayed by `python -m training.eval.tune_selection {' '.join(sys.argv[1:])}`"
     lines = ["# Choosing the defaults on validation objects", "",
-             f"Command: `python -m training.eval.tune_selection {' '.join(sys.argv[1:])}` "
-             f"({seconds / 60:.0f} min). {args.max_objects} val objects (order seed {args.seed}), a pool of "
+             f"Command: {command}. {args.max_objects} val objects (order seed {args.seed}), a pool of "
              f"{args.pool} refined grasps each (sample seed 0); K candidates = the first 8 K of the pool, the 8 "
              "best-scored kept; score = `held` or `coverage` minus weight x penetration depth (m).", ""]
     sims = np.array([r["sim_displacement_6dir_cm"] for r in rows])
@@ -138,12 +142,19 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    rows = pool_rows(args)
-    with open(out / "rows.jsonl", "w") as handle:
-        for r in rows:
-            handle.write(json.dumps(r) + "\n")
-    (out / "report.md").write_text(report(rows, args, time.perf_counter() - start))
+    if args.replay:
+        rows = [json.loads(line) for line in open(out / "rows.jsonl")]
+        meta = json.loads((out / "meta.json").read_text())
+    else:
+        start = time.perf_counter()
+        rows = pool_rows(args)
+        with open(out / "rows.jsonl", "w") as handle:
+            for r in rows:
+                handle.write(json.dumps(r) + "\n")
+        meta = {"command": "python -m training.eval.tune_selection " + " ".join(sys.argv[1:]),
+                "minutes": (time.perf_counter() - start) / 60}
+        (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    (out / "report.md").write_text(report(rows, args, meta))
     print((out / "report.md").read_text())
     return 0
 
