@@ -3,6 +3,7 @@ files, table entries and that refinement is measured separately from the raw sam
 
 import json
 
+import numpy as np
 import torch
 
 from tests.tiny_model import write_tiny_weights
@@ -14,23 +15,30 @@ def test_eval_suite_writes_tables_rows_and_sheets(tmp_path):
     (tmp_path / "w").mkdir()
     weights = write_tiny_weights(tmp_path / "w")
     out = tmp_path / "eval"
-    assert main(["--weights", str(weights), "--splits", "ood_test", "--max-objects", "1", "--num", "3",
+    assert main(["--weights", str(weights), "--splits", "ood_test", "--max-objects", "2", "--num", "3",
                  "--steps", "3", "--methods", "jhod_raw,jhod,jhod_joint", "--joint-num", "2", "--no-sim",
                  "--fid-extractor", "tests.fid_features:hand_statistics", "--fid-reference", "jhod_raw",
                  "--out", str(out)]) == 0
     rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
     assert sorted({(r["method"], r["split"]) for r in rows}) == [
         ("jhod", "ood_test"), ("jhod_joint", "generated"), ("jhod_raw", "ood_test")]
-    assert sum(r["method"] == "jhod" for r in rows) == 3 and all(r["sim_displacement_cm"] is None for r in rows)
+    assert sum(r["method"] == "jhod" for r in rows) == 6 and all(r["sim_displacement_cm"] is None for r in rows)
     table = json.loads((out / "summary.json").read_text())["table"]
     for entry in table:
         assert entry["grasps_per_s"] > 0 and 0 <= entry["contact_ratio"] <= 1
+        assert entry["sim_displacement_cm_se"] is None  # no simulation, nothing to be unsure of
+    raw = next(e for e in table if e["method"] == "jhod_raw")
+    raw_rows = [r for r in rows if r["method"] == "jhod_raw"]
+    per_object = [np.mean([r["penetration_depth_cm"] for r in raw_rows if r["object_id"] == oid])
+                  for oid in sorted({r["object_id"] for r in raw_rows})]
+    assert np.isclose(raw["penetration_depth_cm_se"], np.std(per_object, ddof=1) / np.sqrt(2))  # over objects
     # refinement enforces joint limits, raw random-weight samples need not
     assert next(e for e in table if e["method"] == "jhod_raw")["fid"] < 1e-6  # the reference against itself
     assert next(e for e in table if e["method"] == "jhod_joint")["fid"] is None  # no reference on that split
     refined = next(e for e in table if e["method"] == "jhod")
     assert refined["limit_violation_deg_mean"] < 1e-6
     report = (out / "report.md").read_text()
+    assert f"{raw['penetration_depth_cm']:.2f} +- {raw['penetration_depth_cm_se']:.2f}" in report
     assert "| jhod |" in report and (out / "sheet_jhod.png").exists() and (out / "histograms.png").exists()
 
 

@@ -177,7 +177,10 @@ def _hand_arrays(result: dict) -> dict:
 
 
 def summarise(rows: list[dict], jobs: list[dict], seconds: dict, counts: dict) -> list[dict]:
+    """One entry per (method, split): metric means, each with ``<metric>_se``, its standard error over objects
+    (``training.eval.uncertainty``; None with one object), diversity, speed."""
     from jhod_core.metrics import diversity
+    from training.eval.uncertainty import mean_and_error
 
     table = []
     groups = sorted({(r["method"], r["split"]) for r in rows}, key=lambda g: (METHODS.index(g[0]), g[1]))
@@ -195,6 +198,10 @@ def summarise(rows: list[dict], jobs: list[dict], seconds: dict, counts: dict) -
         for key in METRIC_KEYS:
             values = [r[key] for r in sel if r[key] is not None]
             entry[key] = float(np.mean(values)) if values else None
+            per_object = [np.mean([r[key] for r in sel if r["object_id"] == oid and r[key] is not None])
+                          for oid in sorted({r["object_id"] for r in sel if r[key] is not None})]
+            error = mean_and_error(per_object)[1] if len(per_object) > 1 else None
+            entry[f"{key}_se"] = error
         table.append(entry)
     return table
 

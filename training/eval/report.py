@@ -17,11 +17,20 @@ COLUMNS = (
 )
 
 
+def _cell(entry: dict, key: str, fmt: str) -> str:
+    """The value, with "+- its standard error over objects" where the summary has one (``<key>_se``)."""
+    if entry.get(key) is None:
+        return "-"
+    error = entry.get(f"{key}_se")
+    return fmt.format(entry[key]) + (f" +- {fmt.format(error)}" if error is not None else "")
+
+
 def markdown_table(table: list[dict]) -> str:
     lines = ["| " + " | ".join(c[1] for c in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for entry in table:
-        cells = [fmt.format(entry[key]) if entry.get(key) is not None else "-" for key, _, fmt in COLUMNS]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(_cell(entry, key, fmt) for key, _, fmt in COLUMNS) + " |")
+    lines.append("")
+    lines.append("+- : standard error of the mean over objects (per-object means), where there are two or more.")
     return "\n".join(lines)
 
 
