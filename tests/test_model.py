@@ -315,7 +315,7 @@ def _tiny_corpus(root, n_objects=6):
     return objects, grasps
 
 
-def test_training_scripts_end_to_end(tmp_path):
+def test_training_scripts_end_to_end(tmp_path, capsys):
     from training import train_autoencoder, train_diffusion
 
     objects, grasps = _tiny_corpus(tmp_path)
@@ -328,6 +328,8 @@ def test_training_scripts_end_to_end(tmp_path):
     ae = ObjectAutoencoder.load(ae_out / "autoencoder.pt")
     assert torch.all(ae.latent_std != 1.0)  # statistics were filled in
     assert (ae_out / "curves.png").exists()
+    # without a progress bar, each checkpoint still says where the run is
+    assert "step 2/2: loss " in capsys.readouterr().out
 
     out = tmp_path / "diff"
     tiny = ["--d-model", "32", "--layers", "1", "--heads", "2", "--ff", "32", "--encoder-hidden", "32"]

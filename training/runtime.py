@@ -72,6 +72,14 @@ def save_atomic(obj, path) -> None:
     os.replace(tmp, path)
 
 
+def checkpoint_line(step: int, total: int, history: list[dict]) -> str:
+    """One line per checkpoint for logs without a progress bar (``--no-progress``, background runs)."""
+    last = next((h for h in reversed(history) if h["split"] == "train"), {})
+    rate = f", {last['samples_per_s']:.0f} samples/s" if "samples_per_s" in last else ""
+    loss = f"loss {last['loss']:.4g}" if "loss" in last else "no loss logged yet"
+    return f"step {step}/{total}: {loss}{rate}; checkpoint saved"
+
+
 def plot_history(history: list[dict], path, title: str) -> None:
     """Training curves: one log-scale panel per logged quantity (keys other than 'step'/'split')."""
     import matplotlib

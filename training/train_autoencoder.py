@@ -187,6 +187,8 @@ def main(argv=None) -> int:
                 history.append({"step": done, "split": "val", **evaluate(model, val_points, rt.device)})
                 bar.write(f"step {done}: val {history[-1]}")
             checkpoint(done)
+            if rt.is_main and args.no_progress:
+                print(runtime.checkpoint_line(done, args.steps, history), flush=True)
             tick, seen = time.perf_counter(), 0
 
     if rt.is_main:

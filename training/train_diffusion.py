@@ -272,6 +272,8 @@ def main(argv=None) -> int:
                 history.append({"step": done, "split": "val", **evaluate()})
                 bar.write(f"step {done}: val loss {history[-1]['loss']:.4g}")
             save(done, final=done == args.steps)
+            if rt.is_main and args.no_progress:
+                print(runtime.checkpoint_line(done, args.steps, history), flush=True)
             tick, seen = time.perf_counter(), 0
 
     if rt.is_main:
