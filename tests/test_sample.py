@@ -257,6 +257,25 @@ def test_missing_weights_message_says_how_to_fix(tmp_path):
     assert str(tmp_path / "none") in message and "train_diffusion.py" in message and "--weights" in message
 
 
+def test_models_load_once_per_file_version(weights, tmp_path):
+    from jhod_core.sample import load_models
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    for name in ("autoencoder.pt", "denoiser.pt"):
+        (folder / name).write_bytes((weights / name).read_bytes())
+    first = load_models(folder)
+    assert load_models(folder) is first  # the same objects: no second read
+    # a re-exported (or corrupted) file is read again, never served from the cache
+    denoiser = folder / "denoiser.pt"
+    os.utime(denoiser, ns=(denoiser.stat().st_atime_ns, denoiser.stat().st_mtime_ns + 10**9))
+    again = load_models(folder)
+    assert again is not first and again[1] is not first[1]
+    denoiser.write_bytes(b"not a torch file")
+    with pytest.raises(JHODError, match="corrupt"):
+        load_models(folder)
+
+
 # --------------------------------------------------------------------------- NumPy path (Blender)
 
 def test_numpy_sampler_contract(weights):
