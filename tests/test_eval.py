@@ -110,3 +110,23 @@ def test_selection_replay_keeps_the_best_scored_of_the_first_candidates():
     assert best["sim_displacement_cm"] == np.mean(range(KEEP, 2 * KEEP))
     careful = replay(rows, 2, "held", 100.0)            # a heavy penalty: only even (unpenetrating) grasps
     assert careful["penetration_depth_cm"] == 0.0
+
+
+def test_selection_oracle_and_drop_auc():
+    import numpy as np
+
+    from training.eval.tune_selection import DROP_CM, KEEP, drop_auc, replay
+
+    # grasp i: six-direction displacement 2 * KEEP - i (the later, the better), -y 10 cm (dropped) for i < 3
+    rows = [{"object_id": "o", "grasp": i, "held": 0.5, "depth_m": 0.0, "penetration_depth_cm": 0.0,
+             "intersection_volume_cm3": 0.0, "sim_displacement_cm": 10.0 if i < 3 else 1.0,
+             "sim_displacement_6dir_cm": float(2 * KEEP - i)} for i in range(2 * KEEP)]
+    oracle = replay(rows, 2, "oracle", 0.0)  # the KEEP lowest six-direction displacements
+    assert oracle["sim_displacement_6dir_cm"] == np.mean(range(1, KEEP + 1))
+    assert drop_auc(rows, "held") == 0.5     # a constant score cannot separate anything
+    for r in rows:
+        r["held"] = float(r["sim_displacement_cm"] <= DROP_CM)
+    assert drop_auc(rows, "held") == 1.0
+    for r in rows:
+        r["held"] = 1.0 - r["held"]
+    assert drop_auc(rows, "held") == 0.0
