@@ -130,3 +130,31 @@ def test_selection_oracle_and_drop_auc():
     for r in rows:
         r["held"] = 1.0 - r["held"]
     assert drop_auc(rows, "held") == 0.0
+
+
+def test_displacement_by_object_size(tmp_path, capsys):
+    import json
+
+    from training.data.corpus import split_ids
+    from training.eval import by_size
+
+    assert [by_size.size_label(e) for e in (3.0, 10.0, 14.9, 15.0, 40.0)] == [
+        "< 10 cm", "10-15 cm", "10-15 cm", ">= 15 cm", ">= 15 cm"]
+    rows = [{"object_id": oid, "split": "test", "method": "m", "grasp": i, "sim_displacement_cm": y,
+             "sim_displacement_6dir_cm": 1.0}
+            for oid, ys in (("small_a", (1.0, 3.0)), ("small_b", (10.0, 10.0)), ("big", (0.5, 0.5)))
+            for i, y in enumerate(ys)]
+    rows.append({**rows[0], "object_id": "generated_0"})  # not in the extents: left out
+    table = by_size.size_table(rows, {"small_a": 5.0, "small_b": 8.0, "big": 20.0})
+    small = next(line for line in table.splitlines() if "< 10 cm" in line)
+    # per-object means 2 and 10: mean 6 +- 4 (std 5.66 / sqrt 2); 2 of 4 grasps over 5 cm
+    assert "| m | test | < 10 cm | 4 | 2 | 6.00 +- 4.00 | 50% | 1.00 |" == small
+    assert "| m | test | >= 15 cm | 2 | 1 | 0.50 +- nan | 0% | 1.00 |" in table
+
+    # on the real corpus: extents come from the object meshes, the command writes by_size.md
+    oid = split_ids("data/objects", "test")[0]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "rows.jsonl").write_text(json.dumps({**rows[0], "object_id": oid}) + "\n")
+    assert by_size.main([str(run)]) == 0
+    assert oid not in (run / "by_size.md").read_text() and "| m | test |" in capsys.readouterr().out

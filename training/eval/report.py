@@ -123,6 +123,13 @@ def write_report(out: Path, args, table: list[dict], rows: list[dict], jobs: lis
                         "not computed: it needs an image feature extractor (Inception weights cannot be downloaded "
                         "here). Pass `--fid-extractor module:function` (hand/object meshes -> features) to fill it."),
              "", "![metric histograms](histograms.png)", ""]
+    if not args.no_sim:
+        from training.eval.by_size import object_extents_cm, size_table
+
+        lines += ["## Simulation displacement by object size", "",
+                  "Largest bounding-box extent of the object (`python -m training.eval.by_size` makes the same "
+                  "table from `rows.jsonl`): the protocol's 1 kg objects drop most often from hands on large ones.", "",
+                  size_table(rows, object_extents_cm(args.objects, rows))]
     if speed_quality(table, out / "speed_quality.png"):
         lines += ["![speed against quality](speed_quality.png)", ""]
     for method in args.methods.split(","):
