@@ -135,7 +135,7 @@ def test_selection_oracle_and_drop_auc():
 def test_displacement_by_object_size(tmp_path, capsys):
     import json
 
-    from training.data.corpus import split_ids
+    from training.data.corpus import load_object_mesh, split_ids
     from training.eval import by_size
 
     assert [by_size.size_label(e) for e in (3.0, 10.0, 14.9, 15.0, 40.0)] == [
@@ -157,4 +157,6 @@ def test_displacement_by_object_size(tmp_path, capsys):
     run.mkdir()
     (run / "rows.jsonl").write_text(json.dumps({**rows[0], "object_id": oid}) + "\n")
     assert by_size.main([str(run)]) == 0
-    assert oid not in (run / "by_size.md").read_text() and "| m | test |" in capsys.readouterr().out
+    extent = max(load_object_mesh("data/objects", oid).extents) * 100.0
+    line = f"| m | test | {by_size.size_label(extent)} | 1 | 1 | 1.00 +- nan | 0% | 1.00 |"
+    assert line in (run / "by_size.md").read_text() and line in capsys.readouterr().out
