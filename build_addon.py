@@ -15,8 +15,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 # torch-free modules of jhod_core that run inside Blender
-CORE_FILES = ["__init__.py", "errors.py", "hand/__init__.py", "hand/model_file.py", "hand/numpy_forward.py",
-              "hand/topology.py", "hand/joint_limits.py", "hand/poses.py", "hand/regions.py",
+CORE_FILES = ["__init__.py", "errors.py", "file_version.py", "hand/__init__.py", "hand/model_file.py",
+              "hand/numpy_forward.py", "hand/topology.py", "hand/joint_limits.py", "hand/poses.py", "hand/regions.py",
               "geometry/__init__.py", "geometry/sampling.py", "refine.py", "sample_numpy.py",
               "model/__init__.py", "model/spec.py", "model/numpy_inference.py",
               "assets/OPENHAND_RIGHT.npz", "assets/OPENHAND_LICENSE.md"]

@@ -27,7 +27,6 @@ import numpy as np
 from .core import JHODError, NumpySampler
 
 RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
-_SAMPLERS: dict = {}  # weights folder -> loaded NumpySampler (loading takes ~0.2 s; keep it between clicks)
 # a checkout (jhod_blender next to jhod_core): the worker can be run from there
 _CHECKOUT = Path(__file__).resolve().parents[1]
 
@@ -84,16 +83,13 @@ def _is_jhod_error(exc: BaseException) -> bool:
 
 
 def numpy_sampler(folder: str | None):
-    """The built-in backend's model for a weights folder (None: the shipped one), loaded once."""
-    key = folder or ""
-    if key not in _SAMPLERS:
-        try:
-            _SAMPLERS[key] = NumpySampler(folder)
-        except Exception as exc:
-            if _is_jhod_error(exc):
-                raise JHODError(str(exc)) from None
-            raise
-    return _SAMPLERS[key]
+    """The built-in backend's model for a weights folder (None: the shipped one), loaded once per file version."""
+    try:
+        return NumpySampler.cached(folder)
+    except Exception as exc:
+        if _is_jhod_error(exc):
+            raise JHODError(str(exc)) from None
+        raise
 
 
 class SamplingJob:

@@ -232,7 +232,8 @@ def _write_results(out, result: dict, objects=None) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_eval_grasp, add_hand, add_sample, add_sample_joint]
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_eval_grasp, add_hand, add_sample, add_sample_joint]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ import numpy as np
 import trimesh
 
 from jhod_core.errors import JHODError, MeshError
+from jhod_core.file_version import file_version
 from jhod_core.sample_numpy import (CANDIDATES, DEFAULT_DDIM_STEPS, MAX_STEPS, MIRROR, NUM_POINTS, bbox_centre,  # noqa: F401
                                     candidates_per_grasp, check_counts, check_side, checked_points,
                                     finish_hands, subset_points)
@@ -78,8 +79,7 @@ def load_models(weights_dir: str | os.PathLike | None = None, device: str = "cpu
     missing = [name for name in WEIGHT_FILES if not (folder / name).is_file()]
     if missing:
         raise JHODError(f"model weights missing: {', '.join(missing)} not found in {folder} ({TRAIN_HINT})")
-    stats = [(folder / name).stat() for name in WEIGHT_FILES]
-    key = (str(folder.resolve()), tuple((st.st_size, st.st_mtime_ns) for st in stats), str(device))
+    key = (file_version(*(folder / name for name in WEIGHT_FILES)), str(device))
     if key in _LOADED_MODELS:
         return _LOADED_MODELS[key]
     models = []

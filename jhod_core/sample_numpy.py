@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import JHODError, MeshError
+from .file_version import file_version
 from .model.numpy_inference import drain
 from .model.spec import DEFAULT_DDIM_STEPS
 
@@ -138,23 +139,41 @@ def refine_result(result: dict, points, normals, side: str = "right") -> dict:
     return {**result, **finish_hands(params, np.zeros(3), surface, side)}
 
 
+def _weights_folder(weights_dir: str | os.PathLike | None) -> Path:
+    folder = Path(weights_dir) if weights_dir is not None else DEFAULT_WEIGHTS_DIR
+    missing = [name for name in NUMPY_WEIGHT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise JHODError(f"model weights missing: {', '.join(missing)} not found in {folder} (write them with "
+                        f"`python training/export_weights.py --autoencoder A.pt --denoiser D.pt --out DIR`)")
+    return folder
+
+
+_LOADED_SAMPLERS: dict[tuple, "NumpySampler"] = {}
+
+
 class NumpySampler:
     """The shipped (or a user's exported) model evaluated with NumPy."""
 
     def __init__(self, weights_dir: str | os.PathLike | None = None):
         from .model.numpy_inference import NumpyDenoiser, NumpyObjectAutoencoder
 
-        folder = Path(weights_dir) if weights_dir is not None else DEFAULT_WEIGHTS_DIR
-        missing = [name for name in NUMPY_WEIGHT_FILES if not (folder / name).is_file()]
-        if missing:
-            raise JHODError(f"model weights missing: {', '.join(missing)} not found in {folder} (write them with "
-                            f"`python training/export_weights.py --autoencoder A.pt --denoiser D.pt --out DIR`)")
+        folder = _weights_folder(weights_dir)
         try:
             self.autoencoder = NumpyObjectAutoencoder(folder / "autoencoder.npz")
             self.denoiser = NumpyDenoiser(folder / "denoiser.npz")
         except Exception as exc:  # zip/key/shape errors all mean "not a usable weights file"
             raise JHODError(f"model weights in {folder} are corrupt or not exported by the training scripts "
                             f"({type(exc).__name__}: {str(exc)[:200]})") from None
+
+    @classmethod
+    def cached(cls, weights_dir: str | os.PathLike | None = None) -> "NumpySampler":
+        """The sampler for a weights folder, loaded once per file version (~0.2 s to load; a long-lived process
+        such as Blender keeps it between calls and reloads re-exported weights)."""
+        folder = _weights_folder(weights_dir)
+        key = file_version(*(folder / name for name in NUMPY_WEIGHT_FILES))
+        if key not in _LOADED_SAMPLERS:
+            _LOADED_SAMPLERS[key] = cls(folder)
+        return _LOADED_SAMPLERS[key]
 
     def sample_grasps(self, *args, **kwargs) -> dict:
         """``num`` grasps on an object given as surface points (N, 3) in metres (its own frame).

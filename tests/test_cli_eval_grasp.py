@@ -116,7 +116,8 @@ def test_open_object_warns_but_evaluates(scene, tmp_path, capsys):
     cube = trimesh.creation.box((0.06,) * 3)
     keep = cube.triangles_center[:, 2] > -0.03 + 1e-9  # drop the bottom face
     trimesh.Trimesh(cube.vertices, cube.faces[keep]).export(tmp_path / "open.obj")
-    code, out, err = run(["eval-grasp", tmp_path / "open.obj", scene / "deep.ply", "--no-sim", "--pitch", "0.004"], capsys)
+    code, out, err = run(["eval-grasp", tmp_path / "open.obj", scene / "deep.ply", "--no-sim", "--pitch", "0.004"],
+                         capsys)
     assert code == 0
     assert err.startswith("warning: object ") and "not watertight" in err
     assert json.loads(out)["penetration_depth_cm"] == pytest.approx(1.0, abs=1e-6)  # PLY stores float32

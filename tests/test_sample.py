@@ -257,23 +257,28 @@ def test_missing_weights_message_says_how_to_fix(tmp_path):
     assert str(tmp_path / "none") in message and "train_diffusion.py" in message and "--weights" in message
 
 
-def test_models_load_once_per_file_version(weights, tmp_path):
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_models_load_once_per_file_version(weights, tmp_path, backend):
     from jhod_core.sample import load_models
+    from jhod_core.sample_numpy import NumpySampler
 
+    load, suffix = (load_models, ".pt") if backend == "torch" else (NumpySampler.cached, ".npz")
     folder = tmp_path / "w"
     folder.mkdir()
-    for name in ("autoencoder.pt", "denoiser.pt"):
-        (folder / name).write_bytes((weights / name).read_bytes())
-    first = load_models(folder)
-    assert load_models(folder) is first  # the same objects: no second read
+    for name in ("autoencoder", "denoiser"):
+        (folder / f"{name}{suffix}").write_bytes((weights / f"{name}{suffix}").read_bytes())
+    first = load(folder)
+    assert load(folder) is first  # the same objects: no second read
     # a re-exported (or corrupted) file is read again, never served from the cache
-    denoiser = folder / "denoiser.pt"
+    denoiser = folder / f"denoiser{suffix}"
     os.utime(denoiser, ns=(denoiser.stat().st_atime_ns, denoiser.stat().st_mtime_ns + 10**9))
-    again = load_models(folder)
-    assert again is not first and again[1] is not first[1]
-    denoiser.write_bytes(b"not a torch file")
+    assert load(folder) is not first
+    denoiser.write_bytes(b"not a weights file")
     with pytest.raises(JHODError, match="corrupt"):
-        load_models(folder)
+        load(folder)
+    denoiser.unlink()
+    with pytest.raises(JHODError, match="not found"):
+        load(folder)
 
 
 # --------------------------------------------------------------------------- NumPy path (Blender)

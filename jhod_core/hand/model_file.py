@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import HandModelError
+from ..file_version import file_version
 from .topology import MANO_CLOSING_FACES, MANO_TIP_VERTEX_IDS, NUM_JOINTS, PARENTS
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -207,8 +208,7 @@ def load_hand_data(path: str | os.PathLike | None = None, side: str = "right") -
     Loaded once per file version (path, size, modification time) and shared: its arrays are read-only.
     """
     file = resolve_hand_path(path, side)
-    stat = file.stat()
-    key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns, side)
+    key = (file_version(file), side)
     if key not in _LOADED:
         data = _load_hand_data(file, side)
         for value in vars(data).values():
