@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.eval.tune_selection import DROP_CM
+from training.eval.tune_selection import DROP_CM, dropped
 from training.eval.uncertainty import mean_and_error
 
 SIZE_BINS_CM = (10.0, 15.0)  # largest extent: < 10 cm (mugs, bottles), 10-15 cm, >= 15 cm (boxes a hand spans)
@@ -46,10 +46,9 @@ def size_table(rows: list[dict], extents_cm: dict[str, float]) -> str:
         objects = groups[(method, split, size)]
         grasps = [r for rs in objects.values() for r in rs]
         mean, error = mean_and_error(np.mean([r["sim_displacement_cm"] for r in rs]) for rs in objects.values())
-        dropped = np.mean([r["sim_displacement_cm"] > DROP_CM for r in grasps])
         six = np.mean([r["sim_displacement_6dir_cm"] for r in grasps])
         lines.append(f"| {method} | {split} | {size} | {len(grasps)} | {len(objects)} | "
-                     f"{mean:.2f} +- {error:.2f} | {dropped:.0%} | {six:.2f} |")
+                     f"{mean:.2f} +- {error:.2f} | {dropped(grasps).mean():.0%} | {six:.2f} |")
     return "\n".join(lines) + "\n"
 
 

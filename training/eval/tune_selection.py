@@ -117,12 +117,17 @@ def replay(rows: list[dict], candidates: int, score: str, weight: float) -> dict
     return {key: float(np.mean([r[key] for r in chosen])) for key, _ in METRICS}
 
 
+def dropped(rows: list[dict]) -> np.ndarray:
+    """(N,) bool: grasps whose -y simulation displacement is over ``DROP_CM`` (the hand did not hold the object)."""
+    return np.array([r["sim_displacement_cm"] > DROP_CM for r in rows], dtype=bool)
+
+
 def drop_auc(rows: list[dict], term: str) -> float:
     """ROC AUC of ``term`` (higher = should hold) separating held grasps from dropped ones (-y over DROP_CM):
     the chance that a random held grasp scores above a random dropped one, ties counting half."""
     values = np.array([r[term] for r in rows])
-    dropped = np.array([r["sim_displacement_cm"] > DROP_CM for r in rows])
-    held, fell = values[~dropped], values[dropped]
+    fell_mask = dropped(rows)
+    held, fell = values[~fell_mask], values[fell_mask]
     if not len(held) or not len(fell):
         return float("nan")
     above = (held[:, None] > fell[None]).mean() + 0.5 * (held[:, None] == fell[None]).mean()
@@ -143,7 +148,7 @@ def report(rows: list[dict], args, meta: dict) -> str:
         r = np.corrcoef([x[score] for x in rows], sims)[0, 1]
         lines.append(f"- correlation of `{score}` with the six-direction displacement over all "
                      f"{len(rows)} pooled grasps: r = {r:+.2f}")
-    drops = np.mean([r["sim_displacement_cm"] > DROP_CM for r in rows])
+    drops = dropped(rows).mean()
     aucs = ", ".join(f"`{term}` {drop_auc(rows, term):.3f}" for term in ("held", "coverage"))
     lines.append(f"- {drops:.0%} of the pooled grasps drop (-y displacement over {DROP_CM:g} cm); ROC AUC separating "
                  f"held from dropped grasps: {aucs}, `depth_m` {drop_auc(rows, 'depth_m'):.3f} (over 0.5: deeper hands "
