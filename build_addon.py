@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parent
 # torch-free modules of jhod_core that run inside Blender
 CORE_FILES = ["__init__.py", "errors.py", "file_version.py", "hand/__init__.py", "hand/model_file.py",
               "hand/numpy_forward.py", "hand/topology.py", "hand/joint_limits.py", "hand/poses.py", "hand/regions.py",
-              "geometry/__init__.py", "geometry/sampling.py", "refine.py", "sample_numpy.py",
-              "model/__init__.py", "model/spec.py", "model/numpy_inference.py",
+              "hand/params.py", "geometry/__init__.py", "geometry/sampling.py", "geometry/limits.py", "refine.py",
+              "pipeline.py", "io/__init__.py", "io/atomic.py", "io/grasp_shards.py",
+              "model/__init__.py", "model/spec.py", "model/numpy_inference.py", "model/weights_file.py",
               "assets/OPENHAND_RIGHT.npz", "assets/OPENHAND_LICENSE.md"]
 # the shipped model in its torch-free format (absent before the first release of weights)
 MODEL_FILES = ["assets/model/autoencoder.npz", "assets/model/denoiser.npz", "assets/model/MODEL_CARD.md"]

@@ -36,8 +36,8 @@ def median_time(fn, repeats: int) -> float:
 def main(argv=None) -> int:
     from jhod_core.geometry.mesh import load_mesh
     from jhod_core.model.spec import STATE_DIM
-    from jhod_core.sample import load_models, object_surface, sample_grasps
-    from jhod_core.sample_numpy import CANDIDATES, DEFAULT_DDIM_STEPS, NumpySampler
+    from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS, load_backend, set_threads
+    from jhod_core.sample import sample_grasps
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", default=str(ROOT / "jhod_core" / "assets" / "model"))
@@ -48,27 +48,25 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default=str(ROOT / "docs" / "speed.json"))
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     mesh = load_mesh(args.object)
-    surface = object_surface(mesh)
-    numpy_sampler = NumpySampler(args.weights)
     rows = []
     for n in [int(c) for c in args.counts.split(",")]:
         row = {"grasps": n, "steps": args.steps, "candidates": CANDIDATES}
         for tag, count, refine in (("raw", n, False), ("raw_candidates", n * CANDIDATES, False), ("default", n, True)):
-            row[f"torch_{tag}_s"] = median_time(lambda: sample_grasps(mesh, count, steps=args.steps, device="cpu",
-                                                                      weights_dir=args.weights, refine=refine),
-                                                args.repeats)
-            row[f"numpy_{tag}_s"] = median_time(
-                lambda: numpy_sampler.sample_grasps(surface.points, count, steps=args.steps, normals=surface.normals,
-                                                    refine=refine), max(1, args.repeats - 1))
+            # "default": n grasps, CANDIDATES samples each, refined and chosen
+            for backend, repeats in (("torch", args.repeats), ("numpy", max(1, args.repeats - 1))):
+                row[f"{backend}_{tag}_s"] = median_time(
+                    lambda: sample_grasps(mesh, count, steps=args.steps, device="cpu", weights_dir=args.weights,
+                                          refine=refine, candidates=CANDIDATES, backend=backend), repeats)
         for backend in ("torch", "numpy"):
             row[f"{backend}_refine_overhead"] = row[f"{backend}_default_s"] / row[f"{backend}_raw_candidates_s"] - 1
         print(json.dumps(row), flush=True)
         rows.append(row)
 
     # one denoising step (a forward pass of the denoiser for 16 grasps) against its FLOPs
-    _, denoiser = load_models(args.weights, "cpu")
+    denoiser = load_backend(args.weights, "torch", "cpu").denoiser
+    numpy_denoiser = load_backend(args.weights, "numpy").denoiser
     x = torch.randn(16, STATE_DIM)
     t = torch.full((16,), 500)
     from torch.utils.flop_counter import FlopCounterMode
@@ -79,7 +77,7 @@ def main(argv=None) -> int:
             denoiser(x, t, torch.zeros_like(t))
         flops = counter.get_total_flops()
         step_s = median_time(lambda: denoiser(x, t, torch.zeros_like(t)), 20)
-    step_np = median_time(lambda: numpy_sampler.denoiser.forward(x.numpy(), t.numpy(), np.zeros(16, int)), 10)
+    step_np = median_time(lambda: numpy_denoiser.forward(x.numpy(), t.numpy(), np.zeros(16, int)), 10)
     result = {"machine": f"{platform.processor() or platform.machine()}, torch threads {args.threads}",
               "rows": rows, "step_16_grasps": {"flops": flops, "torch_s": step_s, "numpy_s": step_np,
                                                "torch_gflops_per_s": flops / step_s / 1e9,

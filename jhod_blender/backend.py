@@ -1,15 +1,14 @@
 """Where grasps are sampled: in this Python (built-in backend) or in an external Python with torch.
 
-`run_sampler(points_m, num, seed, steps, prefs, normals)` returns ``global_orient`` (num, 3),
-``hand_pose`` (num, 45), ``transl`` (num, 3), ``keypoints`` (num, 21, 3) in the points' frame
-(metres), refined against the points and their outward normals, or raises JHODError.
-`check_backend(prefs)` validates the settings without running anything.
+`run_sampler(mesh_m, num, seed, steps, prefs)` returns ``global_orient`` (num, 3), ``hand_pose`` (num, 45),
+``transl`` (num, 3), ``keypoints`` (num, 21, 3) in the mesh's frame (metres), or raises JHODError; ``mesh_m`` is
+(vertices, triangles) in metres. `check_backend(prefs)` validates the settings without running anything.
+Both backends run ``jhod_core.pipeline``, so a seed gives the grasps of ``jhod sample`` on the same mesh.
 
-* NUMPY (default): ``jhod_core.sample_numpy.NumpySampler`` in Blender's own Python, on the shipped
-  weights (``.npz``) or the ``.npz`` files in the checkpoint folder. No torch, no pip.
+* NUMPY (default): the pipeline in Blender's own Python on the NumPy backend, with the shipped weights or
+  the ``.npz`` files in the checkpoint folder. No torch, no pip.
 * EXTERNAL: ``python -m jhod_core.worker IN.npz OUT.npz`` with ``prefs.python_path`` (or this
-  interpreter when empty and torch is importable here), through temporary npz files: CUDA, torch
-  checkpoints.
+  interpreter when empty and torch is importable here), through temporary npz files: torch, CUDA.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import JHODError, NumpySampler
+from .core import JHODError, pipeline
 
 RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
 # a checkout (jhod_blender next to jhod_core): the worker can be run from there
@@ -85,7 +84,7 @@ def _is_jhod_error(exc: BaseException) -> bool:
 def numpy_sampler(folder: str | None):
     """The built-in backend's model for a weights folder (None: the shipped one), loaded once per file version."""
     try:
-        return NumpySampler.cached(folder)
+        return pipeline.load_backend(folder, "numpy")
     except Exception as exc:
         if _is_jhod_error(exc):
             raise JHODError(str(exc)) from None
@@ -93,19 +92,25 @@ def numpy_sampler(folder: str | None):
 
 
 class SamplingJob:
-    """One sampling run that advances in small steps: `step()` (True when finished, `fraction` done,
+    """One pipeline run that advances in small steps: `step()` (True when finished, `fraction` done,
     `result` set), `run()` to the end, `cancel()` (stops the model loop or kills the worker)."""
 
     def __init__(self, steps, keys):
         self._steps, self._keys = steps, keys
+        self._batches = []
         self.fraction, self.result = 0.0, None
 
     def step(self) -> bool:
         try:
-            self.fraction = float(next(self._steps))
+            item = next(self._steps)
+            if isinstance(item, dict):
+                self._batches.append(item)
+            else:
+                self.fraction = float(item)
             return False
-        except StopIteration as stop:
-            self.result = {key: np.asarray(stop.value[key], dtype=np.float64) for key in self._keys}
+        except StopIteration:
+            joined = pipeline.join_batches(self._batches)
+            self.result = {key: np.asarray(joined[key], dtype=np.float64) for key in self._keys}
             self.fraction = 1.0
             return True
         except Exception as exc:
@@ -122,19 +127,17 @@ class SamplingJob:
         self._steps.close()
 
 
-def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None, joint: bool = False,
-                   side: str = "right", candidates: int = 1):
+def _iter_external(mesh_m, num, seed, steps, folder, python: str, joint: bool = False, side: str = "right",
+                   candidates: int = 1):
     env = dict(os.environ)
     if (_CHECKOUT / "jhod_core" / "worker.py").is_file():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_CHECKOUT), env.get("PYTHONPATH", "")) if p)
     with tempfile.TemporaryDirectory(prefix="jhod_") as tmp:
         in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
-        extra = {} if normals is None else {"normals": np.asarray(normals, dtype=np.float64)}
-        if joint:
-            extra["joint"] = 1
-        extra["side"], extra["candidates"] = side, int(candidates)
-        np.savez(in_path, points=np.zeros((0, 3)) if points_m is None else np.asarray(points_m, dtype=np.float64),
-                 num=int(num), seed=int(seed), steps=int(steps), device="auto", weights_dir=folder or "", **extra)
+        job = {"joint": 1} if joint else {"vertices": np.asarray(mesh_m[0], dtype=np.float64),
+                                          "faces": np.asarray(mesh_m[1], dtype=np.int64)}
+        np.savez(in_path, num=int(num), seed=int(seed), steps=int(steps), device="auto", weights_dir=folder or "",
+                 side=side, candidates=int(candidates), **job)
         try:
             proc = subprocess.Popen([python, "-m", "jhod_core.worker", in_path, out_path], stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True, env=env)
@@ -155,21 +158,22 @@ def _iter_external(points_m, num, seed, steps, folder, python: str, normals=None
             if "error" in out or proc.returncode != 0:
                 message = str(out["error"]) if "error" in out else f"exit {proc.returncode}"
                 raise JHODError(f"worker failed: {message}")
-            return {key: np.asarray(out[key]) for key in out.files}
+            result = {key: np.asarray(out[key]) for key in out.files}
+        yield result
 
 
-def start_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, side: str = "right",
+def start_sampler(mesh_m, num: int, seed: int, steps: int, prefs, side: str = "right",
                   candidates: int = 1) -> SamplingJob:
-    """A job sampling `num` grasps (`side` hands) on (N, 3) points in metres (outward `normals` (N, 3));
+    """A job sampling `num` grasps (`side` hands) on a mesh (vertices (V, 3) in metres, triangles (T, 3));
     `candidates` samples per grasp, the best-scored kept after refinement."""
     check_backend(prefs)
     folder = weights_dir(prefs)
     if prefs.backend == "EXTERNAL":
-        run = _iter_external(points_m, num, seed, steps, folder, _external_python(prefs), normals, side=side,
+        run = _iter_external(mesh_m, num, seed, steps, folder, _external_python(prefs), side=side,
                              candidates=candidates)
     else:
-        run = numpy_sampler(folder).iter_grasps(points_m, int(num), seed=int(seed), steps=int(steps), normals=normals,
-                                                side=side, candidates=int(candidates))
+        run = pipeline.iter_grasps(numpy_sampler(folder), mesh_m, int(num), seed=int(seed), steps=int(steps),
+                                   side=side, candidates=int(candidates))
     return SamplingJob(run, RESULT_KEYS)
 
 
@@ -180,20 +184,20 @@ def start_joint_sampler(num: int, seed: int, steps: int, prefs) -> SamplingJob:
     if prefs.backend == "EXTERNAL":
         run = _iter_external(None, num, seed, steps, folder, _external_python(prefs), joint=True)
     else:
-        run = numpy_sampler(folder).iter_hand_object(int(num), seed=int(seed), steps=int(steps))
+        run = pipeline.iter_hand_object(numpy_sampler(folder), int(num), seed=int(seed), steps=int(steps))
     return SamplingJob(run, (*RESULT_KEYS, "object_points"))
 
 
-def run_sampler(points_m, num: int, seed: int, steps: int, prefs, normals=None, side: str = "right",
-                candidates: int = 1) -> dict:
-    """Sample `num` grasps on (N, 3) points in metres (outward `normals` (N, 3)) with the chosen backend."""
-    return start_sampler(points_m, num, seed, steps, prefs, normals, side, candidates).run()
+def run_sampler(mesh_m, num: int, seed: int, steps: int, prefs, side: str = "right", candidates: int = 1) -> dict:
+    """Sample `num` grasps on a mesh (vertices in metres, triangles) with the chosen backend."""
+    return start_sampler(mesh_m, num, seed, steps, prefs, side, candidates).run()
 
 
-def refine(result: dict, points_m, normals, side: str = "right") -> dict:
-    """Right hands of `result` refined against a surface given as points + outward normals (metres);
-    ``side="left"``: then mirrored (x -> -x) into left hands holding the mirrored surface."""
-    from .core import refine_result
+def refine(result: dict, mesh_m, seed: int, side: str = "right") -> dict:
+    """Right hands of `result` refined against a mesh (vertices in metres, triangles), sampled as the pipeline
+    samples objects; ``side="left"``: then mirrored (x -> -x) into left hands holding the mirrored mesh."""
+    from .core import sample_triangles
 
-    refined = refine_result(result, points_m, normals, side)
+    points, normals, _ = sample_triangles(*mesh_m, pipeline.SURFACE_POINTS, seed=seed)
+    refined = pipeline.refine_result(result, points, normals, side)
     return {key: np.asarray(refined[key], dtype=np.float64) for key in RESULT_KEYS}

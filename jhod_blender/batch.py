@@ -106,11 +106,7 @@ def _read_grasp_source(path: Path) -> dict:
     """All grasps of a grasps.npz or a dataset folder: global_orient, hand_pose, transl, object_id (or None)."""
     if path.is_dir():
         try:
-            from training.data.grasps import load_grasps
-        except ImportError:  # outside a checkout: read the shards directly (same format)
-            load_grasps = _load_shards
-        try:
-            data = load_grasps(path)
+            data = _module("core").load_grasps(path)
         except (FileNotFoundError, ValueError, OSError) as exc:
             raise BatchError(f"--grasps {path}: {exc}") from None
         data = {k: data[k] for k in ("global_orient", "hand_pose", "transl", "object_id")}
@@ -144,17 +140,6 @@ def _read_grasp_source(path: Path) -> dict:
     return data
 
 
-def _load_shards(root: Path) -> dict:
-    shards = sorted(s for s in Path(root, "shards").glob("shard_*.npz") if not s.name.endswith(".tmp.npz"))
-    if not shards:
-        raise FileNotFoundError(f"no grasp shards in {Path(root, 'shards')}")
-    parts = []
-    for shard in shards:
-        with np.load(shard, allow_pickle=False) as z:
-            parts.append({k: z[k] for k in ("global_orient", "hand_pose", "transl", "object_id")})
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
 def object_seed(seed: int, object_id: str) -> int:
     return int(np.random.SeedSequence([seed, zlib.crc32(object_id.encode())]).generate_state(1)[0])
 
@@ -165,8 +150,8 @@ def grasps_for_object(grasp_path: Path | None, object_id: str, num: int, seed: i
 
     With --grasps: the first `num` grasps of the object in source order (stable when a dataset grows
     by new shards, so a resumed run finds the same grasps). Without: the JHOD model samples `num`
-    grasps on `mesh` = (vertices, faces) with the object's own seed (`object_seed`), NumPy path, `steps`
-    DDIM steps (None: the model's default), refined, so a resumed run samples the same grasps again.
+    grasps on `mesh` = (vertices, faces) with `seed` (the grasps `jhod sample MESH --seed SEED` makes), NumPy
+    backend, `steps` DDIM steps (None: the model's default), refined, so a resumed run samples the same grasps.
     Returns dict(global_orient (G,3), hand_pose (G,45), transl (G,3), source_index (G,), sample_seed (G,)), G <= num.
     """
     if grasp_path is None:
@@ -183,16 +168,12 @@ def grasps_for_object(grasp_path: Path | None, object_id: str, num: int, seed: i
 
 
 def _sample_grasps(object_id: str, num: int, seed: int, mesh, weights, steps: int | None) -> dict:
-    selection = _module("selection")
-    vertices, faces = mesh
-    sample_seed = object_seed(seed, object_id) % (2**31 - 1)
-    points, normals = selection.sample_points(np.asarray(vertices)[np.asarray(faces)], selection.NUM_POINTS,
-                                              sample_seed)
-    sampler = _module("backend").numpy_sampler(str(weights) if weights else None)
-    result = sampler.sample_grasps(points, num, seed=sample_seed, steps=steps or _module("core").DEFAULT_DDIM_STEPS,
-                                   normals=normals)
+    core = _module("core")
+    model = _module("backend").numpy_sampler(str(weights) if weights else None)
+    result = core.pipeline.collect(core.pipeline.iter_grasps(model, mesh, num, seed=seed,
+                                                             steps=steps or core.DEFAULT_DDIM_STEPS))
     return dict(global_orient=result["global_orient"], hand_pose=result["hand_pose"], transl=result["transl"],
-                source_index=np.arange(num), sample_seed=np.full(num, sample_seed))
+                source_index=np.arange(num), sample_seed=np.full(num, seed))
 
 
 def generate_joint_inputs(args) -> tuple[list[Path], Path]:
@@ -208,16 +189,15 @@ def generate_joint_inputs(args) -> tuple[list[Path], Path]:
     import bpy
 
     folder.mkdir(parents=True, exist_ok=True)
-    sampler = _module("backend").numpy_sampler(str(args.weights) if args.weights else None)
-    result = sampler.sample_hand_object(args.num, seed=args.seed, steps=args.steps)
+    model = _module("backend").numpy_sampler(str(args.weights) if args.weights else None)
+    result = core.pipeline.collect(core.pipeline.iter_hand_object(model, args.num, seed=args.seed, steps=args.steps))
     rows = []
     for i, path in enumerate(paths):
         mesh = surfacing.surface_mesh(result["object_points"][i], path.stem)
         vertices, triangles = selection.mesh_arrays(mesh)
         bpy.data.meshes.remove(mesh)
-        points, normals = selection.sample_points(vertices[triangles], selection.NUM_POINTS, args.seed)
-        rows.append(core.refine_result({k: result[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
-                                       points, normals))
+        rows.append(_module("backend").refine({k: result[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
+                                              (vertices, triangles), args.seed))
         write_ply(path, vertices, triangles)
         print(f"[generated {i + 1}/{args.num}] {path.name}: {len(vertices)} vertices", flush=True)
     np.savez(grasp_file, object_id=np.array([p.stem for p in paths]),
@@ -291,10 +271,10 @@ def _load_object_with_blender(path: Path):
         raise JHODError(f"{path}: mesh has {len(v)} vertices but no faces")
     if not np.isfinite(v).all():
         raise JHODError(f"{path}: mesh has NaN or infinite coordinates")
-    size = float(np.ptp(v, axis=0).max())
-    if not 0.01 <= size <= 1.0:
-        raise JHODError(f"object is {size:.4g} m across (largest bounding-box side); expected 0.01..1 m. "
-                        "Meshes must be in metres.")
+    try:
+        _module("core").check_object_size(float(np.ptp(v, axis=0).max()))
+    except JHODError as exc:
+        raise JHODError(f"{path}: {exc}") from None
     return v, f, []
 
 

@@ -51,9 +51,18 @@ class JHOD_OT_add_hand(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def unique_collection_name(name: str) -> str:
+    """``name``, or ``name (2)``, ``name (3)``...: the first not taken (Blender would append ``.001``)."""
+    candidate, n = name, 1
+    while candidate in bpy.data.collections:
+        n += 1
+        candidate = f"{name} ({n})"
+    return candidate
+
+
 def new_grasp_set(context, name: str, object_name: str):
     """The parent collection of one generation (browsed with show/keep)."""
-    parent = bpy.data.collections.new(name)
+    parent = bpy.data.collections.new(unique_collection_name(name))
     parent[GRASP_SET_KEY] = True
     parent[SHOWN_KEY] = -1
     parent["jhod_object"] = object_name
@@ -63,12 +72,12 @@ def new_grasp_set(context, name: str, object_name: str):
 
 def add_grasp_hand(context, parent, data, result: dict, i: int, unit: float, prefs, object_name: str,
                    extra_objects=(), number: int | None = None):
-    """Grasp i of `result` (world metres) as a rigged hand in its own collection "JHOD grasp <number>"
+    """Grasp i of `result` (world metres) as a rigged hand in its own collection "<set name>: grasp <number>"
     (default i + 1) under `parent`, with `extra_objects` (e.g. its generated object) in that collection."""
     settings = context.scene.jhod
     number = i + 1 if number is None else number
     go, hp, tr = (np.asarray(result[k][i], dtype=np.float64) for k in ("global_orient", "hand_pose", "transl"))
-    collection = bpy.data.collections.new(f"JHOD grasp {number}")
+    collection = bpy.data.collections.new(unique_collection_name(f"{parent.name}: grasp {number}"))
     collection[GRASP_INDEX_KEY] = number
     parent.children.link(collection)
     for obj in extra_objects:
@@ -178,10 +187,10 @@ class JHOD_OT_generate_grasp(_SamplingOperator, bpy.types.Operator):
     def prepare(self, context):
         settings = self._settings(context, "generate grasps")
         prefs = self._prefs
-        points, normals, self._meshes = selection.selection_points(context, self._unit, seed=settings.seed)
+        vertices, triangles, self._meshes = selection.selection_mesh(context, self._unit)
         backend.check_backend(prefs)
         self._data = load_hand(context, settings.side)
-        return backend.start_sampler(points, settings.num_grasps, settings.seed, settings.steps, prefs, normals,
+        return backend.start_sampler((vertices, triangles), settings.num_grasps, settings.seed, settings.steps, prefs,
                                      settings.side, settings.candidates)
 
     def build(self, context, result) -> str:
@@ -229,10 +238,11 @@ class JHOD_OT_sample_hand_object(_SamplingOperator, bpy.types.Operator):
             obj = bpy.data.objects.new(f"jhod_object_{i + 1}", mesh)
             obj.location = offset / unit
             obj["jhod_generated_object"] = True
-            points, normals = selection.sample_points(selection.mesh_triangles(mesh) * unit, selection.NUM_POINTS,
-                                                      int(settings.seed))
+            vertices, triangles = selection.mesh_arrays(mesh)
+            if settings.side == "left":  # refine the right hand on the un-mirrored object
+                vertices, triangles = vertices * flip, triangles[:, ::-1]
             pair = backend.refine({k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS},
-                                  points * flip, normals * flip, settings.side)
+                                  (vertices * unit, triangles), int(settings.seed), settings.side)
             pair["transl"] = pair["transl"] + offset
             arms.append(add_grasp_hand(context, parent, self._data, pair, 0, unit, self._prefs, obj.name,
                                        extra_objects=[obj], number=i + 1))

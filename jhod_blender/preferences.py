@@ -24,8 +24,6 @@ class JHODPreferences(bpy.types.AddonPreferences):
     mano_path: bpy.props.StringProperty(
         name="MANO file", subtype="FILE_PATH",
         description="Optional MANO_RIGHT.pkl/.npz (or its folder); empty = the built-in open hand")
-    default_num_grasps: bpy.props.IntProperty(name="Default grasps", default=4, min=1, max=64)
-    default_seed: bpy.props.IntProperty(name="Default seed", default=0, min=0)
 
     def draw(self, context):
         layout = self.layout
@@ -34,9 +32,6 @@ class JHODPreferences(bpy.types.AddonPreferences):
             layout.prop(self, "python_path")
         layout.prop(self, "checkpoint_path")
         layout.prop(self, "mano_path")
-        row = layout.row()
-        row.prop(self, "default_num_grasps")
-        row.prop(self, "default_seed")
 
 
 class JHODSceneSettings(bpy.types.PropertyGroup):
@@ -44,7 +39,8 @@ class JHODSceneSettings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)
     steps: bpy.props.IntProperty(name="Steps", default=DEFAULT_DDIM_STEPS, min=1, max=1000,
                                  description="Denoising steps (fewer = faster)")
-    # 2, not jhod_core's 3: click -> 4 hands stays under a second in Blender (docs/speed.md)
+    # 2, not jhod_core's 3: click -> 4 hands stays under a second in Blender (docs/speed.md); with 3 the panel
+    # gives exactly the grasps of `jhod sample` for the same seed
     candidates: bpy.props.IntProperty(
         name="Candidates", default=2, min=1, max=8,
         description="Samples per grasp; the best-holding after refinement are kept (more = steadier grasps, slower)")

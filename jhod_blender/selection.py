@@ -1,20 +1,16 @@
-"""Object points for grasp sampling from the selected meshes (read-only: the user's meshes are never modified).
+"""The selected meshes as one triangle mesh in world space, metres (read-only: the user's meshes are never modified).
 
-The evaluated meshes (modifiers applied) are read in world space, triangulated (loop triangles) and
-merged; NUM_POINTS points are drawn area-weighted with a seeded NumPy generator and converted to
-metres. Every problem (nothing selected, no mesh, no faces, NaN, size outside 1 cm .. 1 m) is a
-JHODError with a message meant for the status bar.
+The evaluated meshes (modifiers applied) are read in world space, triangulated (loop triangles) and merged
+into (vertices, faces) arrays that ``jhod_core.pipeline`` samples exactly as ``jhod sample`` samples a mesh
+file. Every problem (nothing selected, no mesh, no faces, NaN, size outside 1 cm .. 1 m) is a JHODError with a
+message meant for the status bar.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .core import JHODError
-
-NUM_POINTS = 8192  # the model encodes a 2048-point subset; refinement measures against all of them
-MIN_SIZE_M = 0.01
-MAX_SIZE_M = 1.0
+from .core import JHODError, MAX_OBJECT_SIZE, MIN_OBJECT_SIZE
 
 
 def selected_meshes(context) -> list:
@@ -39,60 +35,37 @@ def mesh_arrays(me) -> tuple[np.ndarray, np.ndarray]:
     return co.reshape(-1, 3), tris.reshape(-1, 3)
 
 
-def mesh_triangles(me) -> np.ndarray:
-    """(T, 3, 3) triangles of a bpy Mesh in its own coordinates."""
-    vertices, triangles = mesh_arrays(me)
-    return vertices[triangles]
-
-
-def world_triangles(obj, depsgraph) -> np.ndarray:
-    """(T, 3, 3) world-space triangles of the evaluated mesh of `obj` (Blender units)."""
+def world_mesh(obj, depsgraph) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices (V, 3), triangles (T, 3)) of the evaluated mesh of `obj` in world space (Blender units)."""
     evaluated = obj.evaluated_get(depsgraph)
     me = evaluated.to_mesh()
     try:
         if me is None or len(me.polygons) == 0:
             raise JHODError(f"Mesh '{obj.name}' has no faces: grasps need a surface (select a mesh with faces)")
-        local = mesh_triangles(me)
+        vertices, triangles = mesh_arrays(me)
         world = np.array(evaluated.matrix_world, dtype=np.float64)
     finally:
         evaluated.to_mesh_clear()
-    triangles = local @ world[:3, :3].T + world[:3, 3]
+    if not np.isfinite(vertices).all() or not np.isfinite(world).all():
+        raise JHODError(f"Mesh '{obj.name}' has NaN or infinite coordinates")
     if np.linalg.det(world[:3, :3]) < 0:  # a mirroring transform flips the winding: keep normals outward
         triangles = triangles[:, ::-1]
-    if not np.isfinite(triangles).all() or not np.isfinite(world).all():
-        raise JHODError(f"Mesh '{obj.name}' has NaN or infinite coordinates")
-    return triangles
+    return vertices @ world[:3, :3].T + world[:3, 3], triangles
 
 
-def sample_points(triangles: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(points (n, 3), unit face normals (n, 3)): area-weighted uniform surface samples of (T, 3, 3)
-    triangles (seeded); normals follow the triangles' winding (outward for a consistently wound mesh)."""
-    a, b, c = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    cross = np.cross(b - a, c - a)
-    area = 0.5 * np.linalg.norm(cross, axis=1)
-    total = float(area.sum())
-    if not np.isfinite(total) or total <= 0.0:
-        raise JHODError("The selected mesh has no surface area (all faces are degenerate)")
-    rng = np.random.default_rng(seed)
-    idx = rng.choice(len(area), size=n, p=area / total)
-    u, v = rng.random(n), rng.random(n)
-    flip = u + v > 1.0
-    u[flip], v[flip] = 1.0 - u[flip], 1.0 - v[flip]
-    points = a[idx] + u[:, None] * (b[idx] - a[idx]) + v[:, None] * (c[idx] - a[idx])
-    return points, cross[idx] / (2.0 * area[idx, None])
-
-
-def selection_points(context, meters_per_unit: float, seed: int = 0, n: int = NUM_POINTS):
-    """(points (n, 3) in metres, world space; their normals (n, 3); the selected mesh objects).
+def selection_mesh(context, meters_per_unit: float):
+    """(vertices (V, 3) in metres, world space; triangles (T, 3); the selected mesh objects).
     Raises JHODError, changes nothing."""
     meshes = selected_meshes(context)
     depsgraph = context.evaluated_depsgraph_get()
-    triangles = np.concatenate([world_triangles(obj, depsgraph) for obj in meshes]) * meters_per_unit
-    corners = triangles.reshape(-1, 3)
-    size = float(np.ptp(corners, axis=0).max())
-    if not MIN_SIZE_M <= size <= MAX_SIZE_M:
+    parts = [world_mesh(obj, depsgraph) for obj in meshes]
+    offsets = np.cumsum([0] + [len(v) for v, _ in parts[:-1]])
+    vertices = np.concatenate([v for v, _ in parts]) * meters_per_unit
+    triangles = np.concatenate([t + o for (_, t), o in zip(parts, offsets)])
+    used = vertices[np.unique(triangles)]
+    size = float(np.ptp(used, axis=0).max())
+    if not MIN_OBJECT_SIZE <= size <= MAX_OBJECT_SIZE:
         raise JHODError(f"The selection is {size:.4g} m across (longest bounding-box side, unit scale "
-                        f"{meters_per_unit:g} m); grasps need objects of {MIN_SIZE_M * 100:g} cm .. {MAX_SIZE_M:g} m. "
-                        f"Check Scene > Units > Unit Scale or the object's scale")
-    points, normals = sample_points(triangles, n, seed)
-    return points, normals, meshes
+                        f"{meters_per_unit:g} m); grasps need objects of {MIN_OBJECT_SIZE * 100:g} cm .. "
+                        f"{MAX_OBJECT_SIZE:g} m. Check Scene > Units > Unit Scale or the object's scale")
+    return vertices, triangles, meshes

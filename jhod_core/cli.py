@@ -18,7 +18,7 @@ from typing import Callable
 
 from jhod_core import __version__
 from jhod_core.errors import JHODError
-from jhod_core.sample_numpy import CANDIDATES, DEFAULT_DDIM_STEPS
+from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS, default_threads
 
 
 def add_eval_grasp(subparsers: argparse._SubParsersAction) -> None:
@@ -120,15 +120,23 @@ def run_hand(args: argparse.Namespace) -> int:
 def _add_sampling_options(parser: argparse.ArgumentParser, num_help: str) -> None:
     """The options `sample` and `sample-joint` share."""
     parser.add_argument("--num", type=int, required=True, help=num_help)
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder (created; the outputs of an earlier run in it are replaced)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0); item i of a seed is the "
+                        "same whatever --num is")
     parser.add_argument("--steps", type=int, default=DEFAULT_DDIM_STEPS,
-                        help=f"DDIM reverse steps, 1..1000 (default {DEFAULT_DDIM_STEPS})")
+                        help=f"reverse diffusion steps, 1..1000 (default {DEFAULT_DDIM_STEPS})")
+    parser.add_argument("--method", choices=("ddim", "ddpm"), default="ddim",
+                        help="DDIM (deterministic, default) or ancestral DDPM (use ~1000 --steps)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--backend", choices=("auto", "torch", "numpy"), default="auto",
+                        help="network backend: torch when installed (auto), or NumPy (same results)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help=f"CPU threads for the network (default half the cores, here {default_threads()})")
     parser.add_argument("--no-refine", action="store_true",
                         help="skip the post-sampling refinement (contact, penetration, joint limits)")
     parser.add_argument("--weights", default=None, metavar="DIR",
-                        help="folder with autoencoder.pt and denoiser.pt (default jhod_core/assets/model/)")
+                        help="folder with autoencoder.npz and denoiser.npz (default: the shipped model)")
 
 
 def add_sample(subparsers: argparse._SubParsersAction) -> None:
@@ -143,22 +151,23 @@ def add_sample(subparsers: argparse._SubParsersAction) -> None:
     _add_sampling_options(parser, "number of grasps (>= 1)")
     parser.add_argument("--side", choices=("right", "left"), default="right", help="hand side (default right)")
     parser.add_argument("--candidates", type=int, default=CANDIDATES,
-                        help=f"samples drawn per returned grasp; the best-scored after refinement are kept "
+                        help=f"samples drawn per returned grasp; the best-scored after refinement is kept "
                         f"(default {CANDIDATES}; 1 = fastest; ignored with --no-refine)")
     parser.set_defaults(func=run_sample)
 
 
 def run_sample(args: argparse.Namespace) -> int:
-    from jhod_core.sample import candidates_per_grasp, check_counts, sample_grasps
+    from jhod_core.pipeline import check_counts, check_options, iter_grasps, load_backend, set_threads
 
     check_counts(args.num, args.steps)
-    candidates_per_grasp(args.candidates, True)
+    check_options(args.side, args.candidates, args.method)
+    set_threads(args.threads)
     out = _check_out_dir(args.out)
     mesh = _load_checked(args.object, "object")
-    result = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, device=args.device,
-                           weights_dir=args.weights, refine=not args.no_refine, side=args.side,
-                           candidates=args.candidates)
-    _write_results(out, result, objects=None)
+    model = load_backend(args.weights, args.backend, args.device)
+    run = iter_grasps(model, mesh, args.num, seed=args.seed, steps=args.steps, method=args.method,
+                      refine=not args.no_refine, side=args.side, candidates=args.candidates)
+    _write_results(out, run, args.num, "sample")
     print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
     return 0
 
@@ -176,15 +185,37 @@ def add_sample_joint(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_sample_joint(args: argparse.Namespace) -> int:
-    from jhod_core.sample import check_counts, sample_hand_object
+    from jhod_core.pipeline import check_counts, check_options, iter_hand_object, load_backend, set_threads
 
     check_counts(args.num, args.steps)
+    check_options(method=args.method)
+    set_threads(args.threads)
     out = _check_out_dir(args.out)
-    result = sample_hand_object(args.num, seed=args.seed, steps=args.steps, device=args.device,
-                                weights_dir=args.weights, refine=not args.no_refine)
-    _write_results(out, result, objects=(result["object_meshes"], result["object_points"]))
+    model = load_backend(args.weights, args.backend, args.device)
+    run = iter_hand_object(model, args.num, seed=args.seed, steps=args.steps, method=args.method)
+    _write_results(out, _surfaced(run, refine=not args.no_refine), args.num, "sample-joint")
     print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
     return 0
+
+
+def _surfaced(run, refine: bool):
+    """Joint batches with each object surfaced (``object_meshes``) and, with ``refine``, each hand refined
+    against its own object (as ``sample.sample_hand_object``)."""
+    import numpy as np
+
+    from jhod_core.pipeline import refine_result
+    from jhod_core.sample import _surface_samples, surface_points
+
+    for item in run:
+        if isinstance(item, dict):
+            item = {**item, "object_meshes": [surface_points(p) for p in item["object_points"]]}
+            if refine:
+                parts = [refine_result({k: item[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
+                                       *_surface_samples(mesh, item["seed"]))
+                         for i, mesh in enumerate(item["object_meshes"])]
+                for key in ("global_orient", "hand_pose", "transl", "keypoints", "vertices"):
+                    item[key] = np.concatenate([part[key] for part in parts])
+        yield item
 
 
 def _check_out_dir(path: str):
@@ -196,11 +227,15 @@ def _check_out_dir(path: str):
     return out
 
 
-def _write_results(out, result: dict, objects=None) -> None:
-    """Write every file into a temporary sibling folder, then move them into ``out`` (created if absent).
+OUTPUT_PATTERNS = ("hand_*.obj", "object_*.obj", "object_*_points.npy", "grasps.npz")
 
-    Nothing is written before all results exist; on failure the temporary folder is removed, and a
-    pre-existing ``out`` keeps its unrelated files (same-named outputs in it are replaced).
+
+def _write_results(out, run, num: int, what: str) -> None:
+    """Write a pipeline run's batches as they come into a temporary sibling folder, then swap them into ``out``.
+
+    Memory stays flat in ``num`` (only the parameters are kept for grasps.npz). On failure or Ctrl+C nothing in
+    ``out`` changes. The outputs of an earlier run in ``out`` (hand_*.obj, object_*, grasps.npz) are removed
+    first, so runs never mix; other files stay.
     """
     import os
     import shutil
@@ -208,24 +243,43 @@ def _write_results(out, result: dict, objects=None) -> None:
 
     import numpy as np
     import trimesh
+    from tqdm import tqdm
+
+    from jhod_core.pipeline import join_batches
 
     out = out.absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; the result is an ordinary folder
+    width = max(3, len(str(num - 1)))
+    kept = []
     try:
-        for i, verts in enumerate(result["vertices"]):
-            trimesh.Trimesh(verts, result["faces"], process=False).export(os.path.join(tmp, f"hand_{i:03d}.obj"))
-        if objects is not None:
-            meshes, points = objects
-            for i, (mesh, pts) in enumerate(zip(meshes, points)):
-                mesh.export(os.path.join(tmp, f"object_{i:03d}.obj"))
-                np.save(os.path.join(tmp, f"object_{i:03d}_points.npy"), np.asarray(pts, dtype=np.float32))
+        with tqdm(total=num, desc=what, unit="grasp", file=sys.stderr, disable=not sys.stderr.isatty(),
+                  bar_format="{l_bar}{bar}| {n:.0f}/{total} [{elapsed}<{remaining}]") as bar:
+            for item in run:
+                if not isinstance(item, dict):
+                    bar.update(item * num - bar.n)
+                    continue
+                for j, i in enumerate(item["index"]):
+                    trimesh.Trimesh(item["vertices"][j], item["faces"], process=False).export(
+                        os.path.join(tmp, f"hand_{i:0{width}d}.obj"))
+                    if "object_meshes" in item:
+                        item["object_meshes"][j].export(os.path.join(tmp, f"object_{i:0{width}d}.obj"))
+                        np.save(os.path.join(tmp, f"object_{i:0{width}d}_points.npy"),
+                                np.asarray(item["object_points"][j], dtype=np.float32))
+                kept.append({k: item[k] for k in ("global_orient", "hand_pose", "transl", "keypoints", "seed")})
+        result = join_batches(kept)
         np.savez(os.path.join(tmp, "grasps.npz"), global_orient=result["global_orient"],
                  hand_pose=result["hand_pose"], transl=result["transl"], keypoints=result["keypoints"],
                  seed=np.int64(result["seed"]))
         if not out.exists():
             os.replace(tmp, out)
             return
+        for pattern in OUTPUT_PATTERNS:
+            for old in out.glob(pattern):
+                old.unlink()
         for name in sorted(os.listdir(tmp)):
             os.replace(os.path.join(tmp, name), out / name)
     finally:

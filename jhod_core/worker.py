@@ -2,13 +2,13 @@
 
     python -m jhod_core.worker IN.npz OUT.npz
 
-IN.npz holds ``points`` (N, 3) object points in metres (optional ``normals`` (N, 3), outward;
-optional ``side``, right/left, and ``candidates`` per grasp), ``num``, ``seed``, ``steps``, ``device``
-(auto/cpu/cuda) and ``weights_dir`` ("" = the default folder). ``sample_grasps`` runs on the points;
+IN.npz holds the object as ``vertices`` (V, 3) in metres + ``faces`` (F, 3), or as ``points`` (N, 3) (optional
+``normals`` (N, 3), outward); optional ``side``, right/left, and ``candidates`` per grasp; ``num``, ``seed``,
+``steps``, ``device`` (auto/cpu/cuda) and ``weights_dir`` ("" = the default folder). ``sample_grasps`` runs on it;
 OUT.npz receives ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) and
 ``keypoints`` (num, 21, 3), all in the points' frame; exit 0. On any failure OUT.npz holds one
 ``error`` string instead and the exit status is 1. With ``joint`` = 1 (no points) it samples hands
-and objects together (``sample_hand_object``, unrefined) and adds ``object_points`` (num, 2048, 3).
+and objects together (``pipeline.iter_hand_object``, unrefined) and adds ``object_points`` (num, 2048, 3).
 """
 
 from __future__ import annotations
@@ -21,22 +21,23 @@ RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
 
 
 def run(in_path: str) -> dict:
-    from jhod_core.sample import CANDIDATES, sample_grasps, sample_hand_object
+    from jhod_core.pipeline import CANDIDATES, collect, iter_hand_object, load_backend
+    from jhod_core.sample import sample_grasps
 
     with np.load(in_path, allow_pickle=False) as job:
         if "joint" in job and bool(job["joint"]):
-            result = sample_hand_object(int(job["num"]), seed=int(job["seed"]), steps=int(job["steps"]),
-                                        device=str(job["device"]), weights_dir=str(job["weights_dir"]) or None,
-                                        refine=False)
+            model = load_backend(str(job["weights_dir"]) or None, device=str(job["device"]))
+            result = collect(iter_hand_object(model, int(job["num"]), seed=int(job["seed"]), steps=int(job["steps"])))
             return {key: np.asarray(result[key], dtype=np.float64) for key in (*RESULT_KEYS, "object_points")}
-        points = np.asarray(job["points"], dtype=np.float64)
+        obj = (np.asarray(job["vertices"], dtype=np.float64), np.asarray(job["faces"], dtype=np.int64)) \
+            if "vertices" in job else np.asarray(job["points"], dtype=np.float64)
         num, seed, steps = int(job["num"]), int(job["seed"]), int(job["steps"])
         device = str(job["device"]) if "device" in job else "auto"
         weights_dir = str(job["weights_dir"]) if "weights_dir" in job else ""
         normals = np.asarray(job["normals"], dtype=np.float64) if "normals" in job else None
         side = str(job["side"]) if "side" in job else "right"
         candidates = int(job["candidates"]) if "candidates" in job else CANDIDATES
-    result = sample_grasps(points, num, seed=seed, steps=steps, device=device, weights_dir=weights_dir or None,
+    result = sample_grasps(obj, num, seed=seed, steps=steps, device=device, weights_dir=weights_dir or None,
                            normals=normals, side=side, candidates=candidates)
     return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
 

@@ -52,4 +52,4 @@ def test_runs_on_its_bundled_core_alone(installed):
     assert installed["generate"] == ["FINISHED"] and installed["generated_armatures"] == 2
     assert installed["sample_hand_object"] == ["FINISHED"]
     assert installed["joint_types"] == ["ARMATURE", "MESH", "MESH"]  # generated object + rigged hand
-    assert {"sample_numpy", "numpy_inference", "refine"} <= set(installed["core_modules"])
+    assert {"pipeline", "numpy_inference", "refine"} <= set(installed["core_modules"])

@@ -226,7 +226,7 @@ def test_missing_weights_fail_cleanly(inputs, tmp_path):
                            "--weights", str(tmp_path / "none")],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 2
-    assert "model weights missing" in proc.stderr
+    assert "model weights folder not found" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not out.exists()
 
@@ -257,8 +257,8 @@ def test_bad_inputs_are_reported(inputs, tmp_path, capsys):
 
 
 def test_dataset_folder_source(tmp_path):
-    """--grasps DIR reads training/data/grasps.py shards and keeps the object's first grasps."""
-    from training.data.grasps import save_shard
+    """--grasps DIR reads dataset shards (jhod_core.io.grasp_shards) and keeps the object's first grasps."""
+    from jhod_core.io.grasp_shards import save_shard
 
     (tmp_path / "shards").mkdir()
     rng = np.random.default_rng(0)
@@ -286,7 +286,13 @@ def test_dataset_folder_source(tmp_path):
     sampled = batch.grasps_for_object(None, "box", num=2, seed=3, mesh=mesh, weights=weights, steps=3)
     again = batch.grasps_for_object(None, "box", num=2, seed=3, mesh=mesh, weights=weights, steps=3)
     assert sampled["transl"].shape == (2, 3) and np.array_equal(sampled["hand_pose"], again["hand_pose"])
-    assert len(set(sampled["sample_seed"])) == 1
+    assert set(sampled["sample_seed"]) == {3}
+    # ... and the grasps `jhod sample` / sample_grasps make on that mesh with that seed (one pipeline)
+    from jhod_core.sample import sample_grasps
+
+    api = sample_grasps(box, 2, seed=3, steps=3, weights_dir=weights, candidates=3)
+    assert np.abs(api["transl"] - sampled["transl"]).max() < 1e-4
+    assert np.abs(api["hand_pose"] - sampled["hand_pose"]).max() < 1e-4
 
 
 def test_blender_importer_fallback_matches_trimesh(inputs, tmp_path):

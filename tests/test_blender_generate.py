@@ -95,13 +95,14 @@ def test_generate_two_grasps_on_cube(addon):
     np.testing.assert_array_equal(mesh_coords(cube), before)
     assert len(cube.data.vertices) == n_vertices and list(cube.modifiers.keys()) == ["bevel"]
     parent = bpy.data.collections[f"JHOD grasps on {cube.name}"]
-    assert sorted(c.name for c in parent.children) == ["JHOD grasp 1", "JHOD grasp 2"]
+    names = [f"{parent.name}: grasp 1", f"{parent.name}: grasp 2"]
+    assert sorted(c.name for c in parent.children) == names
     arms = check_hands(1.0)
     # the hands sit near the object (translation comes back in the world frame, not centred)
     assert all(np.linalg.norm(np.array(a["jhod_transl"]) - np.array(cube.location)) < 1.0 for a in arms)
 
     # browsing: show one at a time, then keep the shown one
-    g1, g2 = bpy.data.collections["JHOD grasp 1"], bpy.data.collections["JHOD grasp 2"]
+    g1, g2 = bpy.data.collections[names[0]], bpy.data.collections[names[1]]
     assert bpy.ops.jhod.show_grasp(direction=1) == {"FINISHED"}
     assert (g1.hide_viewport, g2.hide_viewport, g2.hide_render) == (False, True, True)
     assert bpy.ops.jhod.show_grasp(direction=1) == {"FINISHED"}
@@ -110,8 +111,41 @@ def test_generate_two_grasps_on_cube(addon):
     assert (g1.hide_viewport, g2.hide_viewport) == (False, True)
     objects = len(bpy.data.objects)
     assert bpy.ops.jhod.keep_grasp() == {"FINISHED"}
-    assert [c.name for c in parent.children] == ["JHOD grasp 1"] and not g1.hide_viewport
-    assert len(bpy.data.objects) == objects - 2 and "JHOD grasp 2" not in bpy.data.collections
+    assert [c.name for c in parent.children] == names[:1] and not g1.hide_viewport
+    assert len(bpy.data.objects) == objects - 2 and names[1] not in bpy.data.collections
+
+
+def test_same_seed_gives_the_grasps_of_jhod_sample(addon, weights, tmp_path):
+    """One pipeline: the operator's grasps are those `jhod sample` makes on the same mesh with the same seed."""
+    import trimesh
+
+    from jhod_blender import selection
+    from jhod_core.cli import main as jhod
+
+    cube = add_cube()
+    addon.scene.jhod.candidates = 3
+    assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
+    arms = sorted((o for o in bpy.data.objects if o.type == "ARMATURE"), key=lambda o: o["jhod_grasp_index"])
+    bpy.ops.object.select_all(action="DESELECT")
+    cube.select_set(True)
+    vertices, triangles, _ = selection.selection_mesh(bpy.context, 1.0)
+    trimesh.Trimesh(vertices, triangles, process=False).export(tmp_path / "cube.ply")
+    assert jhod(["sample", str(tmp_path / "cube.ply"), "--num", "2", "--seed", "3", "--steps", str(STEPS),
+                 "--candidates", "3", "--weights", str(weights), "--out", str(tmp_path / "out")]) == 0
+    with np.load(tmp_path / "out" / "grasps.npz") as cli:
+        for key in ("global_orient", "hand_pose", "transl"):
+            assert np.abs(np.array([a[f"jhod_{key}"] for a in arms]) - cli[key]).max() < 1e-4, key
+
+
+def test_generating_again_names_collections_without_suffixes(addon):
+    add_cube()
+    for _ in range(2):
+        assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
+        bpy.ops.object.select_all(action="DESELECT")
+        bpy.data.objects["Cube"].select_set(True)
+    names = sorted(c.name for c in bpy.data.collections)
+    assert names == ["JHOD grasps on Cube", "JHOD grasps on Cube (2)", "JHOD grasps on Cube (2): grasp 1",
+                     "JHOD grasps on Cube (2): grasp 2", "JHOD grasps on Cube: grasp 1", "JHOD grasps on Cube: grasp 2"]
 
 
 def test_sample_hand_object(addon):
@@ -120,8 +154,8 @@ def test_sample_hand_object(addon):
     before = counts()
     assert bpy.ops.jhod.sample_hand_object() == {"FINISHED"}
     check_hands(1.0)
-    parent = next(c for c in bpy.data.collections if c.name.startswith("JHOD hand+object samples"))
-    assert sorted(c.name for c in parent.children) == ["JHOD grasp 1", "JHOD grasp 2"]
+    parent = next(c for c in bpy.data.collections if c.name == "JHOD hand+object samples (seed 3)")
+    assert sorted(c.name for c in parent.children) == [f"{parent.name}: grasp 1", f"{parent.name}: grasp 2"]
     for k, collection in enumerate(sorted(parent.children, key=lambda c: c.name)):
         obj = next(o for o in collection.objects if o.get("jhod_generated_object"))
         bm = bmesh.new()
@@ -178,23 +212,22 @@ def test_centimetre_scene(addon):
     assert all(np.linalg.norm(np.array(a["jhod_transl"]) - np.array(cube.location) * 0.01) < 1.0 for a in arms)
 
 
-def test_selection_points_merge_and_units(addon):
+def test_selection_mesh_merge_and_units(addon):
     from jhod_blender import selection
 
     a = add_cube(location=(0.0, 0.0, 0.0))
     b = add_cube(location=(0.3, 0.0, 0.0))
     a.select_set(True)
-    pts, normals, meshes = selection.selection_points(bpy.context, 1.0, seed=0)
-    assert pts.shape == (selection.NUM_POINTS, 3) and {m.name for m in meshes} == {a.name, b.name}
-    assert (pts[:, 0] < 0.1).any() and (pts[:, 0] > 0.2).any()
-    # outward unit normals: each cube's points move away from that cube's centre along them
-    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-9)
-    centres = np.where(pts[:, :1] < 0.15, 0.0, 0.3) * np.array([1.0, 0.0, 0.0])
-    assert (np.einsum("ni,ni->n", pts - centres, normals) > 0).all()
-    again, _, _ = selection.selection_points(bpy.context, 1.0, seed=0)
-    np.testing.assert_array_equal(pts, again)
-    cm, _, _ = selection.selection_points(bpy.context, 0.5, seed=0)
-    np.testing.assert_allclose(cm, pts * 0.5)
+    vertices, triangles, meshes = selection.selection_mesh(bpy.context, 1.0)
+    assert {m.name for m in meshes} == {a.name, b.name} and triangles.shape == (24, 3)
+    assert (vertices[:, 0] < 0.1).any() and (vertices[:, 0] > 0.2).any() and triangles.max() < len(vertices)
+    # outward winding: each triangle's normal points away from its cube's centre
+    tri = vertices[triangles]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    centres = np.where(tri.mean(1)[:, :1] < 0.15, 0.0, 0.3) * np.array([1.0, 0.0, 0.0])
+    assert (np.einsum("ni,ni->n", tri.mean(1) - centres, normals) > 0).all()
+    cm, _, _ = selection.selection_mesh(bpy.context, 0.5)
+    np.testing.assert_allclose(cm, vertices * 0.5)
 
 
 def _expect_error(match):
@@ -241,6 +274,13 @@ def _cube_points():
     return rng.random((500, 3)) * 0.06 + (0.2, -0.1, 0.05)
 
 
+def _cube_mesh():
+    import trimesh
+
+    box = trimesh.creation.box(extents=(0.06, 0.06, 0.06))
+    return np.asarray(box.vertices) + (0.2, -0.1, 0.05), np.asarray(box.faces)
+
+
 def _run_worker(tmp_path, weights_dir):
     in_path, out_path = tmp_path / "in.npz", tmp_path / "out.npz"
     np.savez(in_path, points=_cube_points(), num=2, seed=1, steps=STEPS, device="cpu", weights_dir=str(weights_dir))
@@ -267,11 +307,14 @@ def test_worker_cli(tmp_path, weights):
 def test_external_backend(tmp_path, weights, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     prefs = SimpleNamespace(backend="EXTERNAL", python_path=sys.executable, checkpoint_path=str(weights))
-    r = backend.run_sampler(_cube_points(), 2, 1, STEPS, prefs)
+    r = backend.run_sampler(_cube_mesh(), 2, 1, STEPS, prefs)
     assert r["transl"].shape == (2, 3) and r["keypoints"].shape == (2, 21, 3)
+    # the same grasps as the built-in backend (torch there, NumPy here: one pipeline)
+    prefs_numpy = SimpleNamespace(backend="NUMPY", python_path="", checkpoint_path=str(weights))
+    assert np.abs(backend.run_sampler(_cube_mesh(), 2, 1, STEPS, prefs_numpy)["transl"] - r["transl"]).max() < 1e-4
     prefs.checkpoint_path = str(tmp_path)
     with pytest.raises(JHODError, match="worker failed: model weights missing"):
-        backend.run_sampler(_cube_points(), 2, 1, STEPS, prefs)
+        backend.run_sampler(_cube_mesh(), 2, 1, STEPS, prefs)
 
 
 def test_sampling_jobs_step_and_cancel(tmp_path, weights, monkeypatch):
@@ -280,13 +323,13 @@ def test_sampling_jobs_step_and_cancel(tmp_path, weights, monkeypatch):
     import time
 
     prefs = SimpleNamespace(backend="NUMPY", python_path="", checkpoint_path=str(weights))
-    job = backend.start_sampler(_cube_points(), 2, 1, 6, prefs)
+    job = backend.start_sampler(_cube_mesh(), 2, 1, 6, prefs)
     fractions = []
     while not job.step():
         fractions.append(job.fraction)
     assert len(fractions) >= 6 and fractions == sorted(fractions) and fractions[-1] <= 1.0
     assert job.result["transl"].shape == (2, 3) and job.fraction == 1.0
-    job = backend.start_sampler(_cube_points(), 2, 1, 6, prefs)
+    job = backend.start_sampler(_cube_mesh(), 2, 1, 6, prefs)
     job.step()
     job.cancel()
     with pytest.raises(StopIteration):
@@ -294,7 +337,7 @@ def test_sampling_jobs_step_and_cancel(tmp_path, weights, monkeypatch):
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     prefs = SimpleNamespace(backend="EXTERNAL", python_path=sys.executable, checkpoint_path=str(weights))
-    job = backend.start_sampler(_cube_points(), 2, 1, STEPS, prefs)
+    job = backend.start_sampler(_cube_mesh(), 2, 1, STEPS, prefs)
     job.step()  # the worker is running now
     t = time.perf_counter()
     job.cancel()

@@ -9,9 +9,10 @@ import torch
 
 from jhod_core.model import spec
 from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
-from jhod_core.model.denoiser import CONFIGS, DenoiserConfig, JHODDenoiser, expand_timesteps, export_numpy, split_state
-from jhod_core.model.numpy_inference import NumpyDenoiser, NumpyObjectAutoencoder
-from jhod_core.model.sampling import sample_conditional, sample_joint
+from jhod_core.model.denoiser import CONFIGS, DenoiserConfig, JHODDenoiser, expand_timesteps, split_state
+from jhod_core.model.numpy_inference import NumpyBackend, NumpyDenoiser, NumpyObjectAutoencoder
+from jhod_core.model.torch_backend import TorchBackend
+from jhod_core.pipeline import NoiseStreams, collect, iter_hand_object, reverse
 from jhod_core.model.schedule import CosineSchedule
 from training.losses import (COND, OBJECT_ONLY, UNCOND, autoencoder_loss, chamfer_distance, diffusion_loss,
                              make_diffusion_batch)
@@ -224,52 +225,85 @@ def test_autoencoder_shapes_order_and_training():
 
 # --------------------------------------------------------------------------- samplers, parity, files
 
+def _conditional(backend, latent, num, steps, seed, method="ddim"):
+    """Raw hands (num, 51) for raw latents (1 or num, 512) through the pipeline's reverse loop."""
+    fixed = np.broadcast_to((np.asarray(latent) - backend.object_mean) / backend.object_std, (num, spec.OBJECT_DIM))
+    noise = NoiseStreams(seed, 2, range(num), 1)
+    x = np.concatenate([noise.normal(spec.HAND_DIM), fixed], axis=1)
+    loop = reverse(backend, x, steps, method, noise, fixed_object=fixed)
+    while True:
+        try:
+            next(loop)
+        except StopIteration as stop:
+            x = stop.value
+            break
+    return x[:, :51] * backend.hand_std + backend.hand_mean, x[:, 51:] * backend.object_std + backend.object_mean
+
+
 def test_sampling_deterministic_per_seed():
-    model = tiny_model()
-    latent = torch.randn(1, 512)
-    h1, o1 = sample_conditional(model, latent, num=3, steps=8, seed=5)
-    h2, o2 = sample_conditional(model, latent, num=3, steps=8, seed=5)
-    h3, _ = sample_conditional(model, latent, num=3, steps=8, seed=6)
-    assert h1.shape == (3, 51) and torch.equal(h1, h2) and not torch.allclose(h1, h3)
-    assert torch.allclose(o1, latent.expand(3, -1), atol=1e-5)  # the condition is returned unchanged
+    backend = TorchBackend(ObjectAutoencoder(TINY_AE), tiny_model())
+    latent = np.random.default_rng(0).normal(size=(1, 512))
     for method in ("ddim", "ddpm"):
-        a = sample_joint(model, 2, steps=6, seed=1, method=method)
-        b = sample_joint(model, 2, steps=6, seed=1, method=method)
-        assert a[0].shape == (2, 51) and a[1].shape == (2, 512)
-        assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
-    assert model.training  # samplers restore the mode
+        h1, o1 = _conditional(backend, latent, 3, 8, 5, method)
+        h2, _ = _conditional(backend, latent, 3, 8, 5, method)
+        h3, _ = _conditional(backend, latent, 3, 8, 6, method)
+        assert h1.shape == (3, 51) and np.array_equal(h1, h2) and not np.allclose(h1, h3)
+        assert np.allclose(o1, np.broadcast_to(latent, (3, 512)), atol=1e-5)  # the condition is returned unchanged
+        a = collect(iter_hand_object(backend, 2, steps=6, seed=1, method=method))
+        b = collect(iter_hand_object(backend, 2, steps=6, seed=1, method=method))
+        assert a["hand_pose"].shape == (2, 45) and a["object_points"].shape == (2, 2048, 3)
+        assert np.array_equal(a["hand_pose"], b["hand_pose"]) and np.array_equal(a["object_points"], b["object_points"])
+        # pair 1 of a seed is the same whether 1 or 2 pairs are asked for
+        c = collect(iter_hand_object(backend, 1, steps=6, seed=1, method=method, first=1))
+        assert np.allclose(c["hand_pose"][0], a["hand_pose"][1], atol=1e-5)
 
 
 def test_sync_model_conditional_sampling_uses_replacement():
-    model = tiny_model(config=DenoiserConfig(**{**TINY.__dict__, "sync_timesteps": True}))
-    latent = torch.randn(2, 512)
-    hand, obj = sample_conditional(model, latent, steps=5, seed=0)
-    assert hand.shape == (2, 51) and torch.allclose(obj, latent, atol=1e-5)
+    backend = TorchBackend(ObjectAutoencoder(TINY_AE), tiny_model(config=DenoiserConfig(**{**TINY.__dict__,
+                                                                                          "sync_timesteps": True})))
+    latent = np.random.default_rng(1).normal(size=(2, 512))
+    hand, obj = _conditional(backend, latent, 2, 5, 0)
+    assert hand.shape == (2, 51) and np.isfinite(hand).all() and np.allclose(obj, latent, atol=1e-5)
+    # the object part seen by the network was re-noised, not clean: different hands than without replacement
+    backend.sync_timesteps = False
+    assert not np.allclose(_conditional(backend, latent, 2, 5, 0)[0], hand)
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
-def test_numpy_inference_matches_torch(tmp_path, norm_first):
-    model = tiny_model(config=DenoiserConfig(**{**TINY.__dict__, "norm_first": norm_first}))
-    export_numpy(model, tmp_path / "d.npz")
-    numpy_model = NumpyDenoiser(tmp_path / "d.npz")
+def test_numpy_backend_matches_torch(tmp_path, norm_first):
+    """One .npz per model, read by both backends, which give the same network outputs and samples."""
+    model = tiny_model(config=DenoiserConfig(**{**TINY.__dict__, "norm_first": norm_first})).eval()
+    torch.manual_seed(0)
+    ae = ObjectAutoencoder(TINY_AE).eval()
+    model.save(tmp_path / "d.npz", {"steps": 7})
+    ae.save(tmp_path / "ae.npz")
+    numpy_backend = NumpyBackend(tmp_path / "ae.npz", tmp_path / "d.npz")
+    torch_backend = TorchBackend.from_files(tmp_path / "ae.npz", tmp_path / "d.npz")
     g = torch.Generator().manual_seed(3)
     x = torch.randn(4, spec.STATE_DIM, generator=g)
     t_hand, t_object = torch.tensor([0, 1, 500, T]), torch.tensor([T, 0, 37, 0])
     with torch.no_grad():
-        ref = model.eval()(x, t_hand, t_object).numpy()
-    assert np.abs(numpy_model.forward(x.numpy(), t_hand.numpy(), t_object.numpy()) - ref).max() < 1e-4
-    latent, noise = torch.randn(1, 512, generator=g), torch.randn(3, 51, generator=g)
-    hand, _ = sample_conditional(model, latent, num=3, steps=12, noise=noise)
-    np_hand, np_obj = numpy_model.sample_conditional(latent.numpy(), num=3, steps=12, noise=noise.numpy())
-    assert np.abs(np_hand - hand.numpy()).max() < 1e-4 and np_obj.shape == (3, 512)
-    state = torch.randn(3, spec.STATE_DIM, generator=g)
-    hand, obj = sample_joint(model, 3, steps=12, noise=state)
-    np_hand, np_obj = numpy_model.sample_joint(3, steps=12, noise=state.numpy())
-    assert np.abs(np_hand - hand.numpy()).max() < 1e-4 and np.abs(np_obj - obj.numpy()).max() < 1e-4
+        ref = model(x, t_hand, t_object).numpy()
+    for backend in (numpy_backend, torch_backend):
+        assert np.abs(backend.denoise(x.numpy(), t_hand.numpy(), t_object.numpy()) - ref).max() < 1e-4
+    latent = np.random.default_rng(2).normal(size=(1, 512))
+    for method in ("ddim", "ddpm"):
+        hands = [_conditional(b, latent, 3, 12, 4, method)[0] for b in (numpy_backend, torch_backend)]
+        assert np.abs(hands[0] - hands[1]).max() < 1e-4
+        pairs = [collect(iter_hand_object(b, 2, steps=12, seed=4, method=method))
+                 for b in (numpy_backend, torch_backend)]
+        assert np.abs(pairs[0]["transl"] - pairs[1]["transl"]).max() < 1e-4
+        assert np.abs(pairs[0]["object_points"] - pairs[1]["object_points"]).max() < 1e-4
 
 
 def test_weight_files_load_with_weights_only(tmp_path):
     model = tiny_model().eval()
+    model.save(tmp_path / "d.npz", {"note": "test"})
+    with np.load(tmp_path / "d.npz", allow_pickle=False) as z:  # plain arrays and JSON, no pickle
+        assert "config" in z.files and '"note": "test"' in str(z["info"])
+    x, t = torch.randn(2, spec.STATE_DIM), torch.tensor([3, 900])
+    with torch.no_grad():
+        assert torch.allclose(JHODDenoiser.load(tmp_path / "d.npz").eval()(x, t, t), model(x, t, t), atol=1e-6)
     model.save(tmp_path / "d.pt", {"note": "test"})
     blob = torch.load(tmp_path / "d.pt", weights_only=True)
     assert blob["note"] == "test" and blob["config"]["d_model"] == 32
@@ -342,8 +376,8 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
     model = JHODDenoiser.load(out / "denoiser.pt")
     assert torch.allclose(model.object_std, ae.latent_std.clamp_min(1e-4))
     assert (out / "denoiser.npz").exists() and (out / "curves.png").exists()
-    hand, _ = NumpyDenoiser(out / "denoiser.npz").sample_conditional(ae.latent_mean.numpy(), num=2, steps=3)
-    assert np.isfinite(hand).all()
+    x = np.zeros((2, spec.STATE_DIM))
+    assert np.isfinite(NumpyDenoiser(out / "denoiser.npz").forward(x, [3, 3], [0, 0])).all()
     # the ablation switches run too
     assert train_diffusion.main([*args, "--out", str(tmp_path / "abl"), "--steps", "1", "--sync-timesteps",
                                  "--no-object-only"]) == 0
@@ -354,7 +388,7 @@ def test_numpy_object_autoencoder_matches_torch(tmp_path):
     torch.manual_seed(0)
     model = ObjectAutoencoder(AutoencoderConfig(stage1=(16, 32), stage2=(32, 64), head_hidden=64, context=32,
                                                 patch_hidden=16)).eval()
-    model.export_numpy(tmp_path / "ae.npz")
+    model.save(tmp_path / "ae.npz")
     points = torch.rand(3, 2048, 3, generator=torch.Generator().manual_seed(1)) * 0.1 - 0.05
     with torch.no_grad():
         expected = model.encode(points).numpy()

@@ -150,6 +150,14 @@ def test_cli_sample_writes_contract_files(weights, box_file, tmp_path, capsys):
     with np.load(out / "grasps.npz") as z:
         for k in first:
             np.testing.assert_array_equal(z[k], first[k])
+    # a smaller second run replaces the earlier outputs: runs never mix; the folder is an ordinary one
+    code, cap = run_cli(capsys, "sample", box_file, "--num", 1, "--out", out, "--seed", 5, "--steps", STEPS,
+                        "--weights", weights, "--threads", 1)
+    assert code == 0, cap.err
+    assert sorted(os.listdir(out)) == ["grasps.npz", "hand_000.obj", "notes.txt"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == (0o777 & ~umask)
 
 
 def test_cli_sample_joint_writes_closed_objects(weights, tmp_path, capsys):
@@ -175,17 +183,17 @@ def bad_inputs(tmp_path, weights):
     trimesh.creation.box(extents=(5.0, 1.0, 1.0)).export(big)
     corrupt = tmp_path / "corrupt_weights"
     corrupt.mkdir()
-    (corrupt / "autoencoder.pt").write_bytes((weights / "autoencoder.pt").read_bytes())
-    (corrupt / "denoiser.pt").write_bytes(b"not a torch file")
+    (corrupt / "autoencoder.npz").write_bytes((weights / "autoencoder.npz").read_bytes())
+    (corrupt / "denoiser.npz").write_bytes(b"not a weights file")
     half = tmp_path / "half_weights"
     half.mkdir()
-    (half / "denoiser.pt").write_bytes((weights / "denoiser.pt").read_bytes())
+    (half / "denoiser.npz").write_bytes((weights / "denoiser.npz").read_bytes())
     return {"empty": empty, "big": big, "corrupt": corrupt, "half": half, "missing_dir": tmp_path / "nowhere"}
 
 
 @pytest.mark.parametrize("case, pattern", [
     ("missing weights dir", "model weights folder not found"),
-    ("missing weights file", "autoencoder.pt not found"),
+    ("missing weights file", "autoencoder.npz not in"),
     ("corrupt weights", "corrupt"),
     ("missing mesh", "not found"),
     ("empty mesh", "object"),
@@ -254,67 +262,106 @@ def test_missing_weights_message_says_how_to_fix(tmp_path):
     with pytest.raises(JHODError) as info:
         sample_hand_object(1, steps=STEPS, device="cpu", weights_dir=tmp_path / "none")
     message = str(info.value)
-    assert str(tmp_path / "none") in message and "train_diffusion.py" in message and "--weights" in message
+    assert str(tmp_path / "none") in message and "--weights" in message and len(message) < 200
+    (tmp_path / "half").mkdir()
+    with pytest.raises(JHODError) as info:
+        sample_grasps(np.ones((10, 3)), 1, weights_dir=tmp_path / "half")
+    assert "export_weights.py" in str(info.value) and len(str(info.value)) < 250
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy"])
 def test_models_load_once_per_file_version(weights, tmp_path, backend):
-    from jhod_core.sample import load_models
-    from jhod_core.sample_numpy import NumpySampler
+    from jhod_core.pipeline import load_backend
 
-    load, suffix = (load_models, ".pt") if backend == "torch" else (NumpySampler.cached, ".npz")
     folder = tmp_path / "w"
     folder.mkdir()
     for name in ("autoencoder", "denoiser"):
-        (folder / f"{name}{suffix}").write_bytes((weights / f"{name}{suffix}").read_bytes())
-    first = load(folder)
-    assert load(folder) is first  # the same objects: no second read
+        (folder / f"{name}.npz").write_bytes((weights / f"{name}.npz").read_bytes())
+    first = load_backend(folder, backend, "cpu")
+    assert load_backend(folder, backend, "cpu") is first  # the same objects: no second read
     # a re-exported (or corrupted) file is read again, never served from the cache
-    denoiser = folder / f"denoiser{suffix}"
+    denoiser = folder / "denoiser.npz"
     os.utime(denoiser, ns=(denoiser.stat().st_atime_ns, denoiser.stat().st_mtime_ns + 10**9))
-    assert load(folder) is not first
+    assert load_backend(folder, backend, "cpu") is not first
     denoiser.write_bytes(b"not a weights file")
     with pytest.raises(JHODError, match="corrupt"):
-        load(folder)
+        load_backend(folder, backend, "cpu")
     denoiser.unlink()
-    with pytest.raises(JHODError, match="not found"):
-        load(folder)
+    with pytest.raises(JHODError, match="denoiser.npz not in"):
+        load_backend(folder, backend, "cpu")
 
 
-# --------------------------------------------------------------------------- NumPy path (Blender)
+# --------------------------------------------------------------------------- one pipeline, both backends
 
-def test_numpy_sampler_contract(weights):
-    from jhod_core.sample_numpy import NumpySampler
+def test_same_seed_same_grasps_on_both_backends(weights, box_file):
+    """The NumPy backend (Blender) and the torch backend (CLI) run one pipeline: same seed, same grasps."""
+    mesh = trimesh.load(box_file, process=False)
+    results = [sample_grasps(mesh, 3, seed=4, steps=STEPS, weights_dir=weights, backend=b, candidates=2)
+               for b in ("numpy", "torch")]
+    for key in ("global_orient", "hand_pose", "transl", "vertices"):
+        assert np.abs(results[0][key] - results[1][key]).max() < 1e-4, key
+    for method in ("ddim", "ddpm"):
+        raw = [sample_grasps(mesh, 2, seed=4, steps=STEPS, weights_dir=weights, backend=b, refine=False,
+                             method=method) for b in ("numpy", "torch")]
+        assert np.abs(raw[0]["transl"] - raw[1]["transl"]).max() < 1e-4
 
-    sampler = NumpySampler(weights)
+
+def test_grasp_i_of_a_seed_does_not_depend_on_num_or_batches(weights, box_file):
+    from jhod_core.pipeline import collect, iter_grasps, load_backend
+
+    mesh = trimesh.load(box_file, process=False)
+    four = sample_grasps(mesh, 4, seed=9, steps=STEPS, weights_dir=weights)
+    one = sample_grasps(mesh, 1, seed=9, steps=STEPS, weights_dir=weights)
+    last_two = sample_grasps(mesh, 2, seed=9, steps=STEPS, weights_dir=weights, first=2)
+    np.testing.assert_allclose(one["vertices"][0], four["vertices"][0], atol=1e-5)
+    np.testing.assert_allclose(last_two["vertices"], four["vertices"][2:], atol=1e-5)
+    assert list(last_two["index"]) == [2, 3]
+    # memory is bounded by batches: any batch size gives the same grasps
+    run = iter_grasps(load_backend(weights), mesh, 4, seed=9, steps=STEPS, batch_size=3)
+    items = list(run)
+    batches = [item for item in items if isinstance(item, dict)]
+    fractions = [item for item in items if not isinstance(item, dict)]
+    assert [len(b["index"]) for b in batches] == [3, 1]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    np.testing.assert_allclose(collect(iter(items))["vertices"], four["vertices"], atol=1e-5)
+
+
+def test_flat_sheet_is_refused_with_a_clear_message(weights):
+    plane = trimesh.Trimesh([[0, 0, 0], [0.1, 0, 0], [0.1, 0.1, 0], [0, 0.1, 0]], [[0, 1, 2], [0, 2, 3]])
+    with pytest.raises(MeshError, match="thick.*Solidify"):
+        sample_grasps(plane, 1, steps=STEPS, weights_dir=weights)
+
+
+def test_numpy_backend_contract(weights):
     box = trimesh.creation.box(extents=(0.08, 0.05, 0.12))
     points, face = trimesh.sample.sample_surface(box, 4096, seed=0)
     normals = box.face_normals[face]
-    a = sampler.sample_grasps(points, 3, seed=1, steps=STEPS, normals=normals, refine=False)
-    moved = sampler.sample_grasps(points + (0.3, -0.2, 0.1), 3, seed=1, steps=STEPS, normals=normals, refine=False)
+
+    def sample(*args, **kwargs):
+        return sample_grasps(*args, **kwargs, steps=STEPS, weights_dir=weights, backend="numpy")
+    a = sample(points, 3, seed=1, normals=normals, refine=False)
+    moved = sample(points + (0.3, -0.2, 0.1), 3, seed=1, normals=normals, refine=False)
     np.testing.assert_allclose(moved["transl"] - a["transl"], np.tile((0.3, -0.2, 0.1), (3, 1)), atol=1e-9)
     np.testing.assert_allclose(moved["global_orient"], a["global_orient"], atol=1e-9)
-    refined = sampler.sample_grasps(points, 3, seed=1, steps=STEPS, normals=normals)
-    again = sampler.sample_grasps(points, 3, seed=1, steps=STEPS, normals=normals)
+    refined = sample(points, 3, seed=1, normals=normals)
+    again = sample(points, 3, seed=1, normals=normals)
     np.testing.assert_array_equal(refined["vertices"], again["vertices"])
     assert refined["keypoints"].shape == (3, 21, 3) and np.isfinite(refined["vertices"]).all()
-    joint = sampler.sample_hand_object(2, seed=0, steps=STEPS)
-    assert joint["object_points"].shape == (2, 2048, 3) and joint["hand_pose"].shape == (2, 45)
     with pytest.raises(MeshError, match="millimetres"):
-        sampler.sample_grasps(points * 1000, 1, steps=STEPS)
+        sample(points * 1000, 1)
     with pytest.raises(JHODError, match="positive integer"):
-        sampler.sample_grasps(points, 0, steps=STEPS)
+        sample(points, 0)
 
 
-def test_numpy_sampler_missing_or_corrupt_weights(tmp_path, weights):
-    from jhod_core.sample_numpy import NumpySampler
+def test_numpy_backend_missing_or_corrupt_weights(tmp_path, weights):
+    from jhod_core.pipeline import load_backend
 
-    with pytest.raises(JHODError, match="autoencoder.npz, denoiser.npz not found"):
-        NumpySampler(tmp_path)
+    with pytest.raises(JHODError, match="autoencoder.npz and denoiser.npz not in"):
+        load_backend(tmp_path, "numpy")
     for name in ("autoencoder.npz", "denoiser.npz"):
         (tmp_path / name).write_bytes((weights / name).read_bytes()[:1000])
     with pytest.raises(JHODError, match="corrupt"):
-        NumpySampler(tmp_path)
+        load_backend(tmp_path, "numpy")
 
 
 def test_numpy_path_needs_no_torch_trimesh_or_scipy(weights):
@@ -327,10 +374,11 @@ import sys
 for name in ("torch", "trimesh", "scipy", "smplx"):
     sys.modules[name] = None
 import numpy as np
-from jhod_core.sample_numpy import NumpySampler
-rng = np.random.default_rng(0)
-normals = rng.normal(size=(3000, 3)); normals /= np.linalg.norm(normals, axis=1, keepdims=True)
-result = NumpySampler({str(weights)!r}).sample_grasps(0.04 * normals, 2, steps=3, normals=normals)
+from jhod_core.pipeline import collect, iter_grasps, load_backend
+vertices = np.array([[x, y, z] for x in (-.04, .04) for y in (-.03, .03) for z in (-.05, .05)])
+faces = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                  [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+result = collect(iter_grasps(load_backend({str(weights)!r}), (vertices, faces), 2, steps=3))
 assert np.isfinite(result["vertices"]).all()
 print("ok")
 """
@@ -339,47 +387,51 @@ print("ok")
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
-def test_left_hands_are_mirrored_right_hands_on_the_mirrored_object(weights):
-    from jhod_core.sample_numpy import NumpySampler
-
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_left_hands_are_mirrored_right_hands_on_the_mirrored_object(weights, backend):
     box = trimesh.creation.box(extents=(0.08, 0.05, 0.12))
     box.apply_translation((0.03, 0.01, -0.02))
     points, face = trimesh.sample.sample_surface(box, 4096, seed=0)
     normals = box.face_normals[face]
     flip = np.array([-1.0, 1.0, 1.0])
-    for sample in (lambda p, n, side: sample_grasps(p, 2, seed=1, steps=STEPS, device="cpu", weights_dir=weights,
-                                                    normals=n, side=side),
-                   lambda p, n, side: NumpySampler(weights).sample_grasps(p, 2, seed=1, steps=STEPS, normals=n,
-                                                                          side=side)):
-        left = sample(points, normals, "left")
-        right = sample(points * flip, normals * flip, "right")
-        np.testing.assert_allclose(left["vertices"], right["vertices"] * flip, atol=1e-9)
-        assert (left["faces"] == right["faces"][:, ::-1]).all()
-    left_mesh = sample_grasps(box, 2, seed=1, steps=STEPS, device="cpu", weights_dir=weights, side="left")
-    assert np.isfinite(left_mesh["vertices"]).all()
+
+    def sample(p, n, side):
+        return sample_grasps(p, 2, seed=1, steps=STEPS, weights_dir=weights, normals=n, side=side, backend=backend)
+    left = sample(points, normals, "left")
+    right = sample(points * flip, normals * flip, "right")
+    np.testing.assert_allclose(left["vertices"], right["vertices"] * flip, atol=1e-9)
+    assert (left["faces"] == right["faces"][:, ::-1]).all()
+    mirrored_box = box.copy().apply_transform(np.diag([-1.0, 1, 1, 1]))
+    left_mesh = sample_grasps(box, 2, seed=1, steps=STEPS, weights_dir=weights, side="left", backend=backend)
+    right_mesh = sample_grasps(mirrored_box, 2, seed=1, steps=STEPS, weights_dir=weights, backend=backend)
+    np.testing.assert_allclose(left_mesh["vertices"], right_mesh["vertices"] * flip, atol=1e-6)
     with pytest.raises(JHODError, match="side"):
-        sample_grasps(box, 1, steps=STEPS, device="cpu", weights_dir=weights, side="middle")
+        sample_grasps(box, 1, steps=STEPS, weights_dir=weights, side="middle", backend=backend)
 
 
-def test_candidates_keep_the_best_scored_refined_samples(weights):
-    """candidates=2: 2 x num samples are refined and the num best-scored kept, in sample order."""
+def test_candidates_keep_the_best_scored_refined_sample_of_each_grasp(weights):
+    """candidates=K: each grasp refines K samples of its own noise stream and keeps the best-scored; its first
+    candidate is the grasp candidates=1 returns, so the chosen one scores at least as well."""
     from jhod_core.hand import load_hand_data
-    from jhod_core.refine import GraspRefiner
-    from jhod_core.sample import object_surface
+    from jhod_core.hand.params import join_params
+    from jhod_core.pipeline import prepare_object
+    from jhod_core.refine import GraspRefiner, ObjectSurface
 
     box = trimesh.creation.box(extents=(0.08, 0.05, 0.12))
-    all_four = sample_grasps(box, 4, seed=2, steps=STEPS, device="cpu", weights_dir=weights, candidates=1)
-    best_two = sample_grasps(box, 2, seed=2, steps=STEPS, device="cpu", weights_dir=weights, candidates=2)
-    params = np.concatenate([all_four["global_orient"], all_four["hand_pose"], all_four["transl"]], axis=1)
-    scores = GraspRefiner(load_hand_data()).scores(params, object_surface(box, 2))
-    expected = np.sort(np.argsort(-scores, kind="stable")[:2])
-    np.testing.assert_allclose(best_two["transl"], all_four["transl"][expected], atol=1e-12)
-    assert best_two["vertices"].shape[0] == 2
-    raw = sample_grasps(box, 2, seed=2, steps=STEPS, device="cpu", weights_dir=weights, refine=False, candidates=4)
+    prepared = prepare_object(box, seed=2)
+    surface = ObjectSurface.from_points(prepared.points, prepared.normals)
+    refiner = GraspRefiner(load_hand_data())
+
+    def scores(result):
+        return refiner.scores(join_params(result["global_orient"], result["hand_pose"], result["transl"]), surface)
+    single = sample_grasps(box, 4, seed=2, steps=STEPS, weights_dir=weights, candidates=1)
+    best = sample_grasps(box, 4, seed=2, steps=STEPS, weights_dir=weights, candidates=3)
+    assert (scores(best) >= scores(single) - 1e-9).all() and best["vertices"].shape[0] == 4
+    raw = sample_grasps(box, 2, seed=2, steps=STEPS, weights_dir=weights, refine=False, candidates=4)
     assert raw["transl"].shape == (2, 3)  # without refinement nothing is scored: plain samples
     for bad in (0, 17):
         with pytest.raises(JHODError, match="candidates"):
-            sample_grasps(box, 2, steps=STEPS, device="cpu", weights_dir=weights, candidates=bad)
+            sample_grasps(box, 2, steps=STEPS, weights_dir=weights, candidates=bad)
 
 
 def test_scores_of_hovering_touching_and_sunk_hands():

@@ -12,7 +12,7 @@ TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, co
 
 
 def write_tiny_weights(folder: Path) -> Path:
-    """The four weight files in `folder`, written like the training + export scripts write them."""
+    """The training scripts' .pt files and their export (autoencoder.npz, denoiser.npz) in `folder`."""
     from training.export_weights import export
 
     torch.manual_seed(0)

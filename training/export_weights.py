@@ -1,11 +1,11 @@
-"""Write a model folder that ``jhod sample`` and the Blender add-on load: both weight formats.
+"""Write a model folder that ``jhod sample`` and the Blender add-on load: one ``.npz`` per model.
 
     python training/export_weights.py --autoencoder models/autoencoder/autoencoder.pt \
         --denoiser models/denoiser/ckpt.pt --out jhod_core/assets/model
 
-``--denoiser`` is a ``denoiser.pt`` or a training ``ckpt.pt`` (its current step). Writes
-``autoencoder.pt`` + ``denoiser.pt`` (torch, ``torch.load(weights_only=True)``) and
-``autoencoder.npz`` + ``denoiser.npz`` (plain float32 arrays for ``jhod_core.sample_numpy``), plus
+``--autoencoder`` / ``--denoiser`` are the training scripts' ``.pt`` files (``autoencoder.pt``; ``denoiser.pt`` or a
+training ``ckpt.pt`` at its current step) or already exported ``.npz``. Writes ``autoencoder.npz`` + ``denoiser.npz``
+(``jhod_core.model.weights_file``: plain float32 arrays + config, read by the NumPy and the torch backend) and
 ``weights.json`` (sizes, training steps, sources).
 """
 
@@ -21,30 +21,34 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
 from jhod_core.model.autoencoder import ObjectAutoencoder  # noqa: E402
-from jhod_core.model.denoiser import DenoiserConfig, JHODDenoiser, export_numpy  # noqa: E402
+from jhod_core.model.denoiser import JHODDenoiser  # noqa: E402
+from jhod_core.model.weights_file import read_npz  # noqa: E402
 
 
-def load_denoiser(path: Path) -> tuple[JHODDenoiser, int | None]:
+def training_info(path: Path) -> dict:
+    """The plain entries saved beside the weights (steps, splits, source), of a .pt or an .npz."""
+    if path.suffix == ".npz":
+        return read_npz(path)[2]
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    model = JHODDenoiser(DenoiserConfig(**blob["config"]))
-    model.load_state_dict(blob["state_dict"])
-    return model.eval(), blob.get("step", blob.get("steps"))
+    info = {k: v for k, v in blob.items() if isinstance(v, (int, float, str))}
+    if "step" in blob:  # a training ckpt.pt: its current step
+        info["steps"] = blob["step"]
+    return info
 
 
 def export(autoencoder_path: Path, denoiser_path: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     autoencoder = ObjectAutoencoder.load(autoencoder_path).eval()
-    ae_blob = torch.load(autoencoder_path, map_location="cpu", weights_only=True)
-    denoiser, step = load_denoiser(denoiser_path)
-    autoencoder.save(out / "autoencoder.pt", {k: v for k, v in ae_blob.items() if k not in ("config", "state_dict")})
-    autoencoder.export_numpy(out / "autoencoder.npz")
-    denoiser.save(out / "denoiser.pt", {"steps": step, "source": denoiser_path.name})
-    export_numpy(denoiser, out / "denoiser.npz")
-    info = {"autoencoder_steps": ae_blob.get("steps"), "denoiser_steps": step,
+    denoiser = JHODDenoiser.load(denoiser_path).eval()
+    ae_info, de_info = training_info(autoencoder_path), training_info(denoiser_path)
+    de_info.setdefault("source", denoiser_path.name)
+    autoencoder.save(out / "autoencoder.npz", ae_info)
+    denoiser.save(out / "denoiser.npz", de_info)
+    info = {"autoencoder_steps": ae_info.get("steps"), "denoiser_steps": de_info.get("steps"),
             "denoiser_parameters": sum(p.numel() for p in denoiser.parameters()),
             "autoencoder_parameters": sum(p.numel() for p in autoencoder.parameters()),
             "files_mb": {p.name: round(p.stat().st_size / 2**20, 2)
-                         for p in sorted([*out.glob("*.pt"), *out.glob("*.npz")])}}
+                         for p in sorted(out.glob("*.npz"))}}
     (out / "weights.json").write_text(json.dumps(info, indent=1) + "\n")
     return info
 

@@ -12,7 +12,7 @@ latents are the frozen encoder's posterior means, computed once at start. Ablati
 
 Writes ``<out>/ckpt.pt`` (resume with ``--resume``), ``<out>/denoiser.pt`` (weights, config and
 normalisation statistics; ``JHODDenoiser.load``, ``torch.load(weights_only=True)``),
-``<out>/denoiser.npz`` (for ``jhod_core.model.numpy_inference``) and ``<out>/curves.png``.
+``<out>/denoiser.npz`` (the shipped format, ``jhod_core.model.weights_file``) and ``<out>/curves.png``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from jhod_core.hand import HandModel, load_hand_data  # noqa: E402
 from jhod_core.hand.rigid import rest_wrist, transform_params  # noqa: E402
 from jhod_core.model import spec  # noqa: E402
 from jhod_core.model.autoencoder import ObjectAutoencoder  # noqa: E402
-from jhod_core.model.denoiser import CONFIGS, JHODDenoiser, export_numpy  # noqa: E402
+from jhod_core.model.denoiser import CONFIGS, JHODDenoiser  # noqa: E402
 from jhod_core.model.schedule import CosineSchedule  # noqa: E402
 from training import runtime  # noqa: E402
 from training.data.corpus import load_object_points, split_ids  # noqa: E402
@@ -243,7 +243,7 @@ def main(argv=None) -> int:
         if final:
             model.save(out / "denoiser.pt", {"autoencoder": str(args.autoencoder), "train_args": vars(args),
                                              "steps": step})
-            export_numpy(model, out / "denoiser.npz")
+            model.save(out / "denoiser.npz", {"autoencoder": str(args.autoencoder), "steps": step})
 
     from tqdm import tqdm
 

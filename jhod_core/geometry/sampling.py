@@ -19,13 +19,24 @@ if TYPE_CHECKING:  # trimesh is not importable inside Blender, where farthest_po
 def sample_surface(
     mesh: trimesh.Trimesh, n: int = 2048, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sample ``n`` points uniformly by area on the surface; return ``(points, normals, face_idx)``.
+    """``sample_triangles`` on a trimesh: ``(points, normals, face_idx)``."""
+    return sample_triangles(mesh.vertices, mesh.faces, n, seed)
+
+
+def sample_triangles(vertices, faces, n: int = 2048, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample ``n`` points uniformly by area on a triangle mesh given as arrays (V, 3), (F, 3);
+    return ``(points, normals, face_idx)``. The one surface sampler of every path (CLI, Blender, training).
 
     Faces are drawn with probability proportional to their area, then a point is drawn uniformly
     inside the triangle (``sqrt`` barycentric trick). ``normals`` are the unit face normals of the
-    sampled faces (n, 3). Same mesh + seed -> same samples.
+    sampled faces (n, 3), following the winding. Same mesh + seed -> same samples.
     """
-    areas = np.asarray(mesh.area_faces, dtype=np.float64)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    tri_all = vertices[faces]
+    cross = np.cross(tri_all[:, 1] - tri_all[:, 0], tri_all[:, 2] - tri_all[:, 0])
+    double_area = np.linalg.norm(cross, axis=1)
+    areas = double_area / 2.0
     total = areas.sum()
     if not np.isfinite(total) or total <= 0:
         raise MeshError("cannot sample the surface of a mesh with zero total area")
@@ -36,9 +47,9 @@ def sample_surface(
     r1, r2 = rng.random((2, n))
     s = np.sqrt(r1)
     bary = np.stack([1.0 - s, s * (1.0 - r2), s * r2], axis=1)  # uniform in the triangle
-    tri = np.asarray(mesh.vertices, dtype=np.float64)[np.asarray(mesh.faces)[face_idx]]
+    tri = tri_all[face_idx]
     points = np.einsum("nk,nkd->nd", bary, tri)
-    normals = np.asarray(mesh.face_normals, dtype=np.float64)[face_idx]
+    normals = cross[face_idx] / np.maximum(double_area[face_idx], 1e-300)[:, None]
     return points, normals, face_idx
 
 

@@ -23,12 +23,13 @@ the weights.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from . import spec
+from .weights_file import WeightsFile
 
 
 @dataclass
@@ -65,7 +66,9 @@ def mlp(widths, last_activation: bool = True) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class ObjectAutoencoder(nn.Module):
+class ObjectAutoencoder(WeightsFile, nn.Module):
+    config_class = AutoencoderConfig
+
     def __init__(self, config: AutoencoderConfig | None = None):
         super().__init__()
         self.config = config = config or AutoencoderConfig()
@@ -118,24 +121,3 @@ class ObjectAutoencoder(nn.Module):
         """The xyz part of a latent (B, 512) as latent points (B, 128, 3) in metres."""
         lat = latent.reshape(latent.shape[0], spec.LATENT_POINTS, spec.LATENT_POINT_DIM)
         return lat[..., :3] / self.config.point_scale
-
-    def save(self, path, extra: dict | None = None) -> None:
-        """Weights + config + latent statistics in one file, loadable with ``weights_only=True``."""
-        torch.save({"config": asdict(self.config), "state_dict": self.state_dict(), **(extra or {})}, path)
-
-    def export_numpy(self, path) -> None:
-        """Write the weights as a plain .npz (float32 arrays + ``config`` JSON) for
-        ``numpy_inference.NumpyObjectAutoencoder`` (Blender's torch-free path)."""
-        import json
-
-        import numpy as np
-
-        arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in self.state_dict().items()}
-        np.savez(path, config=np.array(json.dumps(asdict(self.config))), **arrays)
-
-    @classmethod
-    def load(cls, path, map_location="cpu") -> "ObjectAutoencoder":
-        blob = torch.load(path, map_location=map_location, weights_only=True)
-        model = cls(AutoencoderConfig(**blob["config"]))
-        model.load_state_dict(blob["state_dict"])
-        return model

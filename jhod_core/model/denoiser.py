@@ -16,14 +16,13 @@ define the normalised space are buffers, so they are saved with the weights.
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from . import spec
+from .weights_file import WeightsFile
 
 
 @dataclass
@@ -77,7 +76,9 @@ class TimestepEmbedder(nn.Module):
         return self.mlp(self.table[t.long()])
 
 
-class JHODDenoiser(nn.Module):
+class JHODDenoiser(WeightsFile, nn.Module):
+    config_class = DenoiserConfig
+
     def __init__(self, config: DenoiserConfig | None = None):
         super().__init__()
         self.config = c = config or DenoiserConfig()
@@ -134,22 +135,3 @@ class JHODDenoiser(nn.Module):
                          + self.object_time(t_object)[:, None] + self.token_embedding[1:])
         out = self.transformer(torch.cat([hand_token[:, None], object_tokens], dim=1))
         return torch.cat([self.hand_decoder(out[:, 0]), self.object_decoder(out[:, 1:]).reshape(b, spec.OBJECT_DIM)], 1)
-
-    # ----------------------------------------------------------------- files
-
-    def save(self, path, extra: dict | None = None) -> None:
-        """Weights + config (+ ``extra`` plain data) in one file, loadable with ``weights_only=True``."""
-        torch.save({"config": asdict(self.config), "state_dict": self.state_dict(), **(extra or {})}, path)
-
-    @classmethod
-    def load(cls, path, map_location="cpu") -> "JHODDenoiser":
-        blob = torch.load(path, map_location=map_location, weights_only=True)
-        model = cls(DenoiserConfig(**blob["config"]))
-        model.load_state_dict(blob["state_dict"])
-        return model
-
-
-def export_numpy(model: JHODDenoiser, path) -> None:
-    """Write the weights as a plain .npz (float32 arrays + ``config`` JSON) for ``numpy_inference``."""
-    arrays = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    np.savez(path, config=np.array(json.dumps(asdict(model.config))), **arrays)

@@ -1,17 +1,14 @@
-"""The trained denoiser, the DDIM conditional and joint samplers and the object autoencoder in NumPy only (no
-torch): for Blender.
+"""The trained denoiser and object autoencoder in NumPy only (no torch): ``NumpyBackend``, the network calls of
+``jhod_core.pipeline`` inside Blender.
 
-Load the ``.npz`` written by ``jhod_core.model.denoiser.export_numpy`` (denoiser) or
-``ObjectAutoencoder.export_numpy`` (object autoencoder). Computes in float32 like torch (half the
-memory traffic of float64: the 4.8 M weights are read on every step); matches
-the torch model to < 1e-4 for the same inputs and initial noise (tests/test_model.py). The same
-``seed`` draws different initial noise than the torch sampler (NumPy's generator, not torch's):
-pass ``noise`` to reproduce a torch run exactly.
+Reads the ``.npz`` files written by ``JHODDenoiser.export_npz`` / ``ObjectAutoencoder.export_npz`` (plain float32
+arrays + a ``config`` JSON, no pickle), the same files the torch backend reads. Computes in float32 like torch
+(half the memory traffic of float64: the 4.8 M weights are read on every step); matches the torch model to
+< 1e-4 for the same inputs (tests/test_model.py).
 """
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -19,6 +16,7 @@ import numpy as np
 DTYPE = np.float32
 
 from . import spec
+from .weights_file import read_npz
 
 # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, enough for exact-GELU parity (numpy has no erf)
 _ERF_P = 0.3275911
@@ -54,9 +52,8 @@ class NumpyDenoiser:
     """``JHODDenoiser`` (eval mode) from an exported .npz."""
 
     def __init__(self, path):
-        with np.load(path, allow_pickle=False) as z:
-            self.config = json.loads(str(z["config"]))
-            self.w = {k: z[k].astype(DTYPE) for k in z.files if k != "config"}
+        self.config, arrays, _ = read_npz(path)
+        self.w = {k: v.astype(DTYPE) for k, v in arrays.items()}
         c = self.config
         self.act = _ACTIVATIONS[c["activation"]]
         self.alphas_cumprod = spec.cosine_alphas_cumprod(c["num_train_steps"])
@@ -109,61 +106,6 @@ class NumpyDenoiser:
         out_obj = self._mlp(tokens[:, 1:], "object_decoder", self.act).reshape(b, spec.OBJECT_DIM)
         return np.concatenate([out_hand, out_obj], axis=1)
 
-    def _reverse(self, hand, obj, steps, fixed_object: bool):
-        """Generator: yields the finished fraction after each DDIM step, returns raw (hand, object)."""
-        ts = spec.ddim_timesteps(steps, self.config["num_train_steps"])
-        n = hand.shape[0]
-        zeros = np.zeros(n, dtype=np.int64)
-        for i, t in enumerate(ts):
-            s = ts[i + 1] if i + 1 < len(ts) else 0
-            t_vec = np.full(n, t)
-            x0 = self.forward(np.concatenate([hand, obj], axis=1), t_vec, zeros if fixed_object else t_vec)
-            abar_t, abar_s = self.alphas_cumprod[t], self.alphas_cumprod[s]
-            hand = spec.ddim_update(hand, x0[:, : spec.HAND_DIM], abar_t, abar_s)
-            if not fixed_object:
-                obj = spec.ddim_update(obj, x0[:, spec.HAND_DIM:], abar_t, abar_s)
-            yield (i + 1) / len(ts)
-        return hand * self.w["hand_std"] + self.w["hand_mean"], obj * self.w["object_std"] + self.w["object_mean"]
-
-    def sample_conditional(self, *args, **kwargs) -> tuple[np.ndarray, np.ndarray]:
-        """DDIM grasps for raw object latents (1, 512) x ``num`` or (B, 512): raw hand params (N, 51)
-        and the object latents (N, 512), as ``sampling.sample_conditional`` with method="ddim"."""
-        return drain(self.iter_conditional(*args, **kwargs))
-
-    def sample_joint(self, *args, **kwargs) -> tuple[np.ndarray, np.ndarray]:
-        """DDIM hand and object together (t_H = t_O = t): raw hand params (N, 51), raw latents (N, 512).
-        ``noise``: initial state (N, 563) in model space, else drawn from ``seed``."""
-        return drain(self.iter_joint(*args, **kwargs))
-
-    def iter_conditional(self, object_latent, num: int | None = None, steps: int = spec.DEFAULT_DDIM_STEPS,
-                         seed: int = 0, noise: np.ndarray | None = None):
-        """``sample_conditional`` as a generator of progress fractions (its result is the return value)."""
-        if self.config["sync_timesteps"]:
-            raise NotImplementedError("conditional sampling of a sync-timestep model needs the torch sampler")
-        object_latent = np.atleast_2d(np.asarray(object_latent, dtype=DTYPE))
-        num = num or object_latent.shape[0]
-        obj = (np.broadcast_to(object_latent, (num, spec.OBJECT_DIM)) - self.w["object_mean"]) / self.w["object_std"]
-        hand = (np.random.default_rng(seed).standard_normal((num, spec.HAND_DIM)) if noise is None
-                else np.asarray(noise, dtype=DTYPE))
-        raw_hand, _ = yield from self._reverse(hand, obj, steps, fixed_object=True)
-        return raw_hand, np.array(np.broadcast_to(object_latent, (num, spec.OBJECT_DIM)))
-
-    def iter_joint(self, num: int, steps: int = spec.DEFAULT_DDIM_STEPS, seed: int = 0,
-                   noise: np.ndarray | None = None):
-        """``sample_joint`` as a generator of progress fractions (its result is the return value)."""
-        x = (np.random.default_rng(seed).standard_normal((num, spec.STATE_DIM)) if noise is None
-             else np.asarray(noise, dtype=DTYPE))
-        return (yield from self._reverse(x[:, : spec.HAND_DIM], x[:, spec.HAND_DIM:], steps, fixed_object=False))
-
-
-def drain(steps):
-    """Run a generator of progress fractions to its end and return its return value."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
-
 
 def _sequential(weights: dict, prefix: str, x: np.ndarray, last_activation: bool) -> np.ndarray:
     """An ``autoencoder.mlp`` (Linear layers with ReLU between them) applied to x (..., in)."""
@@ -179,9 +121,8 @@ class NumpyObjectAutoencoder:
     """``ObjectAutoencoder.encode`` / ``decode`` in NumPy: surface points (B, N, 3) metres <-> raw latents (B, 512)."""
 
     def __init__(self, path):
-        with np.load(path, allow_pickle=False) as z:
-            self.config = json.loads(str(z["config"]))
-            self.w = {k: z[k].astype(DTYPE) for k in z.files if k != "config"}
+        self.config, arrays, _ = read_npz(path)
+        self.w = {k: v.astype(DTYPE) for k, v in arrays.items()}
 
     def encode(self, points) -> np.ndarray:
         x = np.asarray(points, dtype=DTYPE)
@@ -205,3 +146,24 @@ class NumpyObjectAutoencoder:
         seeds = np.broadcast_to(grid, (b, k, p, 2))
         offsets = _sequential(self.w, "fold", np.concatenate([h, seeds], axis=-1), last_activation=False)
         return (lat[:, :, None, :3] + offsets).reshape(b, k * p, 3) / self.config["point_scale"]
+
+
+class NumpyBackend:
+    """``pipeline.Backend`` on NumPy: the autoencoder and denoiser ``.npz`` files of one model."""
+
+    def __init__(self, autoencoder_path, denoiser_path):
+        self.autoencoder = NumpyObjectAutoencoder(autoencoder_path)
+        self.denoiser = NumpyDenoiser(denoiser_path)
+        config, w = self.denoiser.config, self.denoiser.w
+        self.num_train_steps, self.sync_timesteps = int(config["num_train_steps"]), bool(config["sync_timesteps"])
+        self.hand_mean, self.hand_std = w["hand_mean"].astype(np.float64), w["hand_std"].astype(np.float64)
+        self.object_mean, self.object_std = w["object_mean"].astype(np.float64), w["object_std"].astype(np.float64)
+
+    def encode(self, points):
+        return self.autoencoder.encode(points)
+
+    def decode(self, latent):
+        return self.autoencoder.decode(latent)
+
+    def denoise(self, x, t_hand, t_object):
+        return self.denoiser.forward(x, t_hand, t_object)

@@ -158,7 +158,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--grasps", default="data/grasps")
     p.add_argument("--objects", default="data/objects")
-    p.add_argument("--autoencoder", default="jhod_core/assets/model/autoencoder.pt",
+    p.add_argument("--autoencoder", default="jhod_core/assets/model/autoencoder.npz",
                    help="only used to reuse the denoiser's augmentation code (latents are ignored)")
     p.add_argument("--out", default="models/grabnet")
     p.add_argument("--steps", type=int, default=3000)

@@ -1,84 +1,16 @@
-"""The grasp dataset on disk (format version 1) and its loader.
-
-A dataset folder holds `shards/shard_XXXXX.npz`, each a plain-array npz (no pickle):
-
-| key | shape / dtype | meaning |
-|---|---|---|
-| format_version | () int | 1 |
-| object_id | (G,) str | object of each grasp (id in the object corpus manifest) |
-| global_orient, transl | (G, 3) float32 | MANO wrist rotation (axis-angle) and translation, object frame, metres |
-| hand_pose | (G, 45) float32 | MANO finger pose, axis-angle, flat hand = zeros (flat_hand_mean=True) |
-| keypoints | (G, 21, 3) float32 | 21 hand keypoints (wrist, thumb..pinky, tips), metres |
-| kind | (G,) str | grasp type the optimiser aimed for (power / precision / pinch) |
-| penetration_depth_cm, intersection_volume_cm3, sim_displacement_6dir_cm, limit_violation_deg | (G,) float32 | metrics at acceptance |
-| digits_in_contact | (G, 5) bool | thumb, index, middle, ring, pinky touching |
-| skipped_id, skipped_reason | (S,) str | objects that could not be used, and why |
-| stats | () str | JSON list: per object tried / accepted / rejection reasons / seconds |
-| seed | () int | run seed |
-
-Object point clouds come from the object corpus (`data/objects/points.npz`), joined by id.
-"""
+"""Training data: the grasp dataset (shards in ``jhod_core.io.grasp_shards``) as (object points, hand params) pairs."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 
-FORMAT_VERSION = 1
-DIGITS = ("thumb", "index", "middle", "ring", "pinky")
-_FLOAT_KEYS = ("penetration_depth_cm", "intersection_volume_cm3", "sim_displacement_6dir_cm", "limit_violation_deg")
-
-
-def save_shard(path: str | os.PathLike, records: list[dict], skipped: list[tuple[str, str]], stats: list[dict],
-               seed: int) -> None:
-    """Write one shard atomically (temp file + rename): a reader never sees half a shard."""
-    path = Path(path)
-    g = len(records)
-
-    def col(key, shape=(), dtype=np.float32):
-        return np.array([r[key] for r in records], dtype=dtype).reshape((g,) + shape)
-
-    arrays = dict(
-        format_version=np.array(FORMAT_VERSION),
-        object_id=np.array([r["object_id"] for r in records], dtype="<U64"),
-        global_orient=col("global_orient", (3,)), transl=col("transl", (3,)), hand_pose=col("hand_pose", (45,)),
-        keypoints=col("keypoints", (21, 3)), kind=np.array([r["kind"] for r in records], dtype="<U16"),
-        digits_in_contact=np.array([[d in r["digits_in_contact"] for d in DIGITS] for r in records],
-                                   dtype=bool).reshape(g, 5),
-        skipped_id=np.array([s[0] for s in skipped], dtype="<U64"),
-        skipped_reason=np.array([s[1] for s in skipped], dtype="<U512"),
-        stats=np.array(json.dumps(stats)), seed=np.array(seed),
-        **{k: col(k) for k in _FLOAT_KEYS},
-    )
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-
-
-def load_grasps(root: str | os.PathLike) -> dict:
-    """All shards of a dataset folder concatenated (arrays as in the table) plus `stats` (list)."""
-    shards = sorted(Path(root, "shards").glob("shard_*.npz"))
-    shards = [s for s in shards if not s.name.endswith(".tmp.npz")]
-    if not shards:
-        raise FileNotFoundError(f"no grasp shards in {Path(root, 'shards')}")
-    parts, stats = [], []
-    for shard in shards:
-        with np.load(shard, allow_pickle=False) as z:
-            if int(z["format_version"]) != FORMAT_VERSION:
-                raise ValueError(f"{shard}: format version {int(z['format_version'])}, expected {FORMAT_VERSION}")
-            parts.append({k: z[k] for k in z.files if k not in ("stats", "seed", "format_version")})
-            stats += json.loads(str(z["stats"]))
-    out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    out["stats"] = stats
-    return out
+from jhod_core.hand.params import join_params
+from jhod_core.io.grasp_shards import DIGITS, FORMAT_VERSION, load_grasps, save_shard  # noqa: F401  (re-exported)
 
 
 def hand_params(grasps: dict) -> np.ndarray:
     """(G, 51) MANO parameters: 3 global orient + 45 finger pose + 3 translation."""
-    return np.concatenate([grasps["global_orient"], grasps["hand_pose"], grasps["transl"]], axis=1)
+    return join_params(grasps["global_orient"], grasps["hand_pose"], grasps["transl"])
 
 
 class GraspDataset:

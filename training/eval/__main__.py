@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jhod_core.sample_numpy import CANDIDATES, DEFAULT_DDIM_STEPS
+from jhod_core.hand.params import HAND_POSE, TRANSL, join_params, split_params
+from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS
 from training.eval.worker import measure_object
 
 METHODS = ("jhod_raw", "jhod", "jhod_joint", "grabnet", "optimizer")
@@ -44,7 +45,7 @@ METRIC_KEYS = ("penetration_depth_cm", "intersection_volume_cm3", "sim_displacem
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--weights", default=None, help="folder with autoencoder.pt + denoiser.pt (default: shipped)")
+    p.add_argument("--weights", default=None, help="folder with autoencoder.npz + denoiser.npz (default: shipped)")
     p.add_argument("--objects", default="data/objects")
     p.add_argument("--splits", default="test,ood_test")
     p.add_argument("--max-objects", type=int, default=40, help="per split")
@@ -79,7 +80,7 @@ def pick_objects(root: str, splits: list[str], limit: int, seed: int) -> list[tu
 
 
 def params_of(result: dict) -> np.ndarray:
-    return np.concatenate([result["global_orient"], result["hand_pose"], result["transl"]], axis=1)
+    return join_params(result["global_orient"], result["hand_pose"], result["transl"])
 
 
 def generate(args, objects) -> tuple[list[dict], dict, dict]:
@@ -88,8 +89,8 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
 
     from jhod_core.geometry.mesh import load_mesh
     from jhod_core.hand import load_hand_data
-    from jhod_core.sample import (bbox_centre, load_models, object_points, sample_grasps,
-                                  sample_hand_object)
+    from jhod_core.pipeline import load_backend, prepare_object
+    from jhod_core.sample import sample_grasps, sample_hand_object
     from training.data.corpus import load_object_mesh
 
     torch.set_num_threads(args.threads)
@@ -99,7 +100,7 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
     counts = {m: 0 for m in methods}
     jobs = []
     if any(m.startswith("jhod") for m in methods):
-        load_models(args.weights)  # fail early, and keep first-load time out of the speed numbers
+        load_backend(args.weights)  # fail early, and keep first-load time out of the speed numbers
     synthesizer = baseline = None
     if "grabnet" in methods:
         from jhod_core.hand import HandModel
@@ -130,11 +131,10 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
         if "grabnet" in methods:
             model, hand_model = baseline
             t = time.perf_counter()
-            cloud = object_points(mesh, seed=args.seed)
-            offset = bbox_centre(cloud)
-            params = model.sample(hand_model, torch.as_tensor(cloud - offset, dtype=torch.float32), args.num,
+            prepared = prepare_object(mesh, seed=args.seed)  # the object as JHOD sees it
+            params = model.sample(hand_model, torch.as_tensor(prepared.cloud, dtype=torch.float32), args.num,
                                   seed=args.seed).astype(np.float64)
-            params[:, 48:51] += offset
+            params[:, TRANSL] += prepared.centre
             jobs.append(hand_job(base, "grabnet", params, data))
             seconds["grabnet"] += time.perf_counter() - t
             counts["grabnet"] += args.num
@@ -144,7 +144,7 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
             synthesizer = synthesizer or GraspSynthesizer(config=SynthesisConfig(batch=args.num))
             t = time.perf_counter()
             out = synthesizer.run(load_mesh(path), seed=args.seed)
-            params = np.concatenate([out["global_orient"], out["hand_pose"], out["transl"]], axis=1)
+            params = join_params(out["global_orient"], out["hand_pose"], out["transl"])
             jobs.append(hand_job(base, "optimizer", params, data))
             seconds["optimizer"] += time.perf_counter() - t
             counts["optimizer"] += args.num
@@ -165,9 +165,9 @@ def hand_job(base: dict, method: str, params: np.ndarray, data) -> dict:
     """A metric job for MANO parameter rows (G, 51): hand vertices and keypoints by the NumPy forward."""
     from jhod_core.hand import numpy_forward
 
-    verts, _, keypoints = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
-                                        transl=params[:, 48:51])
-    return {**base, "method": method, "vertices": verts, "hand_pose": params[:, 3:48], "keypoints": keypoints,
+    global_orient, hand_pose, transl = split_params(params)
+    verts, _, keypoints = numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)
+    return {**base, "method": method, "vertices": verts, "hand_pose": params[:, HAND_POSE], "keypoints": keypoints,
             "params": params}
 
 

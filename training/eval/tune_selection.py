@@ -59,16 +59,14 @@ def parse_args(argv=None):
 
 def pool_rows(args) -> list[dict]:
     """Every pooled grasp, refined and measured, with its score terms."""
-    import torch
-
     from jhod_core.hand import load_hand_data, numpy_forward
-    from jhod_core.model.sampling import sample_conditional
-    from jhod_core.refine import CONTACT_GAP, GraspRefiner, _blocking, _coverage
-    from jhod_core.sample import load_models, object_points, object_surface
+    from jhod_core.hand.params import HAND_POSE, join_params, split_params
+    from jhod_core.pipeline import collect, iter_grasps, load_backend, prepare_object, set_threads
+    from jhod_core.refine import CONTACT_GAP, GraspRefiner, ObjectSurface, _blocking, _coverage
     from training.data.corpus import load_object_mesh
 
-    torch.set_num_threads(1)
-    autoencoder, denoiser = load_models(args.weights)
+    set_threads(1)
+    model = load_backend(args.weights)
     data = load_hand_data()
     refiner = GraspRefiner.for_hand(data)
     jobs, terms = [], {}
@@ -76,23 +74,19 @@ def pool_rows(args) -> list[dict]:
         for n, (oid, _) in enumerate(pick_objects(args.objects, ["val"], args.max_objects, args.seed)):
             print(f"[{steps} steps] {n + 1}/{args.max_objects} {oid}", flush=True)
             mesh = load_object_mesh(args.objects, oid)
-            offset = np.asarray(mesh.bounds).mean(axis=0)
-            with torch.no_grad():
-                latent = autoencoder.encode(torch.as_tensor(object_points(mesh) - offset, dtype=torch.float32)[None])
-                hand, _ = sample_conditional(denoiser, latent, num=args.pool, steps=steps, seed=0)
-            params = hand.numpy().astype(np.float64)
-            params[:, 48:51] += offset
-            surface = object_surface(mesh)
-            params = refiner(params, surface)
+            raw = collect(iter_grasps(model, mesh, args.pool, steps=steps, seed=0, refine=False))
+            prepared = prepare_object(mesh, seed=0)
+            surface = ObjectSurface.from_points(prepared.points, prepared.normals)
+            params = refiner(join_params(raw["global_orient"], raw["hand_pose"], raw["transl"]), surface)
             held, depth = refiner.hold_terms(params, surface)
-            verts = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
-                                  transl=params[:, 48:51])[0]
+            global_orient, hand_pose, transl = split_params(params)
+            verts = numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)[0]
             coverage = _coverage(_blocking(*surface.signed_distance(verts), CONTACT_GAP))
             method = f"steps{steps}"
             terms[(method, oid)] = (held, coverage, depth)
             jobs.append({"object_id": oid, "split": "val", "method": method, "sim": True,
                          "mesh": str(Path(args.objects) / "meshes" / f"{oid}.ply"), "vertices": verts,
-                         "hand_pose": params[:, 3:48]})
+                         "hand_pose": params[:, HAND_POSE]})
     rows = []
     with ProcessPoolExecutor(args.workers) as pool:
         for k, result in enumerate(pool.map(measure_object, jobs)):

@@ -1,0 +1,1 @@
+"""File contracts, one module each: atomic writes, the grasp dataset shards. Torch- and trimesh-free."""

@@ -1,0 +1,442 @@
+"""The one grasp sampling pipeline of every path: ``jhod sample``, the Python API, the Blender operators, batch.py.
+
+    object: mesh arrays (vertices, faces) or surface points (+ normals), metres, its own frame
+      -> 8192 seeded surface samples with normals + the bounding-box centre  (the model's object frame)
+      -> seeded 2048-point subset, centred -> object latent          backend.encode
+      -> reverse diffusion loop, DDIM or DDPM (``reverse``)            backend.denoise
+      -> MANO parameters + centre -> refinement, best of each grasp's candidates (``jhod_core.refine``)
+      -> hands (NumPy forward), in the input frame
+
+A backend supplies only the network calls and the model-space statistics (diffusers' scheduler /
+pipeline split): ``model.numpy_inference.NumpyBackend`` (Blender: no torch) or
+``model.torch_backend.TorchBackend`` (CPU threads or CUDA). Both read the same ``.npz`` weight files.
+Every random number is drawn here with NumPy from the seed, so one seed gives the same grasps on both
+(to float tolerance), and grasp ``i`` of seed ``s`` is the same whatever the number asked for: it draws
+its candidates' noise from its own stream ``default_rng([s, GRASP_STREAM, i])`` and keeps the best of
+its own candidates. Grasps are made in batches of ``BATCH_GRASPS`` (memory flat in ``num``).
+
+The generators (``iter_grasps``, ``iter_hand_object``) yield floats (fraction done, 0..1) and dicts (one
+finished batch each, in order); ``collect`` runs one to the end and joins the batches.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .errors import JHODError, MeshError
+from .file_version import BoundedCache, file_version
+from .geometry.limits import check_object_size, check_thickness
+from .geometry.sampling import sample_triangles
+from .hand.params import HAND_POSE, TRANSL, split_params
+from .model import spec
+from .model.spec import DEFAULT_DDIM_STEPS
+
+NUM_POINTS = 2048        # points the object autoencoder encodes
+SURFACE_POINTS = 8192    # surface samples the refinement measures against
+MAX_STEPS = 1000
+# Candidates per returned grasp: sampling 3 and keeping the best-scored after refinement lowers the simulation
+# displacement and penetration (docs/model.md, "Choosing the defaults").
+CANDIDATES = 3
+MAX_CANDIDATES = 16
+BATCH_GRASPS = 128       # grasps per network batch (x candidates rows): bounds memory for any --num
+MIRROR = np.array([-1.0, 1.0, 1.0])  # left hands: right hands sampled on the object mirrored x -> -x
+METHODS = ("ddim", "ddpm")
+# independent random streams of one seed: np.random.default_rng([seed, STREAM, index])
+SURFACE_STREAM, SUBSET_STREAM, GRASP_STREAM, PAIR_STREAM = 0, 1, 2, 3
+
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
+WEIGHT_FILES = ("autoencoder.npz", "denoiser.npz")
+EXPORT_HINT = "write them with `python training/export_weights.py --autoencoder A.pt --denoiser D.pt --out DIR`"
+
+
+# --------------------------------------------------------------------------- backends
+
+class Backend(Protocol):
+    """The network calls of one trained model (arrays in, arrays out)."""
+
+    num_train_steps: int
+    sync_timesteps: bool
+    hand_mean: np.ndarray
+    hand_std: np.ndarray
+    object_mean: np.ndarray
+    object_std: np.ndarray
+
+    def encode(self, points: np.ndarray) -> np.ndarray:
+        """Centred surface points (B, N, 3), metres -> raw object latents (B, 512)."""
+
+    def decode(self, latent: np.ndarray) -> np.ndarray:
+        """Raw object latents (B, 512) -> points (B, 2048, 3), metres."""
+
+    def denoise(self, x: np.ndarray, t_hand: np.ndarray, t_object: np.ndarray) -> np.ndarray:
+        """Model-space state (B, 563) at integer levels (B,), (B,) -> predicted clean state (B, 563)."""
+
+
+def weights_folder(weights_dir: str | os.PathLike | None = None) -> Path:
+    """The weights folder (None: the shipped model), checked to hold ``WEIGHT_FILES``; else one JHODError."""
+    folder = Path(weights_dir) if weights_dir not in (None, "") else DEFAULT_WEIGHTS_DIR
+    if not folder.is_dir():
+        raise JHODError(f"model weights folder not found: {folder} (leave --weights out for the shipped model)")
+    missing = [name for name in WEIGHT_FILES if not (folder / name).is_file()]
+    if missing:
+        raise JHODError(f"model weights missing: {' and '.join(missing)} not in {folder}; {EXPORT_HINT}")
+    return folder
+
+
+def torch_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+_BACKENDS = BoundedCache(size=2)
+
+
+def load_backend(weights_dir: str | os.PathLike | None = None, backend: str = "auto", device: str = "auto") -> Backend:
+    """The model in ``weights_dir`` (None: shipped) on a backend, loaded once per file version (bounded cache).
+
+    ``backend``: ``numpy`` (no torch; Blender), ``torch`` (``device`` auto / cpu / cuda), or ``auto``: torch when
+    it is installed (its CPU loop is several times faster), else NumPy.
+    """
+    if backend not in ("auto", "numpy", "torch"):
+        raise JHODError(f"backend must be auto, numpy or torch, got {backend!r}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise JHODError(f"device must be auto, cpu or cuda, got {device!r}")
+    if backend == "auto":
+        backend = "torch" if torch_available() else "numpy"
+    if backend == "numpy" and device == "cuda":
+        raise JHODError("--device cuda needs torch (the NumPy backend runs on the CPU)")
+    folder = weights_folder(weights_dir)
+    paths = [folder / name for name in WEIGHT_FILES]
+    if backend == "numpy":
+        from .model.numpy_inference import NumpyBackend as cls
+
+        def load():
+            return cls(*paths)
+        key = (file_version(*paths), "numpy")
+    else:
+        from .model.torch_backend import TorchBackend as cls, resolve_device
+
+        device = resolve_device(device)
+
+        def load():
+            return cls.from_files(*paths, device=device)
+        key = (file_version(*paths), "torch", device)
+
+    def checked_load():
+        try:
+            return load()
+        except JHODError:
+            raise
+        except Exception as exc:  # zip / key / shape errors all mean "not a usable weights file"
+            raise JHODError(f"model weights in {folder} are corrupt or not written by the training scripts "
+                            f"({type(exc).__name__}); {EXPORT_HINT}") from None
+    return _BACKENDS.get(key, checked_load)
+
+
+# --------------------------------------------------------------------------- checks
+
+def check_counts(num: int, steps: int) -> None:
+    """``num`` >= 1 samples and ``steps`` in 1..1000 reverse steps, else ``JHODError``."""
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise JHODError(f"--num must be a positive integer (number of grasps), got {num!r}")
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+        raise JHODError(f"--steps must be an integer in 1..{MAX_STEPS} (reverse diffusion steps), got {steps!r}")
+
+
+def check_options(side: str = "right", candidates: int = CANDIDATES, method: str = "ddim") -> None:
+    if side not in ("right", "left"):
+        raise JHODError(f"side must be 'right' or 'left', got {side!r}")
+    if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
+            or not 1 <= candidates <= MAX_CANDIDATES:
+        raise JHODError(f"candidates per grasp must be an integer in 1..{MAX_CANDIDATES}, got {candidates!r}")
+    if method not in METHODS:
+        raise JHODError(f"method must be 'ddim' or 'ddpm', got {method!r}")
+
+
+def _finite_array(values, what: str, columns: int, dtype=np.float64) -> np.ndarray:
+    try:
+        array = np.asarray(values, dtype=dtype)
+    except (TypeError, ValueError):
+        raise MeshError(f"{what} are not a numeric (N, {columns}) array") from None
+    if array.ndim != 2 or array.shape[1] != columns:
+        raise MeshError(f"{what} must be an (N, {columns}) array, got shape {array.shape}")
+    if len(array) == 0:
+        raise MeshError(f"{what} are empty")
+    if not np.isfinite(array).all():
+        raise MeshError(f"{what} contain NaN or infinite values")
+    return array
+
+
+# --------------------------------------------------------------------------- the object
+
+class PreparedObject:
+    """An object ready for sampling: surface samples and normals (in the sampling frame: mirrored for left
+    hands), the bounding-box centre, and the 2048 centred points the autoencoder encodes."""
+
+    def __init__(self, surface_points, surface_normals, centre, cloud):
+        self.points, self.normals, self.centre, self.cloud = surface_points, surface_normals, centre, cloud
+
+
+def prepare_object(obj, *, seed: int = 0, side: str = "right", normals=None) -> PreparedObject:
+    """Check and sample an object: a mesh (anything with ``vertices`` and ``faces``, or a ``(vertices, faces)``
+    pair) or surface points (N, 3) with optional outward ``normals`` (N, 3); metres, the object's own frame.
+
+    A mesh gives ``SURFACE_POINTS`` seeded area-weighted samples with face normals; points are used as given.
+    The centre is the bounding-box centre of the vertices / points (``geometry.mesh.normalize_object``).
+    """
+    if hasattr(obj, "vertices") and hasattr(obj, "faces"):
+        obj = (obj.vertices, obj.faces)
+    if isinstance(obj, tuple) and len(obj) == 2:
+        vertices = _finite_array(obj[0], "mesh vertices", 3)
+        faces = _finite_array(obj[1], "mesh faces", 3, dtype=np.int64)
+        if faces.min() < 0 or faces.max() >= len(vertices):
+            raise MeshError("mesh faces reference vertices that do not exist")
+        used = vertices[np.unique(faces)]
+        check_object_size(float(np.ptp(used, axis=0).max()))
+        if side == "left":
+            used, vertices, faces = used * MIRROR, vertices * MIRROR, faces[:, ::-1]  # keep normals outward
+        centre = (used.min(axis=0) + used.max(axis=0)) / 2
+        points, surface_normals, _ = sample_triangles(vertices, faces, SURFACE_POINTS,
+                                                      seed=np.random.SeedSequence([seed, SURFACE_STREAM]))
+    else:
+        points = _finite_array(obj, "object points", 3)
+        check_object_size(float(np.ptp(points, axis=0).max()))
+        surface_normals = None if normals is None else _finite_array(normals, "object normals", 3)
+        if surface_normals is not None and len(surface_normals) != len(points):
+            raise MeshError(f"{len(surface_normals)} normals for {len(points)} object points")
+        if side == "left":
+            points = points * MIRROR
+            surface_normals = None if surface_normals is None else surface_normals * MIRROR
+        centre = (points.min(axis=0) + points.max(axis=0)) / 2
+    check_thickness(points)
+    rng = np.random.default_rng([seed, SUBSET_STREAM])
+    idx = rng.permutation(len(points))[:NUM_POINTS] if len(points) >= NUM_POINTS \
+        else rng.integers(len(points), size=NUM_POINTS)
+    return PreparedObject(points, surface_normals, centre, points[idx] - centre)
+
+
+# --------------------------------------------------------------------------- the reverse loop
+
+class NoiseStreams:
+    """One NumPy generator per grasp (or pair); each draws the rows of its own candidates, so a grasp's noise
+    does not depend on which other grasps share its batch."""
+
+    def __init__(self, seed: int, stream: int, indices, rows_each: int):
+        self.rngs = [np.random.default_rng([int(seed), stream, int(i)]) for i in indices]
+        self.rows = rows_each
+
+    def normal(self, dim: int) -> np.ndarray:
+        return np.concatenate([rng.standard_normal((self.rows, dim)) for rng in self.rngs])
+
+
+def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: NoiseStreams,
+            fixed_object: np.ndarray | None = None):
+    """Generator: x_T (B, 563) model space -> x_0 (its return value), yielding the fraction done after each step.
+
+    Paper sec. 3.3.3: the network predicts x0, and the scheduler moves x_t to the next level s < t: deterministic
+    DDIM over ``steps`` strided levels, or ancestral DDPM. With ``fixed_object`` (model space) only the hand is
+    denoised and the object stays clean at t_O = 0 (UniDiffuser's conditional mode); a model trained with
+    synchronised timesteps never saw t_O = 0, so for it the object is re-noised to the hand's level at every
+    step instead (replacement conditioning).
+    """
+    abar = spec.cosine_alphas_cumprod(backend.num_train_steps)
+    ts = spec.ddim_timesteps(steps, backend.num_train_steps)
+    n = len(x)
+    replace = fixed_object is not None and backend.sync_timesteps
+    for i, t in enumerate(ts):
+        s = ts[i + 1] if i + 1 < len(ts) else 0
+        t_hand = np.full(n, t, dtype=np.int64)
+        t_object = t_hand
+        if fixed_object is not None:
+            obj = fixed_object
+            if replace:
+                obj = abar[t] ** 0.5 * fixed_object + (1 - abar[t]) ** 0.5 * noise.normal(spec.OBJECT_DIM)
+            else:
+                t_object = np.zeros(n, dtype=np.int64)
+            x = np.concatenate([x[:, :spec.HAND_DIM], obj], axis=1)
+        x0 = np.asarray(backend.denoise(x, t_hand, t_object), dtype=np.float64)
+        if method == "ddim":
+            x = spec.ddim_update(x, x0, abar[t], abar[s])
+        else:
+            mean, var = spec.posterior(x, x0, abar[t], abar[s])
+            x = mean + var ** 0.5 * noise.normal(spec.STATE_DIM)
+        yield (i + 1) / len(ts)
+    if fixed_object is not None:
+        x = np.concatenate([x[:, :spec.HAND_DIM], fixed_object], axis=1)
+    return x
+
+
+def _denormalize(backend: Backend, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return (x[:, :spec.HAND_DIM] * backend.hand_std + backend.hand_mean,
+            x[:, spec.HAND_DIM:] * backend.object_std + backend.object_mean)
+
+
+def _scaled(steps, start: float, share: float):
+    """Re-yield a generator's progress fractions mapped to start + share * fraction; return its return value."""
+    while True:
+        try:
+            fraction = next(steps)
+        except StopIteration as stop:
+            return stop.value
+        yield start + share * fraction
+
+
+# --------------------------------------------------------------------------- hands
+
+def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: str = "right",
+                 candidates: int = 1) -> dict:
+    """Raw hand params (B x candidates, 51), centred frame -> MANO params, keypoints, vertices in frame + offset.
+
+    With an ``ObjectSurface`` (output frame, right-hand side) the grasps are refined (``jhod_core.refine``) and the
+    best-scored of each consecutive group of ``candidates`` rows is kept (``GraspRefiner.scores``).
+    ``side="left"``: the object was mirrored before sampling; the right hands are mirrored back into left hands.
+    """
+    from .hand import load_hand_data, mirror_grasp, numpy_forward
+
+    hand = np.array(raw_hand, dtype=np.float64)
+    hand[:, TRANSL] += offset
+    data = load_hand_data(None, "right")
+    if surface is not None:
+        from .refine import GraspRefiner
+
+        refiner = GraspRefiner.for_hand(data)
+        hand = refiner(hand, surface)
+        if candidates > 1:
+            best = refiner.scores(hand, surface).reshape(-1, candidates).argmax(axis=1)
+            hand = hand.reshape(-1, candidates, hand.shape[1])[np.arange(len(best)), best]
+    elif candidates > 1:
+        hand = hand[::candidates]
+    global_orient, hand_pose, transl = split_params(hand)
+    if side == "left":
+        global_orient, hand_pose, transl = mirror_grasp(global_orient, hand_pose, transl)
+        data = load_hand_data(None, "left")
+    vertices, _, keypoints = numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)
+    return {"global_orient": global_orient, "hand_pose": hand_pose, "transl": transl, "keypoints": keypoints,
+            "vertices": vertices, "faces": np.asarray(data.closed_faces)}
+
+
+def refine_result(result: dict, points, normals, side: str = "right") -> dict:
+    """``result`` (right hand entries of a sampler) refined against surface ``points`` (N, 3) with outward
+    ``normals`` (N, 3), same frame: for hands whose object was surfaced after sampling. ``side="left"``
+    returns the refined hands mirrored (x -> -x) into left hands: they hold the mirrored object."""
+    from .hand.params import join_params
+    from .refine import ObjectSurface
+
+    check_options(side)
+    params = join_params(result["global_orient"], result["hand_pose"], result["transl"])
+    surface = ObjectSurface.from_points(points, normals)
+    return {**result, **finish_hands(params, np.zeros(3), surface, side)}
+
+
+# --------------------------------------------------------------------------- pipelines
+
+def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS,
+                method: str = "ddim", refine: bool = True, candidates: int = CANDIDATES, side: str = "right",
+                normals=None, first: int = 0, batch_size: int = BATCH_GRASPS):
+    """Grasps ``first .. first + num - 1`` of ``obj`` (see ``prepare_object``), in the object's frame (metres).
+
+    Yields fractions done and, per batch, a dict: ``global_orient`` (b, 3), ``hand_pose`` (b, 45), ``transl``
+    (b, 3) (MANO, flat hand mean), ``keypoints`` (b, 21, 3), ``vertices`` (b, V, 3), closed ``faces`` (F, 3),
+    ``index`` (b,), ``seed``, ``offset`` (3,): the bounding-box centre subtracted before encoding.
+    ``refine`` (default) refines every sample and keeps the best of each grasp's ``candidates``; without it the
+    raw diffusion samples are returned (one per grasp). ``side="left"``: right hands are sampled on the mirrored
+    object and mirrored back into left hands.
+    """
+    check_counts(num, steps)
+    check_options(side, candidates, method)
+    prepared = prepare_object(obj, seed=int(seed), side=side, normals=normals)
+    latent = np.asarray(backend.encode(prepared.cloud[None]), dtype=np.float64)
+    fixed = (latent - backend.object_mean) / backend.object_std
+    surface = None
+    if refine:
+        from .refine import ObjectSurface
+
+        surface = ObjectSurface.from_points(prepared.points, prepared.normals)
+    per = int(candidates) if refine else 1
+    offset = prepared.centre * MIRROR if side == "left" else prepared.centre
+    done = 0
+    for start in range(int(first), int(first) + int(num), int(batch_size)):
+        indices = np.arange(start, min(int(first) + int(num), start + int(batch_size)))
+        noise = NoiseStreams(seed, GRASP_STREAM, indices, per)
+        obj = np.broadcast_to(fixed, (len(indices) * per, spec.OBJECT_DIM))
+        x = np.concatenate([noise.normal(spec.HAND_DIM), obj], axis=1)
+        share = len(indices) / num
+        x = yield from _scaled(reverse(backend, x, int(steps), method, noise, fixed_object=obj),
+                               done / num, 0.9 * share)
+        raw_hand, _ = _denormalize(backend, x)
+        batch = finish_hands(raw_hand, prepared.centre, surface, side, per)
+        done += len(indices)
+        yield done / num
+        yield {**batch, "index": indices, "seed": int(seed), "offset": offset}
+
+
+def iter_hand_object(backend: Backend, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS,
+                     method: str = "ddim", first: int = 0, batch_size: int = BATCH_GRASPS):
+    """Pairs ``first .. first + num - 1`` of hands and objects sampled together (t_H = t_O = t), in the
+    object-centric frame, unrefined: the hand entries of ``iter_grasps`` plus ``object_points`` (b, 2048, 3)
+    decoded by the autoencoder. Callers surface the points and may refine against them (``refine_result``)."""
+    check_counts(num, steps)
+    check_options(method=method)
+    done = 0
+    for start in range(int(first), int(first) + int(num), int(batch_size)):
+        indices = np.arange(start, min(int(first) + int(num), start + int(batch_size)))
+        noise = NoiseStreams(seed, PAIR_STREAM, indices, 1)
+        x = yield from _scaled(reverse(backend, noise.normal(spec.STATE_DIM), int(steps), method, noise),
+                               done / num, 0.9 * len(indices) / num)
+        raw_hand, latent = _denormalize(backend, x)
+        points = np.asarray(backend.decode(latent), dtype=np.float64)
+        done += len(indices)
+        yield done / num
+        yield {**finish_hands(raw_hand, np.zeros(3)), "object_points": points, "index": indices, "seed": int(seed)}
+
+
+SHARED_KEYS = ("faces", "seed", "offset")
+
+
+def join_batches(batches: list[dict]) -> dict:
+    """Batches of one run -> one result (arrays concatenated; ``faces``, ``seed``, ``offset`` taken once)."""
+    if not batches:
+        raise JHODError("nothing was sampled")
+    return {key: batches[0][key] if key in SHARED_KEYS else np.concatenate([b[key] for b in batches])
+            for key in batches[0]}
+
+
+def collect(run, progress=None) -> dict:
+    """Run a pipeline generator to its end (``progress(fraction)`` on each step) and join its batches."""
+    batches = []
+    for item in run:
+        if isinstance(item, dict):
+            batches.append(item)
+        elif progress is not None:
+            progress(float(item))
+    return join_batches(batches)
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Use ``threads`` CPU threads for the network (torch and NumPy's BLAS); None: ``default_threads()``.
+
+    On a busy 2-core machine torch's default (all cores) thrashed: 8 grasps took 17-21 s with 2 threads and
+    1.4-1.7 s with 1 (docs/speed.md), so the default is half the cores.
+    """
+    threads = default_threads() if threads is None else int(threads)
+    if threads < 1:
+        raise JHODError(f"--threads must be at least 1, got {threads}")
+    if torch_available():
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # Blender has no threadpoolctl: BLAS keeps its own setting
+        pass
+    return threads
+
+
+def default_threads() -> int:
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
