@@ -314,9 +314,9 @@ def diversity(keypoints: np.ndarray, k: int = DIVERSITY_CLUSTERS, seed: int = 0)
     HALO ``evaluate_cluster.py``: keypoints in **cm**, canonicalised (``canonical_keypoints``),
     flattened to 63-d, k-means with k = 20; entropy = ``scipy.stats.entropy`` of the cluster sizes
     (natural log, 0 .. ln k = 3.00 for k = 20); cluster size = mean distance (**cm**) of a grasp
-    to its centroid. Differences: our seeded k-means++ (best of 10 runs) replaces HALO's
-    ``scipy.cluster.vq.kmeans`` (global RNG, drops empty clusters); with N < k, k = N (each grasp
-    its own cluster: entropy ln N, cluster size 0).
+    to its centroid. K-means is scikit-learn's ``KMeans`` (k-means++, best of 10 runs, seeded), as the
+    published diversity scripts use, instead of HALO's ``scipy.cluster.vq.kmeans`` (global RNG, drops
+    empty clusters); with N < k, k = N (each grasp its own cluster: entropy ln N, cluster size 0).
     """
     kp = np.asarray(keypoints, dtype=np.float64)
     if kp.ndim != 3 or kp.shape[1:] != (21, 3):
@@ -324,43 +324,14 @@ def diversity(keypoints: np.ndarray, k: int = DIVERSITY_CLUSTERS, seed: int = 0)
     # rounded to 1e-6 cm so that float noise of the canonicalisation cannot split identical grasps
     features = np.round(canonical_keypoints(kp * 100.0).reshape(len(kp), -1), 6)
     k = min(k, len(features))
-    labels, dist = _kmeans(features, k, np.random.default_rng(seed))
+    from sklearn.cluster import KMeans
+
+    unique = len(np.unique(features, axis=0))
+    fit = KMeans(n_clusters=min(k, unique), n_init=10, random_state=seed).fit(features)
+    labels = fit.labels_
+    dist = np.linalg.norm(features - fit.cluster_centers_[labels], axis=1)
     counts = np.bincount(labels, minlength=k)
     return float(scipy.stats.entropy(counts)), float(dist.mean())
-
-
-def _kmeans(x: np.ndarray, k: int, rng: np.random.Generator, restarts: int = 10,
-            max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """Lloyd's k-means with k-means++ seeding, best of ``restarts``: ``(labels, distances)``."""
-    best = None
-    for _ in range(restarts):
-        centroids = _kmeans_pp(x, k, rng)
-        labels = None
-        for _ in range(max_iter):
-            d = np.linalg.norm(x[:, None, :] - centroids[None], axis=-1)
-            new_labels = d.argmin(axis=1)
-            if labels is not None and np.array_equal(new_labels, labels):
-                break
-            labels = new_labels
-            for c in range(k):  # an emptied cluster keeps its old centroid
-                members = x[labels == c]
-                if len(members):
-                    centroids[c] = members.mean(axis=0)
-        dist = np.linalg.norm(x - centroids[labels], axis=1)
-        if best is None or np.sum(dist**2) < best[2]:
-            best = (labels, dist, np.sum(dist**2))
-    return best[0], best[1]
-
-
-def _kmeans_pp(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    centroids = [x[rng.integers(len(x))]]
-    nearest_sq = np.sum((x - centroids[0]) ** 2, axis=1)
-    for _ in range(1, k):
-        total = nearest_sq.sum()
-        i = rng.choice(len(x), p=nearest_sq / total) if total > 0 else rng.integers(len(x))
-        centroids.append(x[i])
-        nearest_sq = np.minimum(nearest_sq, np.sum((x - x[i]) ** 2, axis=1))
-    return np.array(centroids)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -190,7 +190,7 @@ def test_diversity_identical_grasps_and_small_n():
     assert entropy == pytest.approx(0.0, abs=1e-12) and cluster_size == pytest.approx(0.0, abs=1e-9)
     few = rng.normal(0, 0.05, (5, 21, 3))  # N < k: k = N, every grasp its own cluster
     entropy, cluster_size = metrics.diversity(few)
-    assert entropy == pytest.approx(math.log(5)) and cluster_size == 0.0
+    assert entropy == pytest.approx(math.log(5)) and cluster_size == pytest.approx(0.0, abs=1e-9)
 
 
 def test_canonical_keypoints_frame():
