@@ -1,8 +1,8 @@
 """Build the installable Blender extension: dist/jhod_grasp-<version>.zip.
 
-The zip holds the add-on (jhod_blender/*), blender_manifest.toml at its root, and the torch-free
-parts of jhod_core the add-on imports relatively (hand model files and NumPy forward, the NumPy
-model, sampler and refinement, errors, assets and the shipped weights in .npz form). Run: python build_addon.py
+The zip holds the add-on (jhod_blender/*), blender_manifest.toml at its root, and the torch-free modules of
+jhod_core the add-on imports (followed from jhod_blender/core.py: the pipeline, NumPy network, refinement, hand
+model), the open hand and the shipped weights (.npz). Run: python build_addon.py
 """
 
 from __future__ import annotations
@@ -14,15 +14,46 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-# torch-free modules of jhod_core that run inside Blender
-CORE_FILES = ["__init__.py", "errors.py", "file_version.py", "hand/__init__.py", "hand/model_file.py",
-              "hand/numpy_forward.py", "hand/topology.py", "hand/joint_limits.py", "hand/poses.py", "hand/regions.py",
-              "hand/params.py", "geometry/__init__.py", "geometry/sampling.py", "geometry/limits.py", "refine.py",
-              "pipeline.py", "io/__init__.py", "io/atomic.py", "io/grasp_shards.py",
-              "model/__init__.py", "model/spec.py", "model/numpy_inference.py", "model/weights_file.py",
+# the shipped model in its torch-free format, the open hand and its licence
+DATA_FILES = ["assets/model/autoencoder.npz", "assets/model/denoiser.npz", "assets/model/MODEL_CARD.md",
               "assets/OPENHAND_RIGHT.npz", "assets/OPENHAND_LICENSE.md"]
-# the shipped model in its torch-free format (absent before the first release of weights)
-MODEL_FILES = ["assets/model/autoencoder.npz", "assets/model/denoiser.npz", "assets/model/MODEL_CARD.md"]
+
+
+def core_files() -> list[str]:
+    """The jhod_core modules the add-on needs, found by following imports from ``jhod_blender/core.py`` (every
+    import in those files, also inside functions), plus each one's package ``__init__.py``: nothing is listed by
+    hand, and nothing outside that closure (the CLI, metrics) nor the torch folder ``jhod_core/torch`` goes into the
+    zip."""
+    import ast
+
+    core = ROOT / "jhod_core"
+    wanted, todo = set(), [ROOT / "jhod_blender" / "core.py"]
+    while todo:
+        path = todo.pop()
+        tree = ast.parse(path.read_text(), str(path))
+        package = path.parent
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom) or node.level == 0:
+                continue
+            base = package
+            for _ in range(node.level - 1):
+                base = base.parent
+            if path.parent == ROOT / "jhod_blender":  # `from .jhod_core.x import y` in the add-on
+                base = ROOT
+            target = base.joinpath(*(node.module or "").split(".")) if node.module else base
+            for name in [alias.name for alias in node.names] + [None]:
+                for candidate in ((target / name).with_suffix(".py") if name else target.with_suffix(".py"),
+                                  (target / name / "__init__.py") if name else target / "__init__.py"):
+                    if candidate.is_file() and core in candidate.parents and core / "torch" not in candidate.parents \
+                            and candidate not in wanted:  # jhod_core/torch: imported lazily, never in Blender
+                        wanted.add(candidate)
+                        todo.append(candidate)
+    for path in list(wanted):  # packages need their __init__.py to import
+        for parent in path.parents:
+            if parent == core.parent:
+                break
+            wanted.add(parent / "__init__.py")
+    return sorted(p.relative_to(core).as_posix() for p in wanted if p.is_file())
 
 
 def absolute_core_imports(path: Path) -> list[str]:
@@ -44,8 +75,8 @@ def build(out_dir: Path = ROOT / "dist") -> Path:
     if not (ROOT / "jhod_blender" / "__init__.py").exists():
         raise SystemExit("error: jhod_blender/__init__.py does not exist yet: the add-on is not implemented, "
                          "so there is nothing installable to build")
-    absolute = [hit for name in CORE_FILES if name.endswith(".py")
-                for hit in absolute_core_imports(ROOT / "jhod_core" / name)]
+    modules = core_files()
+    absolute = [hit for name in modules for hit in absolute_core_imports(ROOT / "jhod_core" / name)]
     if absolute:
         raise SystemExit("error: bundled jhod_core modules must import each other relatively: " + ", ".join(absolute))
     manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
@@ -57,11 +88,8 @@ def build(out_dir: Path = ROOT / "dist") -> Path:
         for path in sorted((ROOT / "jhod_blender").rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 zf.write(path, path.relative_to(ROOT / "jhod_blender").as_posix())
-        for name in CORE_FILES:
+        for name in modules + DATA_FILES:
             zf.write(ROOT / "jhod_core" / name, f"jhod_core/{name}")
-        for name in MODEL_FILES:
-            if (ROOT / "jhod_core" / name).is_file():
-                zf.write(ROOT / "jhod_core" / name, f"jhod_core/{name}")
     return out
 
 

@@ -32,6 +32,12 @@ from pathlib import Path
 import numpy as np
 
 if __package__ in (None, ""):  # run as a script (blender --python / python jhod_blender/batch.py)
+    try:
+        import bpy  # noqa: F401
+    except ImportError:
+        sys.exit("error: batch.py renders with Blender, and this Python has no bpy. Run it as "
+                 "`blender -b --python jhod_blender/batch.py -- ARGS`, or install Blender's Python module "
+                 "(`pip install bpy==5.0.1`, Python 3.11) and run `python jhod_blender/batch.py ARGS`")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 PACKAGE = __package__ or "jhod_blender"  # also importable from the installed extension (bl_ext.*.jhod_grasp)
 
@@ -198,26 +204,11 @@ def generate_joint_inputs(args) -> tuple[list[Path], Path]:
         bpy.data.meshes.remove(mesh)
         rows.append(_module("backend").refine({k: result[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
                                               (vertices, triangles), args.seed))
-        write_ply(path, vertices, triangles)
+        core.atomic_write(path, core.ply_bytes(vertices, triangles))
         print(f"[generated {i + 1}/{args.num}] {path.name}: {len(vertices)} vertices", flush=True)
     np.savez(grasp_file, object_id=np.array([p.stem for p in paths]),
              **{k: np.concatenate([r[k] for r in rows]) for k in ("global_orient", "hand_pose", "transl")})
     return paths, grasp_file
-
-
-def write_ply(path: Path, vertices: np.ndarray, triangles: np.ndarray) -> None:
-    """A binary little-endian PLY (float32 vertices, uchar + int32 triangles), written atomically."""
-    header = (f"ply\nformat binary_little_endian 1.0\nelement vertex {len(vertices)}\n"
-              "property float x\nproperty float y\nproperty float z\n"
-              f"element face {len(triangles)}\nproperty list uchar int vertex_indices\nend_header\n")
-    faces = np.zeros(len(triangles), dtype=[("n", "u1"), ("i", "<i4", 3)])
-    faces["n"], faces["i"] = 3, triangles
-    tmp = path.with_suffix(".partial")
-    with open(tmp, "wb") as handle:
-        handle.write(header.encode())
-        handle.write(np.asarray(vertices, dtype="<f4").tobytes())
-        handle.write(faces.tobytes())
-    tmp.replace(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,9 +506,7 @@ def _write_manifest(object_dir: Path, object_info: dict, args, grasps: dict) -> 
             return
     except OSError:
         pass
-    tmp = path.with_name(".manifest.json.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    _module("core").atomic_write(path, text)
 
 
 def main(argv=None) -> int:

@@ -8,7 +8,9 @@ try:
     from .jhod_core import pipeline
     from .jhod_core.errors import HandModelError, JHODError
     from .jhod_core.geometry.limits import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, check_object_size
+    from .jhod_core.io.atomic import atomic_write
     from .jhod_core.io.grasp_shards import load_grasps
+    from .jhod_core.io.ply import ply_bytes
     from .jhod_core.geometry.sampling import sample_triangles
     from .jhod_core.hand import load_hand_data, topology
     from .jhod_core.hand.numpy_forward import forward, rodrigues
@@ -17,7 +19,9 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
     from jhod_core import pipeline
     from jhod_core.errors import HandModelError, JHODError
     from jhod_core.geometry.limits import MAX_OBJECT_SIZE, MIN_OBJECT_SIZE, check_object_size
+    from jhod_core.io.atomic import atomic_write
     from jhod_core.io.grasp_shards import load_grasps
+    from jhod_core.io.ply import ply_bytes
     from jhod_core.geometry.sampling import sample_triangles
     from jhod_core.hand import load_hand_data, topology
     from jhod_core.hand.numpy_forward import forward, rodrigues
@@ -26,4 +30,5 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
 CANDIDATES, DEFAULT_DDIM_STEPS, MIRROR = pipeline.CANDIDATES, pipeline.DEFAULT_DDIM_STEPS, pipeline.MIRROR
 
 __all__ = ["CANDIDATES", "DEFAULT_DDIM_STEPS", "HandModelError", "JHODError", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE",
-           "MIRROR", "check_object_size", "forward", "load_grasps", "load_hand_data", "named_pose", "pipeline", "rodrigues", "sample_triangles", "topology"]
+           "MIRROR", "atomic_write", "check_object_size", "forward", "load_grasps", "load_hand_data", "named_pose",
+           "pipeline", "ply_bytes", "rodrigues", "sample_triangles", "topology"]

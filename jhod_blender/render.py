@@ -21,26 +21,22 @@ Conventions (see docs/batch_rendering.md): metres; camera-space normals in Blend
 from __future__ import annotations
 
 import math
-import os
-import struct
-import zlib
 from pathlib import Path
 
 import bpy
 import numpy as np
 from mathutils import Vector
 
+from . import maps
+from .maps import (HAND_LABEL, MAP_FILES, OBJECT_LABEL, detect_edges, encode_depth, encode_mask,  # noqa: F401
+                   encode_normals, decode_normals, write_png)
+
 ENGINES = ("BLENDER_WORKBENCH", "CYCLES")
-HAND_LABEL, OBJECT_LABEL = 1, 2
 DATA_ATTRIBUTE = "jhod_data"
 SKIN_SRGB = (0.87, 0.68, 0.58)
 OBJECT_SRGB = (0.50, 0.60, 0.75)
 BACKGROUND_SRGB = (0.92, 0.92, 0.92)
 LENS_MM, SENSOR_MM = 50.0, 36.0
-DEPTH_PNG_FAR = 0.1          # farthest foreground pixel in depth.png (background is 0)
-EDGE_DEPTH_JUMP = 3.0        # depth jump > 3 x pixel footprint x (1 + tan(view angle)) = occlusion edge
-EDGE_CREASE_DEG = 35.0       # normals of neighbouring pixels differ by more = edge
-NORMAL_BACKGROUND = (0.5, 0.5, 1.0)
 
 
 def srgb_to_linear(c):
@@ -412,107 +408,6 @@ def render_data(scene, cam, objects, tmp_dir: Path, z_ref: float) -> dict:
     return dict(depth=depth, normals=n.astype(np.float32), labels=labels, coverage_mismatch=mismatch)
 
 
-# ---------------------------------------------------------------------------------------------
-# maps (NumPy)
-
-def encode_depth(depth: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """8-bit depth.png: inverse depth normalised over the foreground, near = 255, farthest = 10 %, background 0."""
-    fg = labels > 0
-    out = np.zeros(depth.shape, dtype=np.uint8)
-    if not fg.any():
-        return out, (0.0, 0.0)
-    z = depth[fg].astype(np.float64)
-    zmin, zmax = float(z.min()), float(z.max())
-    inv, inv_near, inv_far = 1.0 / z, 1.0 / zmin, 1.0 / zmax
-    t = (inv - inv_far) / (inv_near - inv_far) if inv_near > inv_far else np.ones_like(z)
-    out[fg] = np.floor((DEPTH_PNG_FAR + (1.0 - DEPTH_PNG_FAR) * t) * 255.0 + 0.5).astype(np.uint8)
-    return out, (zmin, zmax)
-
-
-def encode_normals(normals: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """ControlNet normalbae colours: c = (n + 1) / 2 with red flipped, i.e. R = (1 - nx) / 2,
-    G = (1 + ny) / 2, B = (1 + nz) / 2 for Blender camera-space n; background (0.5, 0.5, 1.0)."""
-    c = (np.asarray(normals, dtype=np.float64) + 1.0) / 2.0
-    c[..., 0] = 1.0 - c[..., 0]
-    c[labels == 0] = NORMAL_BACKGROUND
-    return np.floor(np.clip(c, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def decode_normals(rgb: np.ndarray) -> np.ndarray:
-    """Inverse of encode_normals (unit vectors, Blender camera space)."""
-    c = np.asarray(rgb, dtype=np.float64)[..., :3] / 255.0
-    n = 2.0 * c - 1.0
-    n[..., 0] *= -1.0
-    return n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-12)
-
-
-def detect_edges(depth: np.ndarray, normals: np.ndarray, labels: np.ndarray, K: np.ndarray,
-                 depth_jump: float = EDGE_DEPTH_JUMP, crease_deg: float = EDGE_CREASE_DEG) -> np.ndarray:
-    """Thin geometric edges (H, W) bool from the data passes.
-
-    Two 4-neighbours are separated by an edge when their labels differ (silhouette, hand/object
-    border), their depths jump (occlusion), or their normals differ by more than `crease_deg`
-    (crease). A jump counts when |dz| > depth_jump * footprint * (1 + tan t), footprint = z / f the
-    pixel size at that depth and t the angle between surface normal and view ray on the more
-    frontal of the two pixels: a surface seen at a grazing angle changes depth quickly from pixel to
-    pixel without being an edge. The pixel nearer to the camera of each pair is marked, so every
-    line is one pixel wide and sits on the occluding surface.
-    """
-    h, w = labels.shape
-    fg = labels > 0
-    z = np.where(fg, depth.astype(np.float64), np.inf)
-    u, v = np.meshgrid(np.arange(w), np.arange(h))
-    rays = np.stack([(u - K[0, 2]) / K[0, 0], -(v - K[1, 2]) / K[1, 1], -np.ones((h, w))], axis=-1)  # Blender camera
-    rays /= np.linalg.norm(rays, axis=-1, keepdims=True)
-    cos_view = np.abs((normals * rays).sum(-1))
-    tan_view = np.sqrt(np.maximum(1.0 - cos_view ** 2, 0.0)) / np.maximum(cos_view, 0.02)
-    edges = np.zeros(labels.shape, dtype=bool)
-    cos_crease = math.cos(math.radians(crease_deg))
-    for axis in (0, 1):
-        a = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
-        b = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
-        la, lb, za, zb = labels[a], labels[b], z[a], z[b]
-        same = (la == lb) & (la > 0)
-        with np.errstate(invalid="ignore"):
-            allowed = depth_jump * np.minimum(za, zb) / K[0, 0] * (1.0 + np.minimum(tan_view[a], tan_view[b]))
-            jump = same & (np.abs(za - zb) > allowed)
-        crease = same & ((normals[a] * normals[b]).sum(-1) < cos_crease)
-        pair = (la != lb) | jump | crease
-        a_nearer = za <= zb
-        edges[a] |= pair & a_nearer
-        edges[b] |= pair & ~a_nearer
-    return edges
-
-
-def encode_mask(labels: np.ndarray) -> np.ndarray:
-    """RGB mask: hand = (255, 0, 0), object = (0, 255, 0), background black (visible surfaces)."""
-    out = np.zeros(labels.shape + (3,), dtype=np.uint8)
-    out[labels == HAND_LABEL, 0] = 255
-    out[labels == OBJECT_LABEL, 1] = 255
-    return out
-
-
-def write_png(path, image: np.ndarray) -> None:
-    """Plain PNG writer (8-bit or 16-bit; gray, RGB or RGBA), exact values, no colour management."""
-    img = np.ascontiguousarray(image)
-    if img.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f"write_png needs uint8 or uint16, got {img.dtype}")
-    if img.ndim == 2:
-        img = img[..., None]
-    h, w, channels = img.shape
-    color_type = {1: 0, 3: 2, 4: 6}[channels]
-    depth = 8 if img.dtype == np.uint8 else 16
-    rows = img.astype(">u2") if depth == 16 else img
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), rows.reshape(h, -1).view(np.uint8)], axis=1).tobytes()
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
-    Path(path).write_bytes(png)
-
-
 def read_image(path) -> np.ndarray:
     """(H, W, C) uint8 of any PNG Blender reads, top row first (for contact sheets and checks)."""
     img = bpy.data.images.load(str(path), check_existing=False)
@@ -525,9 +420,6 @@ def read_image(path) -> np.ndarray:
     finally:
         bpy.data.images.remove(img)
     return np.floor(px.reshape(h, w, channels)[::-1] * 255.0 + 0.5).astype(np.uint8)
-
-
-MAP_FILES = ("rgb.png", "depth.png", "normal.png", "edges.png", "mask.png")
 
 
 def render_view(scene, cam, objects, out_dir: Path, z_ref: float) -> dict:
@@ -551,39 +443,7 @@ def render_view(scene, cam, objects, out_dir: Path, z_ref: float) -> dict:
 
 def contact_sheet(view_dirs, path, cell: int = 256) -> np.ndarray:
     """One row per view directory, columns rgb, depth, normal, edges, mask; 4 px white gutters."""
-    rows = []
-    for view_dir in view_dirs:
-        tiles = []
-        for name in MAP_FILES:
-            img = read_image(Path(view_dir) / name)
-            img = np.repeat(img, 3, axis=2) if img.shape[2] == 1 else img[..., :3]
-            tiles.append(_resize(img, cell, keep_max=name == "edges.png"))
-        rows.append(tiles)
-    gutter = 4
-    sheet = np.full((len(rows) * (cell + gutter) + gutter, len(MAP_FILES) * (cell + gutter) + gutter, 3), 255,
-                    dtype=np.uint8)
-    for r, tiles in enumerate(rows):
-        for c, tile in enumerate(tiles):
-            y, x = gutter + r * (cell + gutter), gutter + c * (cell + gutter)
-            sheet[y:y + cell, x:x + cell] = tile
+    sheet = maps.sheet([[read_image(Path(view_dir) / name) for name in MAP_FILES] for view_dir in view_dirs], cell,
+                       thin_columns={MAP_FILES.index("edges.png")})
     write_png(path, sheet)
     return sheet
-
-
-def _resize(img: np.ndarray, size: int, keep_max: bool = False) -> np.ndarray:
-    """Downscale to size x size: box filter (max with `keep_max`, so thin lines stay) by an integer
-    factor, nearest neighbour otherwise."""
-    h = img.shape[0]
-    if h % size == 0:
-        f = h // size
-        blocks = img.reshape(size, f, size, f, -1)
-        return blocks.max(axis=(1, 3)) if keep_max else blocks.mean(axis=(1, 3)).round().astype(np.uint8)
-    idx = (np.arange(size) * h / size).astype(int)
-    return img[idx][:, idx]
-
-
-def atomic_write_text(path, text: str) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

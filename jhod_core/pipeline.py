@@ -9,7 +9,7 @@
 
 A backend supplies only the network calls and the model-space statistics (diffusers' scheduler /
 pipeline split): ``model.numpy_inference.NumpyBackend`` (Blender: no torch) or
-``model.torch_backend.TorchBackend`` (CPU threads or CUDA). Both read the same ``.npz`` weight files.
+``torch.backend.TorchBackend`` (CPU threads or CUDA). Both read the same ``.npz`` weight files.
 Every random number is drawn here with NumPy from the seed, so one seed gives the same grasps on both
 (to float tolerance), and grasp ``i`` of seed ``s`` is the same whatever the number asked for: it draws
 its candidates' noise from its own stream ``default_rng([s, GRASP_STREAM, i])`` and keeps the best of
@@ -31,7 +31,7 @@ from .errors import JHODError, MeshError
 from .file_version import BoundedCache, file_version
 from .geometry.limits import check_object_size, check_thickness
 from .geometry.sampling import sample_triangles
-from .hand.params import HAND_POSE, TRANSL, split_params
+from .hand.params import TRANSL, split_params
 from .model import spec
 from .model.spec import DEFAULT_DDIM_STEPS
 
@@ -118,7 +118,7 @@ def load_backend(weights_dir: str | os.PathLike | None = None, backend: str = "a
             return cls(*paths)
         key = (file_version(*paths), "numpy")
     else:
-        from .model.torch_backend import TorchBackend as cls, resolve_device
+        from .torch.backend import TorchBackend as cls, resolve_device
 
         device = resolve_device(device)
 

@@ -29,9 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry.sampling import farthest_point_sampling
-from .hand.joint_limits import anatomical_frames, joint_angles, limits_array, pose_from_angles
+from .hand.joint_limits import (
+    anatomical_frames,
+    joint_angles,
+    limits_array,
+    pose_from_angles,
+)
 from .hand.model_file import HandData
 from .hand.numpy_forward import forward as hand_forward
+from .hand.params import GLOBAL_ORIENT, HAND_POSE, TRANSL
 from .hand.regions import finger_vertex_ids, palmar_pads
 from .hand.topology import FINGER_JOINTS
 
@@ -163,7 +169,9 @@ class ObjectSurface:
         points = np.asarray(points, dtype=np.float64)
         if normals is not None:
             return cls(points, np.asarray(normals, dtype=np.float64))
-        from scipy.spatial import cKDTree  # only the CLI/Python API pass bare points; Blender passes normals
+        from scipy.spatial import (
+            cKDTree,  # only the CLI/Python API pass bare points; Blender passes normals
+        )
 
         _, nn = cKDTree(points).query(points, k=min(k, len(points)))
         local = points[nn] - points[nn].mean(axis=1, keepdims=True)
@@ -252,16 +260,16 @@ class GraspRefiner:
         return pose_from_angles(angles, self.frames)
 
     def _vertices(self, params: np.ndarray) -> np.ndarray:
-        return hand_forward(self.data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
-                            transl=params[:, 48:51], vertex_ids=self.vertex_ids)[0]
+        return hand_forward(self.data, global_orient=params[:, GLOBAL_ORIENT], hand_pose=params[:, HAND_POSE],
+                            transl=params[:, TRANSL], vertex_ids=self.vertex_ids)[0]
 
     def close_fingers(self, params: np.ndarray, surface: ObjectSurface, touch: float = TOUCH,
                       depth: float = DEPTH) -> np.ndarray:
         b, k = len(params), len(FLEX_OFFSETS)
-        angles = self._angles(params[:, 3:48])
+        angles = self._angles(params[:, HAND_POSE])
         cand = np.repeat(params, k, axis=0)
         offsets = np.tile(FLEX_OFFSETS[:, None], (b, len(FINGER_JOINTS)))  # (b*k, 5)
-        cand[:, 3:48] = self._with_offsets(np.repeat(angles, k, axis=0), offsets)
+        cand[:, HAND_POSE] = self._with_offsets(np.repeat(angles, k, axis=0), offsets)
         verts = self._vertices(cand).reshape(b, k, -1, 3)
         cost_change = np.abs(FLEX_OFFSETS)[None]
         scores, safes, blocking = [], [], []
@@ -279,7 +287,7 @@ class GraspRefiner:
         rest = verts[:, FLEX_OFFSETS.tolist().index(0.0), self.palm]            # the palm does not move here
         choice = self._cover(choice, scores, safes, blocking, _blocking(*surface.signed_distance(rest)))
         out = params.copy()
-        out[:, 3:48] = self._with_offsets(angles, FLEX_OFFSETS[choice])
+        out[:, HAND_POSE] = self._with_offsets(angles, FLEX_OFFSETS[choice])
         return out
 
     @staticmethod
@@ -312,7 +320,7 @@ class GraspRefiner:
         closest = dist.argmin(axis=1)
         gap = surface.points[idx[np.arange(len(rows)), closest]] - verts[rows, closest]
         length = np.linalg.norm(gap, axis=1, keepdims=True)
-        out[rows, 48:51] += gap * (1 - MARGIN / np.maximum(length, 1e-9)) * (length > MARGIN)
+        out[rows, TRANSL] += gap * (1 - MARGIN / np.maximum(length, 1e-9)) * (length > MARGIN)
         return out
 
     def push_out(self, params: np.ndarray, surface: ObjectSurface, margin: float = MARGIN,
@@ -330,7 +338,7 @@ class GraspRefiner:
             direction = np.where(norm > 1e-12, direction / np.maximum(norm, 1e-12), 0.0)
             need = np.where(inside, -sd + margin, 0.0).max(axis=1)  # iterations correct for the angle
             shift = direction * need[:, None]
-            out[:, 48:51] += shift
+            out[:, TRANSL] += shift
             verts = verts + shift[:, None]
         return out
 
@@ -344,8 +352,8 @@ class GraspRefiner:
     def hold_terms(self, params: np.ndarray, surface: ObjectSurface) -> tuple[np.ndarray, np.ndarray]:
         """The parts of ``scores``: (share of pull directions held (B,), deepest vertex below the surface (B,), m)."""
         params = np.asarray(params, dtype=np.float64)
-        verts = hand_forward(self.data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
-                             transl=params[:, 48:51])[0]  # all vertices: the penetration metric's deepest one too
+        verts = hand_forward(self.data, global_orient=params[:, GLOBAL_ORIENT], hand_pose=params[:, HAND_POSE],
+                             transl=params[:, TRANSL])[0]  # all vertices: the penetration metric's deepest one too
         sd, normal = surface.signed_distance(verts)
         return (_blocking(sd, normal, HOLD_GAP) >= BLOCKS).mean(axis=-1), np.maximum(-sd.min(axis=1), 0.0)
 

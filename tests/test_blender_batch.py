@@ -231,6 +231,14 @@ def test_missing_weights_fail_cleanly(inputs, tmp_path):
     assert not out.exists()
 
 
+def test_without_bpy_says_how_to_run_it(tmp_path):
+    code = ("import sys, runpy; sys.modules['bpy'] = None; sys.argv = ['batch.py', '--help']; "
+            f"runpy.run_path({str(ROOT / 'jhod_blender' / 'batch.py')!r}, run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "blender -b --python jhod_blender/batch.py" in proc.stderr and "pip install bpy==5.0.1" in proc.stderr
+
+
 def test_bad_inputs_are_reported(inputs, tmp_path, capsys):
     corrupt = tmp_path / "corrupt.ply"
     corrupt.write_bytes(b"ply\nthis is not a mesh\n\x00\x01")

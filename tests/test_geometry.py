@@ -233,7 +233,7 @@ def test_joint_distance_field_definition():
 
 def test_joint_distance_field_numpy_torch_agree_and_differentiable():
     torch = pytest.importorskip("torch")
-    from jhod_core.geometry.spatial_torch import joint_distance_field_torch
+    from jhod_core.torch.spatial import joint_distance_field_torch
 
     rng = np.random.default_rng(1)
     joints, points = rng.normal(size=(4, 16, 3)) * 0.05, rng.normal(size=(4, 400, 3)) * 0.05

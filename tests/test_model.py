@@ -8,12 +8,12 @@ import pytest
 import torch
 
 from jhod_core.model import spec
-from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
-from jhod_core.model.denoiser import CONFIGS, DenoiserConfig, JHODDenoiser, expand_timesteps, split_state
+from jhod_core.torch.autoencoder import AutoencoderConfig, ObjectAutoencoder
+from jhod_core.torch.denoiser import CONFIGS, DenoiserConfig, JHODDenoiser, expand_timesteps, split_state
 from jhod_core.model.numpy_inference import NumpyBackend, NumpyDenoiser, NumpyObjectAutoencoder
-from jhod_core.model.torch_backend import TorchBackend
+from jhod_core.torch.backend import TorchBackend
 from jhod_core.pipeline import NoiseStreams, collect, iter_hand_object, reverse
-from jhod_core.model.schedule import CosineSchedule
+from jhod_core.torch.schedule import CosineSchedule
 from training.losses import (COND, OBJECT_ONLY, UNCOND, autoencoder_loss, chamfer_distance, diffusion_loss,
                              make_diffusion_batch)
 

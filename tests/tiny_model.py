@@ -4,8 +4,8 @@ from pathlib import Path
 
 import torch
 
-from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder
-from jhod_core.model.denoiser import DenoiserConfig, JHODDenoiser
+from jhod_core.torch.autoencoder import AutoencoderConfig, ObjectAutoencoder
+from jhod_core.torch.denoiser import DenoiserConfig, JHODDenoiser
 
 TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, dropout=0.0)
 TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)

@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from jhod_core.model.autoencoder import ObjectAutoencoder  # noqa: E402
-from jhod_core.model.denoiser import JHODDenoiser  # noqa: E402
+from jhod_core.torch.autoencoder import ObjectAutoencoder  # noqa: E402
+from jhod_core.torch.denoiser import JHODDenoiser  # noqa: E402
 from jhod_core.model.weights_file import read_npz  # noqa: E402
 
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 
 import torch
 
-from jhod_core.geometry.spatial_torch import joint_distance_field_torch
-from jhod_core.model.denoiser import JHODDenoiser, expand_timesteps, split_state
-from jhod_core.model.schedule import CosineSchedule, randn
+from jhod_core.hand.params import GLOBAL_ORIENT, HAND_POSE, TRANSL
+from jhod_core.torch.denoiser import JHODDenoiser, expand_timesteps, split_state
+from jhod_core.torch.schedule import CosineSchedule, randn
+from jhod_core.torch.spatial import joint_distance_field_torch
 
 UNCOND, COND, OBJECT_ONLY = 0, 1, 2
 M2_TO_CM2 = 1e4
@@ -128,7 +129,7 @@ def hand_geometry_losses(hand_model, pred_params: torch.Tensor, gt_params: torch
     ``object_points`` (B, P, 3) metres, the objects' input clouds.
     """
     def joints(p):
-        return hand_model(global_orient=p[:, :3], hand_pose=p[:, 3:48], transl=p[:, 48:]).joints
+        return hand_model(global_orient=p[:, GLOBAL_ORIENT], hand_pose=p[:, HAND_POSE], transl=p[:, TRANSL]).joints
 
     pred_joints = joints(pred_params)
     with torch.no_grad():

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -66,10 +65,9 @@ def learning_rate(step: int, base: float, warmup: int, total: int, floor: float 
 
 def save_atomic(obj, path) -> None:
     """torch.save via a temporary file: a killed run never leaves a half-written checkpoint."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    from jhod_core.io.atomic import atomic_write
+
+    atomic_write(path, write=lambda tmp: torch.save(obj, tmp))
 
 
 def checkpoint_line(step: int, total: int, history: list[dict]) -> str:

@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from jhod_core.model.autoencoder import AutoencoderConfig, ObjectAutoencoder  # noqa: E402
+from jhod_core.torch.autoencoder import AutoencoderConfig, ObjectAutoencoder  # noqa: E402
 from training import runtime  # noqa: E402
 from training.data.corpus import load_object_points, split_ids  # noqa: E402
 from training.losses import autoencoder_loss, chamfer_distance  # noqa: E402

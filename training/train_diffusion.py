@@ -29,19 +29,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from jhod_core.hand import HandModel, load_hand_data  # noqa: E402
-from jhod_core.hand.rigid import rest_wrist, transform_params  # noqa: E402
-from jhod_core.model import spec  # noqa: E402
-from jhod_core.model.autoencoder import ObjectAutoencoder  # noqa: E402
-from jhod_core.model.denoiser import CONFIGS, JHODDenoiser  # noqa: E402
-from jhod_core.model.schedule import CosineSchedule  # noqa: E402
+from jhod_core.hand import HandModel  # noqa: E402
+from jhod_core.torch.autoencoder import ObjectAutoencoder  # noqa: E402
+from jhod_core.torch.denoiser import CONFIGS, JHODDenoiser  # noqa: E402
+from jhod_core.torch.schedule import CosineSchedule  # noqa: E402
 from training import runtime  # noqa: E402
 from training.data.corpus import load_object_points, split_ids  # noqa: E402
+from training.data.augmentation import RotationAugmentation, encode_objects  # noqa: E402
 from training.data.grasps import GraspDataset, load_grasps  # noqa: E402
 from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
-
-WRIST = rest_wrist(load_hand_data())  # grasps are stored for the open hand at mean shape
-
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -89,45 +85,6 @@ def model_config(args):
     return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, **overrides)
 
 
-IDENTITY_SHARE = 0.25  # of augmented draws keep the corpus orientation (test objects come upright)
-
-
-class RotationAugmentation:
-    """Each grasped object under K fixed rotations (the first is the identity), re-centred on its
-    bounding box as at sampling time, with frozen-encoder latents precomputed per (object, rotation).
-    A grasp drawn with rotation k is moved rigidly with its object (``jhod_core.hand.rigid``)."""
-
-    def __init__(self, autoencoder, points: np.ndarray, objects: np.ndarray, k: int, seed: int, device):
-        from scipy.spatial.transform import Rotation
-
-        self.rotations = np.concatenate([np.eye(3)[None], Rotation.random(k - 1, random_state=seed).as_matrix()]
-                                        if k > 1 else [np.eye(3)[None]]).astype(np.float32)
-        self.row = {int(o): r for r, o in enumerate(objects)}
-        rotated = np.einsum("kij,npj->nkpi", self.rotations, points[objects].astype(np.float32))
-        self.offsets = (rotated.min(2) + rotated.max(2)) / 2  # (N, K, 3)
-        rotated -= self.offsets[:, :, None]
-        flat = rotated.reshape(-1, *rotated.shape[2:])
-        self.latents = encode_objects(autoencoder, flat, np.arange(len(flat)), device).reshape(
-            len(objects), k, spec.OBJECT_DIM)
-
-    def pick(self, rng: np.random.Generator, obj: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, rotation indices) for grasps on objects ``obj``."""
-        k = len(self.rotations)
-        which = np.where(rng.random(len(obj)) < IDENTITY_SHARE, 0, rng.integers(0, k, len(obj)))
-        return np.array([self.row[int(o)] for o in obj]), which
-
-    def draw(self, rng: np.random.Generator, obj: np.ndarray, params: np.ndarray, clouds: np.ndarray):
-        """(params, latents, clouds) of the grasps on objects ``obj`` under random rotations."""
-        return self.apply(*self.pick(rng, obj), params, clouds)
-
-    def apply(self, rows: np.ndarray, which: np.ndarray, params: np.ndarray, clouds: np.ndarray):
-        rot, off = self.rotations[which], self.offsets[rows, which]
-        go, tr = transform_params(params[:, :3], params[:, 48:51], rot, -off, WRIST)
-        params = np.concatenate([go, params[:, 3:48], tr], axis=1).astype(np.float32)
-        clouds = np.einsum("bij,bpj->bpi", rot, clouds) - off[:, None]
-        return params, self.latents[rows, which], clouds
-
-
 class Data:
     """Grasps of one split with their objects' clouds and frozen-encoder latents (raw)."""
 
@@ -147,16 +104,6 @@ class Data:
             params, latents, clouds = self.augment.draw(rng, obj, params, clouds)
         t = lambda a: torch.as_tensor(a, dtype=torch.float32).to(device)  # noqa: E731
         return t(params), latents.to(device), t(clouds), self.latents[only].to(device)
-
-
-@torch.no_grad()
-def encode_objects(autoencoder, points: np.ndarray, which: np.ndarray, device, batch: int = 64) -> torch.Tensor:
-    """Posterior means (N, 512) for the objects in ``which`` (others stay 0)."""
-    latents = torch.zeros(len(points), spec.OBJECT_DIM)
-    for i in range(0, len(which), batch):
-        sel = which[i:i + batch]
-        latents[sel] = autoencoder.encode(torch.as_tensor(points[sel], dtype=torch.float32).to(device)).cpu()
-    return latents
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,7 @@
 """Nearest-neighbour queries and the JHOD joint-to-object distance field (NumPy/SciPy).
 
 The torch twin of ``joint_distance_field`` (differentiable, for training losses) lives in
-``spatial_torch.py`` so that this module stays torch-free.
+``jhod_core/torch/spatial.py`` so that this module stays torch-free.
 """
 
 from __future__ import annotations

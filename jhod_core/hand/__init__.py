@@ -13,7 +13,7 @@ __all__ = ["HandData", "HandModel", "HandOutput", "load_hand_data", "mirror_gras
 
 def __getattr__(name):
     if name in ("HandModel", "HandOutput"):
-        from . import torch_model
+        from ..torch import hand_model
 
-        return getattr(torch_model, name)
+        return getattr(hand_model, name)
     raise AttributeError(name)

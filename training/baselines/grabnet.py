@@ -12,7 +12,7 @@ Design (facts in ../shared/reference/ml_anchors.md sec. 2, our own code):
 * losses: vertex L1 and hand-to-object distance L1 in metres (GrabNet's weights 35 / 35), KL 0.005.
 Deviations: parameters are predicted as axis-angle (GrabNet: 6D per joint) and hand vertices are a
 fixed 512-vertex subset of the open hand (speed); both networks train together on the same
-rotation-augmented data as the JHOD denoiser (``train_diffusion.RotationAugmentation``'s rotations).
+rotation-augmented data as the JHOD denoiser (``training.data.augmentation.RotationAugmentation``'s rotations).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from jhod_core.hand.params import GLOBAL_ORIENT, HAND_POSE, TRANSL  # noqa: E402
 
 BPS_POINTS = 4096
 BPS_RADIUS = 0.15
@@ -136,7 +138,7 @@ class GrabNetBaseline(nn.Module):
 
 
 def split(params):
-    return {"global_orient": params[:, :3], "hand_pose": params[:, 3:48], "transl": params[:, 48:51]}
+    return {"global_orient": params[:, GLOBAL_ORIENT], "hand_pose": params[:, HAND_POSE], "transl": params[:, TRANSL]}
 
 
 def rotmat(axis_angle: torch.Tensor) -> torch.Tensor:
@@ -150,10 +152,10 @@ def rotmat(axis_angle: torch.Tensor) -> torch.Tensor:
 
 def main(argv=None) -> int:
     from jhod_core.hand import HandModel
-    from jhod_core.model.autoencoder import ObjectAutoencoder
+    from jhod_core.torch.autoencoder import ObjectAutoencoder
     from training.data.corpus import load_object_points, split_ids
     from training.data.grasps import GraspDataset, load_grasps
-    from training.train_diffusion import RotationAugmentation
+    from training.data.augmentation import RotationAugmentation
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--grasps", default="data/grasps")
@@ -214,13 +216,13 @@ def main(argv=None) -> int:
         with torch.no_grad():
             gt_verts = hand_model(**split(params)).vertices[:, model.hand_ids]
             gt_h2o = torch.cdist(gt_verts, clouds).amin(2)
-        posterior = model.coarse.encode(bps, rotmat(params[:, :3]), params[:, 48:51])
+        posterior = model.coarse.encode(bps, rotmat(params[:, GLOBAL_ORIENT]), params[:, TRANSL])
         z = posterior.rsample()
         coarse_n = model.coarse.decode(z, bps)
         # RefineNet trains on perturbed ground truth (translation 2 cm, fingers 0.2 rad)
         noise = torch.zeros_like(params)
-        noise[:, 48:51] = 0.02 * torch.randn(len(params), 3)
-        noise[:, 3:48] = 0.2 * torch.randn(len(params), 45)
+        noise[:, TRANSL] = 0.02 * torch.randn(len(params), 3)
+        noise[:, HAND_POSE] = 0.2 * torch.randn(len(params), 45)
         refined_n = model.refine_steps(hand_model, params_n + noise / model.param_std, clouds)
         loss_terms = {}
         for name, pred_n in (("coarse", coarse_n), ("refine", refined_n)):

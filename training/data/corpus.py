@@ -43,6 +43,8 @@ from pathlib import Path
 import numpy as np
 import trimesh
 
+from jhod_core.io.atomic import atomic_write
+from jhod_core.io.ply import ply_bytes
 from jhod_core.errors import MeshError
 from jhod_core.geometry.mesh import load_mesh, normalize_object, validate_mesh
 from jhod_core.geometry.sampling import sample_surface
@@ -302,22 +304,6 @@ def sample_object_points(mesh: trimesh.Trimesh, object_id: str, n: int = N_POINT
     return points[order], normals[order]
 
 
-def ply_bytes(mesh: trimesh.Trimesh) -> bytes:
-    """Compact binary PLY: float32 xyz and, below 65536 vertices, uint16 face indices.
-
-    (trimesh writes int32 indices, which made the meshes a third larger.)
-    """
-    index = "ushort" if len(mesh.vertices) < 2**16 else "uint"
-    header = (
-        "ply\nformat binary_little_endian 1.0\ncomment JHOD object corpus: metres, object-centric frame\n"
-        f"element vertex {len(mesh.vertices)}\nproperty float x\nproperty float y\nproperty float z\n"
-        f"element face {len(mesh.faces)}\nproperty list uchar {index} vertex_indices\nend_header\n"
-    )
-    faces = np.zeros(len(mesh.faces), dtype=[("n", "u1"), ("v", "<u2" if index == "ushort" else "<u4", (3,))])
-    faces["n"], faces["v"] = 3, mesh.faces
-    return header.encode("ascii") + np.asarray(mesh.vertices, "<f4").tobytes() + faces.tobytes()
-
-
 def build_object(spec: ObjectSpec, mesh_dir: str, n_points: int = N_POINTS):
     """Build one object: returns ``(id, row, points, normals, None)`` or ``(id, None, None, None, reason)``.
 
@@ -327,8 +313,8 @@ def build_object(spec: ObjectSpec, mesh_dir: str, n_points: int = N_POINTS):
         source, scale = _load_source(spec)
         mesh, scale = prepare_mesh(source, scale, spec.size)
         points, normals = sample_object_points(mesh, spec.id, n_points)
-        ply = ply_bytes(mesh)
-        _atomic_write(Path(mesh_dir) / f"{spec.id}.ply", lambda handle: handle.write(ply), binary=True)
+        atomic_write(Path(mesh_dir) / f"{spec.id}.ply",
+                     ply_bytes(mesh.vertices, mesh.faces, "JHOD object corpus: metres, object-centric frame"))
     except Exception as exc:  # noqa: BLE001 - reported per object, see docstring
         return spec.id, None, None, None, f"{type(exc).__name__}: {exc}"
     extent = np.ptp(mesh.vertices, axis=0)
@@ -346,11 +332,11 @@ def build_object(spec: ObjectSpec, mesh_dir: str, n_points: int = N_POINTS):
 # --------------------------------------------------------------------------- storage
 
 def _atomic_write(path: Path, write, binary: bool = False) -> None:
-    """Write via a temporary file and rename, so a killed run never leaves a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") if binary else open(tmp, "w", newline="") as handle:
-        write(handle)
-    os.replace(tmp, path)
+    """``write(handle)`` into a file that appears whole or not at all (``jhod_core.io.atomic``)."""
+    def write_file(tmp):
+        with open(tmp, "wb") if binary else open(tmp, "w", newline="") as handle:
+            write(handle)
+    atomic_write(path, write=write_file)
 
 
 def _write_csv(path: Path, rows: list[dict], columns) -> None:

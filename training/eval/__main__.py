@@ -5,7 +5,8 @@
 
 Methods (``--methods``, comma separated):
   jhod_raw    conditional JHOD samples, no refinement (``sample_grasps(refine=False)``)
-  jhod        the same samples refined (``jhod_core.refine``): what ``jhod sample`` returns
+  jhod        what ``jhod sample`` returns: ``--candidates`` samples per grasp refined (``jhod_core.refine``), the
+              best-scored kept
   jhod_joint  unconditional JHOD (hand and object sampled together), each hand measured on its own
               generated (surfaced) object; not tied to the held-out objects
   grabnet     the GrabNet-style baseline (``training.baselines.grabnet``, CoarseNet + RefineNet), trained
@@ -35,12 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
-from jhod_core.hand.params import HAND_POSE, TRANSL, join_params, split_params
 from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS
+from training.eval.methods import METHODS, METRIC_KEYS, Context, pick_objects
 from training.eval.worker import measure_object
-
-METHODS = ("jhod_raw", "jhod", "jhod_joint", "grabnet", "optimizer")
-METRIC_KEYS = ("penetration_depth_cm", "intersection_volume_cm3", "sim_displacement_cm", "sim_displacement_6dir_cm")
 
 
 def parse_args(argv=None):
@@ -52,128 +50,59 @@ def parse_args(argv=None):
     p.add_argument("--num", type=int, default=8, help="grasps per object")
     p.add_argument("--joint-num", type=int, default=64, help="hand-object pairs for jhod_joint")
     p.add_argument("--steps", type=int, default=DEFAULT_DDIM_STEPS, help=f"DDIM steps (default {DEFAULT_DDIM_STEPS})")
-    p.add_argument("--methods", default="jhod_raw,jhod,jhod_joint")
+    p.add_argument("--methods", default="jhod_raw,jhod,jhod_joint", help=f"comma separated, of {', '.join(METHODS)}")
     p.add_argument("--candidates", type=int, default=CANDIDATES,
                    help=f"jhod: samples per returned grasp, best-scored kept (default {CANDIDATES}, as `jhod sample`)")
     p.add_argument("--grabnet", default="models/grabnet/grabnet.pt", help="weights of the grabnet method")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sim", action="store_true", help="skip the PyBullet metrics (fast check)")
     p.add_argument("--workers", type=int, default=1, help="processes for the metrics")
-    p.add_argument("--threads", type=int, default=1, help="torch threads for sampling")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads for sampling (torch and BLAS)")
     p.add_argument("--fid-extractor", default=None, metavar="MODULE:FUNCTION",
                    help="FID hook: a function (list of dicts with hand_vertices, hand_faces, object_vertices, "
                         "object_faces; metres) -> features (N, D), e.g. Inception activations of your renders")
     p.add_argument("--fid-reference", default="optimizer", help="method whose grasps are the FID reference")
     p.add_argument("--out", required=True)
-    return p.parse_args(argv)
-
-
-def pick_objects(root: str, splits: list[str], limit: int, seed: int) -> list[tuple[str, str]]:
-    from training.data.corpus import split_ids
-
-    chosen = []
-    for split in splits:
-        ids = split_ids(root, split)
-        order = np.random.default_rng(seed).permutation(len(ids))[:limit]
-        chosen += [(ids[i], split) for i in sorted(order)]
-    return chosen
-
-
-def params_of(result: dict) -> np.ndarray:
-    return join_params(result["global_orient"], result["hand_pose"], result["transl"])
+    args = p.parse_args(argv)
+    unknown = [m for m in args.methods.split(",") if m not in METHODS]
+    if unknown:
+        p.error(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    return args
 
 
 def generate(args, objects) -> tuple[list[dict], dict, dict]:
-    """Hands of every method: jobs for the metric workers, per-method seconds and grasp counts, sheets."""
-    import torch
-
-    from jhod_core.geometry.mesh import load_mesh
+    """Hands of every method (``training.eval.methods``): jobs for the metric workers, per-method seconds of
+    sampling and grasp counts."""
     from jhod_core.hand import load_hand_data
-    from jhod_core.pipeline import load_backend, prepare_object
-    from jhod_core.sample import sample_grasps, sample_hand_object
+    from jhod_core.pipeline import set_threads
     from training.data.corpus import load_object_mesh
 
-    torch.set_num_threads(args.threads)
-    methods = args.methods.split(",")
-    data = load_hand_data()
-    seconds = {m: 0.0 for m in methods}
-    counts = {m: 0 for m in methods}
+    set_threads(args.threads)
+    methods = [METHODS[name] for name in args.methods.split(",")]
+    ctx = Context(args, load_hand_data())
+    for method in methods:
+        if method.prepare is not None:
+            method.prepare(ctx)
+    seconds = {m.name: 0.0 for m in methods}
+    counts = {m.name: 0 for m in methods}
     jobs = []
-    if any(m.startswith("jhod") for m in methods):
-        load_backend(args.weights)  # fail early, and keep first-load time out of the speed numbers
-    synthesizer = baseline = None
-    if "grabnet" in methods:
-        from jhod_core.hand import HandModel
-        from training.baselines import grabnet
-
-        baseline = (grabnet.load(args.grabnet), HandModel())
     for n, (oid, split) in enumerate(objects):
         mesh = load_object_mesh(args.objects, oid)
-        path = str(Path(args.objects) / "meshes" / f"{oid}.ply")
         print(f"[{n + 1}/{len(objects)}] {oid} ({split})", flush=True)
-        base = {"object_id": oid, "split": split, "mesh": path, "sim": not args.no_sim}
-        if "jhod_raw" in methods or "jhod" in methods:
+        base = {"object_id": oid, "split": split, "mesh": str(Path(args.objects) / "meshes" / f"{oid}.ply"),
+                "sim": not args.no_sim}
+        for method in (m for m in methods if not m.joint):
             t = time.perf_counter()
-            raw = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, weights_dir=args.weights,
-                                refine=False)
-            t_sample = time.perf_counter() - t
-            if "jhod_raw" in methods:
-                seconds["jhod_raw"] += t_sample
-                counts["jhod_raw"] += args.num
-                jobs.append({**base, "method": "jhod_raw", **_hand_arrays(raw)})
-            if "jhod" in methods:  # what `jhod sample` returns, timed on its own (same seed: same first samples)
-                t = time.perf_counter()
-                refined = sample_grasps(mesh, args.num, seed=args.seed, steps=args.steps, weights_dir=args.weights,
-                                        candidates=args.candidates)
-                seconds["jhod"] += time.perf_counter() - t
-                jobs.append({**base, "method": "jhod", **_hand_arrays(refined)})
-                counts["jhod"] += args.num
-        if "grabnet" in methods:
-            model, hand_model = baseline
-            t = time.perf_counter()
-            prepared = prepare_object(mesh, seed=args.seed)  # the object as JHOD sees it
-            params = model.sample(hand_model, torch.as_tensor(prepared.cloud, dtype=torch.float32), args.num,
-                                  seed=args.seed).astype(np.float64)
-            params[:, TRANSL] += prepared.centre
-            jobs.append(hand_job(base, "grabnet", params, data))
-            seconds["grabnet"] += time.perf_counter() - t
-            counts["grabnet"] += args.num
-        if "optimizer" in methods:
-            from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
-
-            synthesizer = synthesizer or GraspSynthesizer(config=SynthesisConfig(batch=args.num))
-            t = time.perf_counter()
-            out = synthesizer.run(load_mesh(path), seed=args.seed)
-            params = join_params(out["global_orient"], out["hand_pose"], out["transl"])
-            jobs.append(hand_job(base, "optimizer", params, data))
-            seconds["optimizer"] += time.perf_counter() - t
-            counts["optimizer"] += args.num
-    if "jhod_joint" in methods:
+            jobs.append(method.run(ctx, mesh, base))
+            seconds[method.name] += time.perf_counter() - t
+            counts[method.name] += args.num
+    for method in (m for m in methods if m.joint):
         t = time.perf_counter()
-        joint = sample_hand_object(args.joint_num, seed=args.seed, steps=args.steps, weights_dir=args.weights)
-        seconds["jhod_joint"] = time.perf_counter() - t
-        counts["jhod_joint"] = args.joint_num
-        for i, m in enumerate(joint["object_meshes"]):
-            jobs.append({"object_id": f"generated_{i:03d}", "split": "generated", "method": "jhod_joint",
-                         "mesh": (np.asarray(m.vertices), np.asarray(m.faces)), "sim": not args.no_sim,
-                         "vertices": joint["vertices"][i:i + 1], "hand_pose": joint["hand_pose"][i:i + 1],
-                         "keypoints": joint["keypoints"][i:i + 1], "params": params_of(joint)[i:i + 1]})
+        made = method.run(ctx)
+        seconds[method.name] += time.perf_counter() - t
+        counts[method.name] += len(made)
+        jobs += made
     return jobs, seconds, counts
-
-
-def hand_job(base: dict, method: str, params: np.ndarray, data) -> dict:
-    """A metric job for MANO parameter rows (G, 51): hand vertices and keypoints by the NumPy forward."""
-    from jhod_core.hand import numpy_forward
-
-    global_orient, hand_pose, transl = split_params(params)
-    verts, _, keypoints = numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)
-    return {**base, "method": method, "vertices": verts, "hand_pose": params[:, HAND_POSE], "keypoints": keypoints,
-            "params": params}
-
-
-def _hand_arrays(result: dict) -> dict:
-    return {"vertices": result["vertices"], "hand_pose": result["hand_pose"], "keypoints": result["keypoints"],
-            "params": params_of(result)}
 
 
 def summarise(rows: list[dict], jobs: list[dict], seconds: dict, counts: dict) -> list[dict]:
@@ -183,7 +112,8 @@ def summarise(rows: list[dict], jobs: list[dict], seconds: dict, counts: dict) -
     from training.eval.uncertainty import mean_and_error
 
     table = []
-    groups = sorted({(r["method"], r["split"]) for r in rows}, key=lambda g: (METHODS.index(g[0]), g[1]))
+    order = list(METHODS)
+    groups = sorted({(r["method"], r["split"]) for r in rows}, key=lambda g: (order.index(g[0]), g[1]))
     for method, split in groups:
         sel = [r for r in rows if r["method"] == method and r["split"] == split]
         kp = np.concatenate([j["keypoints"] for j in jobs if j["method"] == method and j["split"] == split])

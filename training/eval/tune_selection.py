@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.eval.__main__ import pick_objects
+from training.eval.methods import pick_objects
 from training.eval.worker import measure_object
 
 METRICS = (("penetration_depth_cm", "pen. cm"), ("intersection_volume_cm3", "vol. cm3"),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.eval.__main__ import METRIC_KEYS
+from training.eval.methods import METRIC_KEYS
 
 
 def object_means(run: Path) -> dict:

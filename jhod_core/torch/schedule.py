@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from . import spec
+from ..model import spec
 
 
 class CosineSchedule:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from . import spec
-from .weights_file import WeightsFile
+from ..model import spec
+from .weights import WeightsFile
 
 
 @dataclass

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .model_file import HandData, load_hand_data
-from .topology import KEYPOINT_ORDER
+from ..hand.model_file import HandData, load_hand_data
+from ..hand.topology import KEYPOINT_ORDER
 
 
 @dataclass
