@@ -1,4 +1,5 @@
-"""What both training scripts share: device / DDP setup, seeded generators, learning rate, files, plots.
+"""What both training scripts share: device / DDP setup, seeded generators, learning rate, the training loop
+(``train``: resume, schedule, logging, evaluation, checkpoints), files, plots.
 
 DDP: launched by ``torchrun`` (``WORLD_SIZE`` > 1) each process trains on its own device with its own
 random stream (seed, rank, step) and gradients are averaged; a plain ``python`` run is one process.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,6 +44,14 @@ def setup(device: str = "auto") -> Runtime:
     if world > 1:
         torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return Runtime(rank, world, torch.device(device))
+
+
+def write_summary(out: Path, summary: dict) -> None:
+    """<out>/summary.json, and the same on stdout (the last line of a run's log)."""
+    import json
+
+    (Path(out) / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary))
 
 
 def teardown(rt: Runtime) -> None:
@@ -105,3 +116,93 @@ def plot_history(history: list[dict], path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# --------------------------------------------------------------------------- the training loop both scripts share
+
+def add_loop_arguments(p, *, steps: int, batch: int, batch_help: str, lr: float, warmup: int, log_every: int,
+                       eval_every: int) -> None:
+    """The arguments of ``train``: steps, batch, optimiser schedule, logging, resume, device, threads."""
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=batch, help=batch_help)
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--warmup", type=int, default=warmup)
+    p.add_argument("--grad-clip", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=log_every)
+    p.add_argument("--eval-every", type=int, default=eval_every)
+    p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0: torch's default; on a busy CPU 1 can be several times faster)")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def start(args) -> tuple[Runtime, Path]:
+    """Device / DDP set-up, threads, and the output folder."""
+    rt = setup(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return rt, out
+
+
+def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per_step: int, evaluate=None) -> list:
+    """Train ``model`` to ``args.steps`` and return the history (list of dicts, train and val rows).
+
+    ``step_loss(net, rng, gen)`` draws a batch with the NumPy ``rng`` / torch ``gen`` streams and returns the loss
+    terms (tensors, ``loss`` among them) computed through ``net`` (the DDP wrapper under torchrun).
+    ``evaluate()`` (optional) returns validation numbers. Resumes from ``<out>/ckpt.pt`` with ``--resume``
+    (model, optimiser, step, history; the random streams are re-derived from the step); every ``--eval-every``
+    steps and at the end: validation, then an atomic checkpoint.
+    """
+    from tqdm import tqdm
+
+    first, history = 0, []
+    if args.resume:
+        ckpt = torch.load(out / "ckpt.pt", map_location=rt.device, weights_only=True)
+        model.load_state_dict(ckpt["state_dict"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        first, history = ckpt["step"], ckpt["history"]
+    net = torch.nn.parallel.DistributedDataParallel(model) if rt.distributed else model
+    rng, gen = generators(args.seed, rt.rank, first)
+
+    def checkpoint(step):
+        if rt.is_main:
+            save_atomic({"state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                         "history": history, "config": asdict(model.config), "args": vars(args)}, out / "ckpt.pt")
+
+    bar = tqdm(range(first, args.steps), initial=first, total=args.steps, disable=args.no_progress or not rt.is_main)
+    tick, seen = time.perf_counter(), 0
+    model.train()
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(step, args.lr, args.warmup, args.steps)
+        terms = step_loss(net, rng, gen)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        optimizer.step()
+        seen += samples_per_step * rt.world_size
+
+        done = step + 1
+        if rt.is_main and (done % args.log_every == 0 or done == args.steps):
+            rate = seen / (time.perf_counter() - tick)
+            history.append({"step": done, "split": "train", "samples_per_s": rate,
+                            **{k: v.item() for k, v in terms.items()}})
+            bar.set_postfix(loss=f"{terms['loss'].item():.4g}", samples_s=f"{rate:.1f}")
+            tick, seen = time.perf_counter(), 0
+        if done % args.eval_every == 0 or done == args.steps:
+            if rt.is_main and evaluate is not None:
+                model.eval()
+                history.append({"step": done, "split": "val", **evaluate()})
+                model.train()
+                bar.write(f"step {done}: val loss {history[-1].get('loss', float('nan')):.4g}")
+            checkpoint(done)
+            if rt.is_main and args.no_progress:
+                print(checkpoint_line(done, args.steps, history), flush=True)
+            tick, seen = time.perf_counter(), 0
+    if first >= args.steps:
+        checkpoint(args.steps)
+    return history

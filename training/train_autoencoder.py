@@ -15,9 +15,7 @@ holds the optimiser too for ``--resume``; ``<out>/curves.png`` the training curv
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,23 +36,12 @@ def parse_args(argv=None):
     p.add_argument("--out", default="out/autoencoder")
     p.add_argument("--splits", default="train", help="comma-separated corpus splits to train on")
     p.add_argument("--val-split", default="val")
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch", type=int, default=16, help="objects per step and process")
+    runtime.add_loop_arguments(p, steps=3000, batch=16, batch_help="objects per step and process", lr=1e-3,
+                               warmup=100, log_every=20, eval_every=250)
     p.add_argument("--encoder-points", type=int, default=1024)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--kl-weight", type=float, default=1e-4)
     p.add_argument("--latent-weight", type=float, default=1.0)
-    p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=20)
-    p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-objects", type=int, default=128)
-    p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (0: torch's default; on a busy CPU 1 can be several times faster)")
-    p.add_argument("--no-progress", action="store_true")
     d = AutoencoderConfig()
     p.add_argument("--stage1", default=",".join(map(str, d.stage1)))
     p.add_argument("--stage2", default=",".join(map(str, d.stage2)))
@@ -80,7 +67,7 @@ def encode_all(model, points: np.ndarray, device, batch: int = 64) -> torch.Tens
 
 
 @torch.no_grad()
-def evaluate(model, points: np.ndarray, device) -> dict:
+def evaluate_chamfer(model, points: np.ndarray, device) -> dict:
     """Validation: deterministic reconstruction from the posterior mean; Chamfer in metres^2 and the
     RMS nearest-neighbour distance sqrt(CD / 2) in millimetres (easier to read)."""
     model.eval()
@@ -121,12 +108,7 @@ def render_reconstructions(model, points: np.ndarray, path, device) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    rt = runtime.setup(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
+    rt, out = runtime.start(args)
     if {"test", "ood_test"} & set(args.splits.split(",")):
         raise SystemExit("test and ood_test objects are never trained on")
     ids, points, _ = load_object_points(args.objects)
@@ -137,73 +119,35 @@ def main(argv=None) -> int:
 
     model = ObjectAutoencoder(model_config(args)).to(rt.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
-    start, history = 0, []
-    if args.resume:
-        ckpt = torch.load(out / "ckpt.pt", map_location=rt.device, weights_only=True)
-        model.load_state_dict(ckpt["state_dict"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start, history = ckpt["step"], ckpt["history"]
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if rt.distributed else model
-    rng, gen = runtime.generators(args.seed, rt.rank, start)
     n_params = sum(p.numel() for p in model.parameters())
     if rt.is_main:
         print(f"autoencoder: {n_params / 1e6:.2f} M parameters, {len(train_points)} training objects "
               f"({args.splits}), {len(val_points)} validation objects, device {rt.device} x {rt.world_size}")
 
-    def checkpoint(step):
-        if rt.is_main:
-            runtime.save_atomic({"state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                                 "history": history, "config": asdict(model.config), "args": vars(args)},
-                                out / "ckpt.pt")
-
-    from tqdm import tqdm
-
-    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, disable=args.no_progress or not rt.is_main)
-    tick, seen = time.perf_counter(), 0
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = runtime.learning_rate(step, args.lr, args.warmup, args.steps)
+    def step_loss(net, rng, gen):
         idx = rng.integers(0, len(train_points), args.batch)
         target = torch.from_numpy(train_points[idx]).to(rt.device)
         subset = np.argsort(rng.random((args.batch, target.shape[1])), axis=1)[:, : args.encoder_points]
         encoder_in = torch.gather(target, 1, torch.from_numpy(subset).to(rt.device)[..., None].expand(-1, -1, 3))
-        terms = autoencoder_loss(model, ddp(encoder_in, generator=gen), target, args.latent_weight, args.kl_weight)
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        optimizer.step()
-        seen += args.batch * rt.world_size
+        return autoencoder_loss(model, net(encoder_in, generator=gen), target, args.latent_weight, args.kl_weight)
 
-        done = step + 1
-        if rt.is_main and (done % args.log_every == 0 or done == args.steps):
-            rate = seen / (time.perf_counter() - tick)
-            history.append({"step": done, "split": "train", "samples_per_s": rate,
-                            **{k: v.item() for k, v in terms.items()}})
-            bar.set_postfix(loss=f"{terms['loss'].item():.4g}", cd=f"{terms['chamfer'].item():.3g}",
-                            obj_s=f"{rate:.1f}")
-            tick, seen = time.perf_counter(), 0
-        if done % args.eval_every == 0 or done == args.steps:
-            if rt.is_main and len(val_points):
-                history.append({"step": done, "split": "val", **evaluate(model, val_points, rt.device)})
-                bar.write(f"step {done}: val {history[-1]}")
-            checkpoint(done)
-            if rt.is_main and args.no_progress:
-                print(runtime.checkpoint_line(done, args.steps, history), flush=True)
-            tick, seen = time.perf_counter(), 0
+    evaluate = (lambda: evaluate_chamfer(model, val_points, rt.device)) if len(val_points) else None
+    history = runtime.train(args, rt, out, model, optimizer, step_loss, args.batch, evaluate)
 
     if rt.is_main:
         latents = encode_all(model, train_points, rt.device)
         model.latent_mean.copy_(latents.mean(0))
         model.latent_std.copy_(latents.std(0))
-        checkpoint(args.steps)
+        runtime.save_atomic({"state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "step": args.steps, "history": history, "config": asdict(model.config),
+                             "args": vars(args)}, out / "ckpt.pt")  # with the latent statistics
         model.save(out / "autoencoder.pt", {"train_splits": args.splits, "steps": args.steps})
         runtime.plot_history(history, out / "curves.png", f"object autoencoder ({n_params / 1e6:.2f} M params)")
         if len(val_points):
             render_reconstructions(model, val_points[:4], out / "reconstructions.png", rt.device)
         summary = {"parameters": n_params, "final": history[-1] if history else None,
                    "weights_mb": (out / "autoencoder.pt").stat().st_size / 2**20}
-        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-        print(json.dumps(summary))
+        runtime.write_summary(out, summary)
     runtime.teardown(rt)
     return 0
 

@@ -18,9 +18,7 @@ normalisation statistics; ``JHODDenoiser.load``, ``torch.load(weights_only=True)
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -54,7 +52,8 @@ def parse_args(argv=None):
     p.add_argument("--ff", type=int)
     p.add_argument("--encoder-hidden", type=int)
     p.add_argument("--dropout", type=float)
-    p.add_argument("--batch", type=int, default=64, help="HOI samples per step and process")
+    runtime.add_loop_arguments(p, steps=20000, batch=64, batch_help="HOI samples per step and process", lr=1e-4,
+                               warmup=500, log_every=50, eval_every=1000)
     p.add_argument("--object-only-batch", type=int, default=None, help="object-only samples (default: batch / 2)")
     p.add_argument("--no-object-only", action="store_true", help="ablation: HOI data only (Table 2)")
     p.add_argument("--sync-timesteps", action="store_true", help="ablation: t_H = t_O (Table 4)")
@@ -62,20 +61,8 @@ def parse_args(argv=None):
     p.add_argument("--lambda-xyz", type=float, default=0.01, help="weight of eq. 16 (cm^2)")
     p.add_argument("--rotations", type=int, default=32,
                    help="rotation augmentation: fixed rotations per grasped object (1 = off)")
-    p.add_argument("--steps", type=int, default=20000)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--eval-batches", type=int, default=4)
-    p.add_argument("--resume", action="store_true", help="continue from <out>/ckpt.pt")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (0: torch's default; on a busy CPU 1 can be several times faster)")
-    p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
 
@@ -108,11 +95,7 @@ class Data:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    rt = runtime.setup(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    rt, out = runtime.start(args)
     object_only = 0 if args.no_object_only else (args.batch // 2 if args.object_only_batch is None
                                                   else args.object_only_batch)
 
@@ -146,94 +129,46 @@ def main(argv=None) -> int:
     model.set_statistics(params.mean(0), params.std(0), autoencoder.latent_mean, autoencoder.latent_std)
     model.to(rt.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    start, history = 0, []
-    if args.resume:
-        ckpt = torch.load(out / "ckpt.pt", map_location=rt.device, weights_only=True)
-        model.load_state_dict(ckpt["state_dict"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        start, history = ckpt["step"], ckpt["history"]
-    ddp = torch.nn.parallel.DistributedDataParallel(model) if rt.distributed else model
     hand_model = HandModel().to(rt.device)
     schedule = CosineSchedule(model.config.num_train_steps)
-    rng, gen = runtime.generators(args.seed, rt.rank, start)
     n_params = sum(p.numel() for p in model.parameters())
     if rt.is_main:
         print(f"denoiser: {n_params / 1e6:.2f} M parameters ({args.config}), {len(train.ds)} grasps / "
               f"{len(train.ds.object_only_index)} objects ({args.split}), val grasps {len(val.ds) if val else 0}, "
               f"batch {args.batch} HOI + {object_only} object-only x {rt.world_size} on {rt.device}")
 
-    def loss_on(data, rng_, gen_, net):
-        hand, obj, clouds, only = data.draw(rng_, args.batch, object_only, rt.device)
+    def loss_on(data, rng, gen, net):
+        hand, obj, clouds, only = data.draw(rng, args.batch, object_only, rt.device)
         hand, obj = model.normalize(hand, obj)
         only = model.normalize(None, only)[1] if object_only else None
-        batch = make_diffusion_batch(schedule, hand, obj, only, gen_, args.sync_timesteps)
+        batch = make_diffusion_batch(schedule, hand, obj, only, gen, args.sync_timesteps)
         pred = net(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand)
         return diffusion_loss(pred, batch, model, hand_model, clouds, args.lambda_distance, args.lambda_xyz)
 
     @torch.no_grad()
     def evaluate():
         """Validation loss on fixed draws (same noise every time: curves are comparable)."""
-        model.eval()
         v_rng, v_gen = runtime.generators(args.seed, 10_000, 0)
         sums = {}
         for _ in range(args.eval_batches):
             for k, v in loss_on(val, v_rng, v_gen, model).items():
                 sums[k] = sums.get(k, 0.0) + v.item() / args.eval_batches
-        model.train()
         return sums
 
-    def save(step, final=False):
-        if not rt.is_main:
-            return
-        runtime.save_atomic({"state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                             "history": history, "config": asdict(model.config), "args": vars(args)}, out / "ckpt.pt")
-        if final:
-            model.save(out / "denoiser.pt", {"autoencoder": str(args.autoencoder), "train_args": vars(args),
-                                             "steps": step})
-            model.save(out / "denoiser.npz", {"autoencoder": str(args.autoencoder), "steps": step})
-
-    from tqdm import tqdm
-
-    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, disable=args.no_progress or not rt.is_main)
-    tick, seen = time.perf_counter(), 0
-    model.train()
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = runtime.learning_rate(step, args.lr, args.warmup, args.steps)
-        terms = loss_on(train, rng, gen, ddp)
-        optimizer.zero_grad(set_to_none=True)
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
-        optimizer.step()
-        seen += (args.batch + object_only) * rt.world_size
-
-        done = step + 1
-        if rt.is_main and (done % args.log_every == 0 or done == args.steps):
-            rate = seen / (time.perf_counter() - tick)
-            history.append({"step": done, "split": "train", "samples_per_s": rate,
-                            **{k: v.item() for k, v in terms.items()}})
-            bar.set_postfix(loss=f"{terms['loss'].item():.4g}", samples_s=f"{rate:.0f}")
-            tick, seen = time.perf_counter(), 0
-        if done % args.eval_every == 0 or done == args.steps:
-            if rt.is_main and val is not None:
-                history.append({"step": done, "split": "val", **evaluate()})
-                bar.write(f"step {done}: val loss {history[-1]['loss']:.4g}")
-            save(done, final=done == args.steps)
-            if rt.is_main and args.no_progress:
-                print(runtime.checkpoint_line(done, args.steps, history), flush=True)
-            tick, seen = time.perf_counter(), 0
+    history = runtime.train(args, rt, out, model, optimizer, lambda net, rng, gen: loss_on(train, rng, gen, net),
+                            args.batch + object_only, evaluate if val is not None else None)
 
     if rt.is_main:
-        if start >= args.steps:
-            save(args.steps, final=True)
+        info = {"autoencoder": str(args.autoencoder), "steps": args.steps}
+        model.save(out / "denoiser.pt", {**info, "train_args": vars(args)})
+        model.save(out / "denoiser.npz", info)
         runtime.plot_history(history, out / "curves.png", f"JHOD denoiser ({n_params / 1e6:.2f} M params)")
         rates = [h["samples_per_s"] for h in history if "samples_per_s" in h]
         summary = {"parameters": n_params, "config": asdict(model.config),
                    "samples_per_s": float(np.median(rates)) if rates else None,
                    "weights_mb": (out / "denoiser.pt").stat().st_size / 2**20,
                    "final": [h for h in history if h["split"] == "train"][-1:]}
-        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-        print(json.dumps(summary))
+        runtime.write_summary(out, summary)
     runtime.teardown(rt)
     return 0
 

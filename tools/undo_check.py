@@ -1,0 +1,150 @@
+"""Ctrl+Z after each JHOD operator restores the scene exactly: checked in a real Blender window.
+
+The bpy module has no window and no undo stack, so this runs in a Blender binary on a virtual screen
+(`tools/real_blender_check.sh` does it in Debian's Blender 4.3):
+
+    Xvfb :99 -screen 0 1600x1000x24 &
+    DISPLAY=:99 BLENDER_USER_RESOURCES=/tmp/jhod_user blender --factory-startup \
+        --python tools/undo_check.py -- dist/jhod_grasp-0.1.0.zip MESH.ply
+
+It installs the zip, imports the mesh, and for each operator (Generate Grasp on Selection, browse, Keep, Sample
+Hand+Object, Add Hand) records the scene, runs the operator as the UI does, presses undo once (`ed.undo`, what
+Ctrl+Z calls) and records the scene again: objects (name, type, transform, parent, hidden, evaluated vertex
+positions), collections (children, objects, visibility) and the datablock counts must be what they were before.
+Prints one JSON line per operator and a final verdict ``JSON{"undo_ok": ...}``.
+"""
+
+import hashlib
+import json
+import sys
+
+import bpy  # noqa: I001
+import addon_utils
+import numpy as np
+
+ZIP, MESH = sys.argv[sys.argv.index("--") + 1:][:2]
+results = []
+
+
+def window_override():
+    window = bpy.context.window_manager.windows[0]
+    area = next(a for a in window.screen.areas if a.type == "VIEW_3D")
+    region = next(r for r in area.regions if r.type == "WINDOW")
+    return bpy.context.temp_override(window=window, area=area, region=region)
+
+
+def scene_state() -> dict:
+    """Everything an undo must bring back, as plain values (vertex positions hashed)."""
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    objects = {}
+    for obj in bpy.data.objects:
+        entry = {"type": obj.type, "matrix": np.round(np.array(obj.matrix_world), 7).tolist(),
+                 "parent": obj.parent.name if obj.parent else None, "hide": obj.hide_get(),
+                 "collections": sorted(c.name for c in obj.users_collection)}
+        if obj.type == "MESH":
+            evaluated = obj.evaluated_get(depsgraph).to_mesh()
+            co = np.empty(len(evaluated.vertices) * 3)
+            evaluated.vertices.foreach_get("co", co)
+            obj.evaluated_get(depsgraph).to_mesh_clear()
+            entry["vertices"] = hashlib.sha1(np.round(co, 6).tobytes()).hexdigest()
+        objects[obj.name] = entry
+    collections = {c.name: {"children": sorted(x.name for x in c.children), "objects": sorted(o.name for o in c.objects),
+                            "hide_viewport": c.hide_viewport, "hide_render": c.hide_render,
+                            "props": sorted(k for k in c.keys())}
+                   for c in bpy.data.collections}
+    counts = {name: len(getattr(bpy.data, name)) for name in ("objects", "meshes", "armatures", "collections",
+                                                               "materials", "node_groups")}
+    return {"objects": objects, "collections": collections, "counts": counts,
+            "selected": sorted(o.name for o in bpy.context.selected_objects)}
+
+
+def difference(a: dict, b: dict) -> list[str]:
+    out = []
+    for key in a:
+        if a[key] != b[key]:
+            if isinstance(a[key], dict):
+                names = sorted(set(a[key]) ^ set(b[key])) or sorted(k for k in a[key] if a[key][k] != b[key].get(k))
+                out.append(f"{key}: {names[:6]}")
+            else:
+                out.append(f"{key}: {a[key]} != {b[key]}")
+    return out
+
+
+def check(name, run):
+    """Run one operator as the UI does, then one undo."""
+    def step():
+        before = scene_state()
+        with window_override():
+            result = list(run())
+        after = scene_state()
+        with window_override():
+            bpy.ops.ed.undo()
+        undone = scene_state()
+        entry = {"operator": name, "result": result, "changed": bool(difference(before, after)),
+                 "undo_exact": not difference(before, undone), "difference": difference(before, undone)}
+        results.append(entry)
+        print("JSON" + json.dumps(entry), flush=True)
+        with window_override():
+            bpy.ops.ed.redo()  # back to the state after the operator, so the next step can build on it
+        return 0.5
+    return step
+
+
+def setup():
+    list(bpy.ops.extensions.package_install_files(filepath=ZIP, repo="user_default", enable_on_install=True,
+                                                  overwrite=True))
+    assert addon_utils.check("bl_ext.user_default.jhod_grasp")[1], "the add-on did not enable"
+    for obj in list(bpy.data.objects):
+        bpy.data.objects.remove(obj)
+    with window_override():
+        bpy.ops.wm.ply_import(filepath=MESH)
+        bpy.ops.ed.undo_push(message="imported")
+    target = bpy.context.selected_objects[0]
+    target.name = "Mug"
+    bpy.context.view_layer.objects.active = target
+    bpy.context.scene.jhod.num_grasps = 3
+    with window_override():
+        bpy.ops.ed.undo_push(message="set up")
+    return 0.5
+
+
+def select_mug():
+    with window_override():
+        bpy.ops.object.select_all(action="DESELECT")
+    bpy.data.objects["Mug"].select_set(True)
+    bpy.context.view_layer.objects.active = bpy.data.objects["Mug"]
+    with window_override():
+        bpy.ops.ed.undo_push(message="select")
+    return 0.5
+
+
+def finish():
+    ok = bool(results) and all(r["undo_exact"] and r["changed"] and r["result"] == ["FINISHED"] for r in results)
+    print("JSON" + json.dumps({"undo_ok": ok, "blender": bpy.app.version_string, "operators": len(results)}),
+          flush=True)
+    bpy.ops.wm.quit_blender()
+
+
+steps = iter([setup,
+              check("generate_grasp", lambda: bpy.ops.jhod.generate_grasp("EXEC_DEFAULT")),
+              check("show_grasp", lambda: bpy.ops.jhod.show_grasp("EXEC_DEFAULT", direction=1)),
+              check("keep_grasp", lambda: bpy.ops.jhod.keep_grasp("EXEC_DEFAULT")),
+              select_mug,
+              check("generate_grasp_again", lambda: bpy.ops.jhod.generate_grasp("EXEC_DEFAULT")),
+              check("sample_hand_object", lambda: bpy.ops.jhod.sample_hand_object("EXEC_DEFAULT")),
+              check("add_hand", lambda: bpy.ops.jhod.add_hand("EXEC_DEFAULT")),
+              finish])
+
+
+def run_next():
+    try:
+        return next(steps)()
+    except StopIteration:
+        return None
+    except Exception as exc:  # print and quit: a hanging window helps nobody
+        print("JSON" + json.dumps({"error": repr(exc), "undo_ok": False}), flush=True)
+        bpy.ops.wm.quit_blender()
+        return None
+
+
+bpy.app.timers.register(run_next, first_interval=1.0)
