@@ -7,7 +7,8 @@
 #
 # 1. installs the built zip with Blender's extension installer, runs Generate Grasp on Selection on the
 #    mug and saves the README screenshot (docs/screenshots/make_panel_screenshot.py);
-# 2. runs `blender -b --python jhod_blender/batch.py` with both engines on the mug (model sampling);
+# 2. checks that Ctrl+Z after each JHOD operator restores the scene exactly (tools/undo_check.py);
+# 3. runs `blender -b --python jhod_blender/batch.py` with both engines on the mug (model sampling);
 # Results land in OUT (panel.png, batch_*/, log.txt). Debian's Blender has no SciPy and no
 # OpenImageDenoise, like a stripped-down install: the add-on must cope with both.
 set -euo pipefail
@@ -21,13 +22,14 @@ if [ ! -x "$ROOTFS/usr/bin/blender" ]; then
   [ -d "$ROOTFS/usr" ] || debootstrap --variant=minbase trixie "$ROOTFS" http://deb.debian.org/debian
   cp /etc/resolv.conf "$ROOTFS/etc/"
   chroot "$ROOTFS" bash -c "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
-    --no-install-recommends blender python3-numpy xvfb xdotool imagemagick libgl1-mesa-dri fonts-dejavu-core"
+    --no-install-recommends blender python3-numpy xvfb xdotool imagemagick libgl1-mesa-dri libegl1 libegl-mesa0 \
+    fonts-dejavu-core"
 fi
 for fs in proc dev sys; do mountpoint -q "$ROOTFS/$fs" || mount --bind "/$fs" "$ROOTFS/$fs"; done
 
 (cd "$REPO" && python build_addon.py >/dev/null)
 rm -rf "$ROOTFS/root/repo" && mkdir -p "$ROOTFS/root/repo"
-(cd "$REPO" && git ls-files -co --exclude-standard jhod_blender jhod_core docs/screenshots blender_manifest.toml \
+(cd "$REPO" && git ls-files -co --exclude-standard jhod_blender jhod_core tools docs/screenshots blender_manifest.toml \
    LICENSE data/objects/meshes/pb_named_mug.ply | tar -cf - -T - dist/*.zip) | tar -xf - -C "$ROOTFS/root/repo"
 ZIP=$(cd "$ROOTFS/root/repo" && ls dist/*.zip | head -1)
 
@@ -41,6 +43,10 @@ rm -rf /tmp/jhod_user /tmp/out && mkdir -p /tmp/out
 DISPLAY=:99 BLENDER_USER_RESOURCES=/tmp/jhod_user timeout 300 blender --factory-startup \
   --python docs/screenshots/make_panel_screenshot.py -- /root/repo/$ZIP \
   /root/repo/data/objects/meshes/pb_named_mug.ply /tmp/out/panel.png | grep '^JSON'
+rm -rf /tmp/jhod_user
+DISPLAY=:99 BLENDER_USER_RESOURCES=/tmp/jhod_user timeout 300 blender --factory-startup \
+  --python tools/undo_check.py -- /root/repo/$ZIP /root/repo/data/objects/meshes/pb_named_mug.ply \
+  | grep '^JSON' | tee /tmp/out/undo.jsonl
 kill \$XPID
 for engine in BLENDER_WORKBENCH CYCLES; do
   timeout 600 blender -b --factory-startup --python jhod_blender/batch.py -- \

@@ -70,22 +70,44 @@ def difference(a: dict, b: dict) -> list[str]:
     return out
 
 
-def check(name, run):
-    """Run one operator as the UI does, then one undo."""
-    def step():
-        before = scene_state()
-        with window_override():
-            result = list(run())
+def check(name, run, modal=False):
+    """Run one operator as the UI does (``undo=True``: a Python call alone pushes no undo step; the modal ones are
+    invoked and left to finish on their timer, as after a click), then Ctrl+Z once."""
+    state = {}
+
+    def undo_and_compare():
         after = scene_state()
         with window_override():
             bpy.ops.ed.undo()
         undone = scene_state()
-        entry = {"operator": name, "result": result, "changed": bool(difference(before, after)),
+        before = state["before"]
+        entry = {"operator": name, "result": state["result"], "changed": bool(difference(before, after)),
                  "undo_exact": not difference(before, undone), "difference": difference(before, undone)}
         results.append(entry)
         print("JSON" + json.dumps(entry), flush=True)
         with window_override():
             bpy.ops.ed.redo()  # back to the state after the operator, so the next step can build on it
+
+    def wait():
+        ops = bpy.context.window_manager.operators
+        if len(ops) == state["registered"] or ops[-1].bl_idname != state["idname"]:
+            return 0.2  # still running
+        state["result"] = ["FINISHED"]
+        undo_and_compare()
+        next_step()  # chain on
+        return None
+
+    def step():
+        state["before"] = scene_state()
+        state["registered"] = len(bpy.context.window_manager.operators)
+        with window_override():
+            result = list(run("INVOKE_DEFAULT" if modal else "EXEC_DEFAULT"))
+        if modal and result == ["RUNNING_MODAL"]:
+            state["idname"] = name.split("/")[0]
+            bpy.app.timers.register(wait, first_interval=0.2)
+            return None  # `wait` continues the chain
+        state["result"] = result
+        undo_and_compare()
         return 0.5
     return step
 
@@ -126,14 +148,18 @@ def finish():
 
 
 steps = iter([setup,
-              check("generate_grasp", lambda: bpy.ops.jhod.generate_grasp("EXEC_DEFAULT")),
-              check("show_grasp", lambda: bpy.ops.jhod.show_grasp("EXEC_DEFAULT", direction=1)),
-              check("keep_grasp", lambda: bpy.ops.jhod.keep_grasp("EXEC_DEFAULT")),
+              check("JHOD_OT_generate_grasp", lambda how: bpy.ops.jhod.generate_grasp(how, True), modal=True),
+              check("JHOD_OT_show_grasp", lambda how: bpy.ops.jhod.show_grasp(how, True, direction=1)),
+              check("JHOD_OT_keep_grasp", lambda how: bpy.ops.jhod.keep_grasp(how, True)),
               select_mug,
-              check("generate_grasp_again", lambda: bpy.ops.jhod.generate_grasp("EXEC_DEFAULT")),
-              check("sample_hand_object", lambda: bpy.ops.jhod.sample_hand_object("EXEC_DEFAULT")),
-              check("add_hand", lambda: bpy.ops.jhod.add_hand("EXEC_DEFAULT")),
+              check("JHOD_OT_generate_grasp/again", lambda how: bpy.ops.jhod.generate_grasp(how, True), modal=True),
+              check("JHOD_OT_sample_hand_object", lambda how: bpy.ops.jhod.sample_hand_object(how, True), modal=True),
+              check("JHOD_OT_add_hand", lambda how: bpy.ops.jhod.add_hand(how, True)),
               finish])
+
+
+def next_step():
+    bpy.app.timers.register(run_next, first_interval=0.5)
 
 
 def run_next():

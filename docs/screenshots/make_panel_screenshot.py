@@ -83,6 +83,9 @@ def show_tab():
 
 
 def shoot():
+    if shutil.which("xdotool") and os.environ.get("DISPLAY"):  # the splash can open late on a busy machine
+        subprocess.run(["xdotool", "key", "Escape"])
+        time.sleep(0.5)
     # Blender's own screenshot reads the GL front buffer, which is black under software GL on a
     # virtual screen; ImageMagick's X grab sees what the X server shows.
     if shutil.which("import") and os.environ.get("DISPLAY"):
@@ -95,7 +98,7 @@ def shoot():
     bpy.ops.wm.quit_blender()
 
 
-steps = iter([setup, show_tab, shoot])
+steps = iter([setup, show_tab, lambda: 1.0, shoot])
 
 
 def run_next():
