@@ -17,7 +17,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from .core import rodrigues, topology
+from .core import pose_correctives, rodrigues, topology
 
 CORRECTIVE_KEY = "mano_pose_correctives"
 
@@ -100,9 +100,9 @@ def apply_pose(arm: bpy.types.Object, mesh: bpy.types.Object | None, data, globa
         arm.pose.bones[joint_name].rotation_quaternion = Matrix(local.tolist()).to_quaternion()
     arm.location = (np.asarray(transl, dtype=np.float64).reshape(3) / meters_per_unit).tolist()
     if mesh is not None and mesh.data.shape_keys is not None:
-        offsets = (rotations[1:] - np.eye(3)).reshape(135) @ data.posedirs.reshape(-1, 135).T
+        offsets = pose_correctives(data.posedirs, rotations[None])[0]
         key = mesh.data.shape_keys.key_blocks[CORRECTIVE_KEY]
-        key.data.foreach_set("co", (data.v_template + offsets.reshape(-1, 3)).ravel())
+        key.data.foreach_set("co", (data.v_template + offsets).ravel())
 
 
 def read_pose(arm: bpy.types.Object, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -207,9 +207,6 @@ def _coverage(blocking: np.ndarray) -> np.ndarray:
     return np.minimum(blocking, BLOCKS).mean(axis=-1)
 
 
-_REFINERS: dict[int, tuple[HandData, "GraspRefiner"]] = {}
-
-
 class GraspRefiner:
     """Refines (B, 51) MANO parameters [global_orient, hand_pose, transl] of a right-convention hand."""
 
@@ -241,11 +238,13 @@ class GraspRefiner:
 
     @classmethod
     def for_hand(cls, data: HandData) -> "GraspRefiner":
-        """One refiner per loaded hand model (``load_hand_data`` shares them): picking its measured vertices
-        takes farthest-point sampling, ~15 ms, a tenth of refining a few grasps."""
-        if id(data) not in _REFINERS:
-            _REFINERS[id(data)] = (data, cls(data))  # the entry keeps data alive, so its id stays unique
-        return _REFINERS[id(data)][1]
+        """One refiner per loaded hand model (``load_hand_data`` shares them), kept with it, so it goes when the
+        hand data goes: picking its measured vertices takes farthest-point sampling, ~15 ms, a tenth of refining
+        a few grasps."""
+        refiner = data.__dict__.get("_refiner")  # HandData is frozen: the refiner rides in its __dict__
+        if refiner is None:
+            refiner = data.__dict__["_refiner"] = cls(data)
+        return refiner
 
     def _angles(self, pose):
         return np.clip(joint_angles(pose, self.frames), self.limits[..., 0], self.limits[..., 1])

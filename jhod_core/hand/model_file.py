@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import HandModelError
-from ..file_version import file_version
+from ..file_version import BoundedCache, file_version
 from .topology import MANO_CLOSING_FACES, MANO_TIP_VERTEX_IDS, NUM_JOINTS, PARENTS
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -199,7 +199,7 @@ def mirror_grasp(global_orient, hand_pose, transl) -> tuple[np.ndarray, np.ndarr
             np.asarray(transl, dtype=np.float64) * MIRROR)
 
 
-_LOADED: dict[tuple, HandData] = {}
+_LOADED = BoundedCache(size=4)  # right and left of the open hand and of a user's MANO
 
 
 def load_hand_data(path: str | os.PathLike | None = None, side: str = "right") -> HandData:
@@ -208,14 +208,14 @@ def load_hand_data(path: str | os.PathLike | None = None, side: str = "right") -
     Loaded once per file version (path, size, modification time) and shared: its arrays are read-only.
     """
     file = resolve_hand_path(path, side)
-    key = (file_version(file), side)
-    if key not in _LOADED:
+
+    def load():
         data = _load_hand_data(file, side)
         for value in vars(data).values():
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
-        _LOADED[key] = data
-    return _LOADED[key]
+        return data
+    return _LOADED.get((file_version(file), side), load)
 
 
 def _load_hand_data(file: Path, side: str) -> HandData:

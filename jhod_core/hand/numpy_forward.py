@@ -31,6 +31,13 @@ def _batch(a, width: int, batch: int) -> np.ndarray:
     return np.broadcast_to(a.reshape(-1, a.shape[-1]), (batch, a.shape[-1])) if a.ndim == 1 else a
 
 
+def pose_correctives(posedirs: np.ndarray, rotations: np.ndarray) -> np.ndarray:
+    """Pose-corrective vertex offsets (B, V, 3) from the joint rotations (B, 16, 3, 3): the posedirs blend of
+    (R - I) of the 15 finger joints (zero for the open hand, which has no correctives)."""
+    pose_feature = (rotations[:, 1:] - np.eye(3)).reshape(len(rotations), 135)
+    return (pose_feature @ posedirs.reshape(-1, 135).T).reshape(len(rotations), -1, 3)
+
+
 def forward(data: HandData, global_orient=None, hand_pose=None, transl=None, betas=None,
             flat_hand_mean: bool = True, vertex_ids=None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Posed hands: vertices (B, V, 3), joints (B, 16, 3), keypoints (B, 21, 3) in metres.
@@ -54,11 +61,10 @@ def forward(data: HandData, global_orient=None, hand_pose=None, transl=None, bet
     v_shaped = data.v_template + (be @ shapedirs.reshape(-1, be.shape[1]).T).reshape(batch, -1, 3)
     joints = data.J_regressor @ v_shaped
     rot = rodrigues(np.concatenate([go, hp], axis=1).reshape(batch, 16, 3))
-    pose_feature = (rot[:, 1:] - np.eye(3)).reshape(batch, 135)
     posedirs, weights = data.posedirs, data.weights
     if vertex_ids is not None:
         v_shaped, posedirs, weights = v_shaped[:, vertex_ids], posedirs[vertex_ids], weights[vertex_ids]
-    v_posed = v_shaped + (pose_feature @ posedirs.reshape(-1, 135).T).reshape(batch, -1, 3)
+    v_posed = v_shaped + pose_correctives(posedirs, rot)
 
     # world transforms of each joint's rest-aligned frame
     world = np.zeros((batch, 16, 4, 4))
