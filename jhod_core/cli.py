@@ -64,8 +64,9 @@ def run_eval_grasp(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_checked(path: str, role: str):
-    """Load + validate one mesh; errors and warnings name its role (and file, if not already said)."""
+def _load_checked(path: str, role: str, check=None):
+    """Load + validate one mesh (and ``check(mesh)``, if given); errors and warnings name its role (and file, if
+    not already said). Warnings are printed only for a mesh that passed every check."""
     from jhod_core.geometry.mesh import load_mesh, validate_mesh
 
     try:
@@ -74,6 +75,8 @@ def _load_checked(path: str, role: str):
         raise type(exc)(f"{role}: {exc}") from exc
     try:
         warnings = validate_mesh(mesh)
+        if check is not None:
+            check(mesh)
     except JHODError as exc:
         raise type(exc)(f"{role} {path}: {exc}") from exc
     for warning in warnings:
@@ -157,13 +160,14 @@ def add_sample(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    from jhod_core.geometry.limits import check_thickness
     from jhod_core.pipeline import check_counts, check_options, iter_grasps, load_backend, set_threads
 
-    check_counts(args.num, args.steps)
+    check_counts(args.num, args.steps, args.seed)
     check_options(args.side, args.candidates, args.method)
     set_threads(args.threads)
     out = _check_out_dir(args.out)
-    mesh = _load_checked(args.object, "object")
+    mesh = _load_checked(args.object, "object", lambda m: check_thickness(m.vertices))
     model = load_backend(args.weights, args.backend, args.device)
     run = iter_grasps(model, mesh, args.num, seed=args.seed, steps=args.steps, method=args.method,
                       refine=not args.no_refine, side=args.side, candidates=args.candidates)
@@ -187,7 +191,7 @@ def add_sample_joint(subparsers: argparse._SubParsersAction) -> None:
 def run_sample_joint(args: argparse.Namespace) -> int:
     from jhod_core.pipeline import check_counts, check_options, iter_hand_object, load_backend, set_threads
 
-    check_counts(args.num, args.steps)
+    check_counts(args.num, args.steps, args.seed)
     check_options(method=args.method)
     set_threads(args.threads)
     out = _check_out_dir(args.out)

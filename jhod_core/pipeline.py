@@ -139,19 +139,26 @@ def load_backend(weights_dir: str | os.PathLike | None = None, backend: str = "a
 
 # --------------------------------------------------------------------------- checks
 
-def check_counts(num: int, steps: int) -> None:
-    """``num`` >= 1 samples and ``steps`` in 1..1000 reverse steps, else ``JHODError``."""
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_counts(num: int, steps: int, seed: int = 0, first: int = 0) -> None:
+    """``num`` >= 1 samples, ``steps`` in 1..1000 reverse steps, ``seed`` and ``first`` >= 0, else ``JHODError``."""
+    if not _is_int(num) or num < 1:
         raise JHODError(f"--num must be a positive integer (number of grasps), got {num!r}")
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= MAX_STEPS:
+    if not _is_int(steps) or not 1 <= steps <= MAX_STEPS:
         raise JHODError(f"--steps must be an integer in 1..{MAX_STEPS} (reverse diffusion steps), got {steps!r}")
+    if not _is_int(seed) or seed < 0:
+        raise JHODError(f"--seed must be a non-negative integer, got {seed!r}")
+    if not _is_int(first) or first < 0:
+        raise JHODError(f"the first grasp index must be a non-negative integer, got {first!r}")
 
 
 def check_options(side: str = "right", candidates: int = CANDIDATES, method: str = "ddim") -> None:
     if side not in ("right", "left"):
         raise JHODError(f"side must be 'right' or 'left', got {side!r}")
-    if isinstance(candidates, bool) or not isinstance(candidates, (int, np.integer)) \
-            or not 1 <= candidates <= MAX_CANDIDATES:
+    if not _is_int(candidates) or not 1 <= candidates <= MAX_CANDIDATES:
         raise JHODError(f"candidates per grasp must be an integer in 1..{MAX_CANDIDATES}, got {candidates!r}")
     if method not in METHODS:
         raise JHODError(f"method must be 'ddim' or 'ddpm', got {method!r}")
@@ -339,14 +346,15 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
                 normals=None, first: int = 0, batch_size: int = BATCH_GRASPS):
     """Grasps ``first .. first + num - 1`` of ``obj`` (see ``prepare_object``), in the object's frame (metres).
 
-    Yields fractions done and, per batch, a dict: ``global_orient`` (b, 3), ``hand_pose`` (b, 45), ``transl``
+    Checks everything and encodes the object at once (bad input raises here), then returns a generator that
+    yields fractions done and, per batch, a dict: ``global_orient`` (b, 3), ``hand_pose`` (b, 45), ``transl``
     (b, 3) (MANO, flat hand mean), ``keypoints`` (b, 21, 3), ``vertices`` (b, V, 3), closed ``faces`` (F, 3),
     ``index`` (b,), ``seed``, ``offset`` (3,): the bounding-box centre subtracted before encoding.
     ``refine`` (default) refines every sample and keeps the best of each grasp's ``candidates``; without it the
     raw diffusion samples are returned (one per grasp). ``side="left"``: right hands are sampled on the mirrored
     object and mirrored back into left hands.
     """
-    check_counts(num, steps)
+    check_counts(num, steps, seed, first)
     check_options(side, candidates, method)
     prepared = prepare_object(obj, seed=int(seed), side=side, normals=normals)
     latent = np.asarray(backend.encode(prepared.cloud[None]), dtype=np.float64)
@@ -358,40 +366,51 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
         surface = ObjectSurface.from_points(prepared.points, prepared.normals)
     per = int(candidates) if refine else 1
     offset = prepared.centre * MIRROR if side == "left" else prepared.centre
-    done = 0
-    for start in range(int(first), int(first) + int(num), int(batch_size)):
-        indices = np.arange(start, min(int(first) + int(num), start + int(batch_size)))
-        noise = NoiseStreams(seed, GRASP_STREAM, indices, per)
-        obj = np.broadcast_to(fixed, (len(indices) * per, spec.OBJECT_DIM))
-        x = np.concatenate([noise.normal(spec.HAND_DIM), obj], axis=1)
-        share = len(indices) / num
-        x = yield from _scaled(reverse(backend, x, int(steps), method, noise, fixed_object=obj),
-                               done / num, 0.9 * share)
+
+    def make(indices, noise):
+        obj_part = np.broadcast_to(fixed, (len(indices) * per, spec.OBJECT_DIM))
+        x = np.concatenate([noise.normal(spec.HAND_DIM), obj_part], axis=1)
+        return x, obj_part
+
+    def finish(x, indices):
         raw_hand, _ = _denormalize(backend, x)
-        batch = finish_hands(raw_hand, prepared.centre, surface, side, per)
-        done += len(indices)
-        yield done / num
-        yield {**batch, "index": indices, "seed": int(seed), "offset": offset}
+        return {**finish_hands(raw_hand, prepared.centre, surface, side, per), "index": indices, "seed": int(seed),
+                "offset": offset}
+    return _batches(backend, num, seed, GRASP_STREAM, per, steps, method, first, batch_size, make, finish)
 
 
 def iter_hand_object(backend: Backend, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS,
                      method: str = "ddim", first: int = 0, batch_size: int = BATCH_GRASPS):
     """Pairs ``first .. first + num - 1`` of hands and objects sampled together (t_H = t_O = t), in the
     object-centric frame, unrefined: the hand entries of ``iter_grasps`` plus ``object_points`` (b, 2048, 3)
-    decoded by the autoencoder. Callers surface the points and may refine against them (``refine_result``)."""
-    check_counts(num, steps)
+    decoded by the autoencoder. Callers surface the points and may refine against them (``refine_result``).
+    Checks the arguments at once; returns a generator like ``iter_grasps``."""
+    check_counts(num, steps, seed, first)
     check_options(method=method)
+
+    def make(indices, noise):
+        return noise.normal(spec.STATE_DIM), None
+
+    def finish(x, indices):
+        raw_hand, latent = _denormalize(backend, x)
+        points = np.asarray(backend.decode(latent), dtype=np.float64)
+        return {**finish_hands(raw_hand, np.zeros(3)), "object_points": points, "index": indices, "seed": int(seed)}
+    return _batches(backend, num, seed, PAIR_STREAM, 1, steps, method, first, batch_size, make, finish)
+
+
+def _batches(backend, num, seed, stream, rows_each, steps, method, first, batch_size, make, finish):
+    """The batch loop of both pipelines: per batch, each item's noise stream, the reverse loop, ``finish``."""
     done = 0
     for start in range(int(first), int(first) + int(num), int(batch_size)):
         indices = np.arange(start, min(int(first) + int(num), start + int(batch_size)))
-        noise = NoiseStreams(seed, PAIR_STREAM, indices, 1)
-        x = yield from _scaled(reverse(backend, noise.normal(spec.STATE_DIM), int(steps), method, noise),
+        noise = NoiseStreams(seed, stream, indices, rows_each)
+        x, fixed_object = make(indices, noise)
+        x = yield from _scaled(reverse(backend, x, int(steps), method, noise, fixed_object=fixed_object),
                                done / num, 0.9 * len(indices) / num)
-        raw_hand, latent = _denormalize(backend, x)
-        points = np.asarray(backend.decode(latent), dtype=np.float64)
+        batch = finish(x, indices)
         done += len(indices)
         yield done / num
-        yield {**finish_hands(raw_hand, np.zeros(3)), "object_points": points, "index": indices, "seed": int(seed)}
+        yield batch
 
 
 SHARED_KEYS = ("faces", "seed", "offset")

@@ -256,6 +256,10 @@ def test_bad_inputs_change_nothing(addon, tmp_path):
     _expect_error("m across")
 
     bpy.ops.object.select_all(action="DESELECT")
+    bpy.ops.mesh.primitive_plane_add(size=0.1)  # an open sheet: no volume to hold
+    _expect_error("thick")
+
+    bpy.ops.object.select_all(action="DESELECT")
     add_cube()
     addon.prefs.checkpoint_path = str(tmp_path)  # empty folder
     _expect_error("model weights missing")

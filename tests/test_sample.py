@@ -188,7 +188,10 @@ def bad_inputs(tmp_path, weights):
     half = tmp_path / "half_weights"
     half.mkdir()
     (half / "denoiser.npz").write_bytes((weights / "denoiser.npz").read_bytes())
-    return {"empty": empty, "big": big, "corrupt": corrupt, "half": half, "missing_dir": tmp_path / "nowhere"}
+    plane = tmp_path / "plane.obj"
+    trimesh.Trimesh([[0, 0, 0], [0.1, 0, 0], [0.1, 0.1, 0], [0, 0.1, 0]], [[0, 1, 2], [0, 2, 3]]).export(plane)
+    return {"empty": empty, "big": big, "corrupt": corrupt, "half": half, "missing_dir": tmp_path / "nowhere",
+            "plane": plane}
 
 
 @pytest.mark.parametrize("case, pattern", [
@@ -200,6 +203,8 @@ def bad_inputs(tmp_path, weights):
     ("5 m object", "5 m across"),
     ("num 0", "--num must be a positive integer"),
     ("steps 0", "--steps must be"),
+    ("seed -1", "--seed must be a non-negative integer"),
+    ("flat sheet", "thick"),
 ])
 @pytest.mark.parametrize("preexisting", [False, True])
 def test_cli_bad_inputs(case, pattern, preexisting, bad_inputs, weights, box_file, tmp_path, capsys):
@@ -224,9 +229,12 @@ def test_cli_bad_inputs(case, pattern, preexisting, bad_inputs, weights, box_fil
         num = 0
     elif case == "steps 0":
         steps = 0
+    elif case == "flat sheet":
+        obj = bad_inputs["plane"]
+    seed = -1 if case == "seed -1" else 0
     before = sorted(os.listdir(tmp_path))
     code, cap = run_cli(capsys, "sample", obj, "--num", num, "--out", out, "--steps", steps, "--device", "cpu",
-                        "--weights", w)
+                        "--weights", w, "--seed", seed)
     assert code != 0
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and pattern in lines[0], cap.err

@@ -27,10 +27,11 @@ def check_object_size(size: float, unit_hint: str = "") -> None:
 
 
 def check_thickness(points: np.ndarray) -> None:
-    """``MeshError`` when surface samples (N, 3) lie in one plane (an open sheet with no volume)."""
+    """``MeshError`` when surface samples or vertices (N, 3) lie in one plane (an open sheet with no volume)."""
+    points = np.asarray(points, dtype=np.float64)
     centred = points - points.mean(axis=0)
     axes = np.linalg.eigh(centred.T @ centred)[1]
     thickness = float(np.ptp(centred @ axes[:, 0]))
     if thickness < MIN_THICKNESS:
-        raise MeshError(f"object is only {thickness * 1000:.2g} mm thick (a single sheet such as an open plane has "
+        raise MeshError(f"object is only {thickness * 1000:.1f} mm thick (a single sheet such as an open plane has "
                         f"no volume to hold): give it thickness (e.g. a Solidify modifier) or use a closed mesh")
