@@ -216,12 +216,11 @@ def generate_joint_inputs(args) -> tuple[list[Path], Path]:
 
 def load_object(path: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(vertices, faces, warnings) of a mesh in metres; raises JHODError/BatchError with a clear message."""
-    try:
-        from jhod_core.geometry.mesh import load_mesh, validate_mesh
-    except ImportError:  # Blender's own Python without trimesh
+    core = _module("core")
+    if core.load_mesh is None:  # Blender's own Python without trimesh
         return _load_object_with_blender(path)
-    mesh = load_mesh(path)
-    warnings = validate_mesh(mesh)
+    mesh = core.load_mesh(path)
+    warnings = core.validate_mesh(mesh)
     return np.asarray(mesh.vertices, dtype=np.float64), np.asarray(mesh.faces, dtype=np.int64), warnings
 
 

@@ -15,6 +15,8 @@ try:
     from .jhod_core.hand import load_hand_data, topology
     from .jhod_core.hand.numpy_forward import forward, pose_correctives, rodrigues
     from .jhod_core.hand.poses import named_pose
+
+    load_mesh = validate_mesh = None  # no trimesh in Blender: batch.py reads mesh files with Blender's importers
 except ImportError:  # running from a checkout (tests, `blender -b --python`)
     from jhod_core import pipeline
     from jhod_core.errors import HandModelError, JHODError
@@ -27,8 +29,14 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
     from jhod_core.hand.numpy_forward import forward, pose_correctives, rodrigues
     from jhod_core.hand.poses import named_pose
 
+    try:  # with trimesh, batch.py reads mesh files exactly as `jhod sample` does
+        from jhod_core.geometry.mesh import load_mesh, validate_mesh
+    except ImportError:
+        load_mesh = validate_mesh = None
+
 CANDIDATES, DEFAULT_DDIM_STEPS, MIRROR = pipeline.CANDIDATES, pipeline.DEFAULT_DDIM_STEPS, pipeline.MIRROR
 
 __all__ = ["CANDIDATES", "DEFAULT_DDIM_STEPS", "HandModelError", "JHODError", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE",
-           "MIRROR", "atomic_write", "check_object_size", "forward", "load_grasps", "load_hand_data", "named_pose",
-           "pipeline", "ply_bytes", "pose_correctives", "rodrigues", "sample_triangles", "topology"]
+           "MIRROR", "atomic_write", "check_object_size", "forward", "load_grasps", "load_hand_data", "load_mesh",
+           "named_pose", "pipeline", "ply_bytes", "pose_correctives", "rodrigues", "sample_triangles", "topology",
+           "validate_mesh"]

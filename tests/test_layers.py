@@ -84,3 +84,10 @@ def test_bundled_core_imports_no_heavy_library_at_module_level(heavy):
     offenders = [str(p.relative_to(ROOT)) for p in bundled_core_modules()
                  if any(m == heavy or m.startswith(heavy + ".") for m in imports(p, top_level_only=True))]
     assert not offenders, f"{heavy} imported at module level by bundled modules: {offenders}"
+
+
+def test_the_addon_reaches_jhod_core_only_through_its_core_module():
+    """jhod_blender/core.py picks the bundled copy or the checkout's; everything else goes through it."""
+    offenders = [f"{p.relative_to(ROOT)} imports {m}" for p in (ROOT / "jhod_blender").rglob("*.py")
+                 if p.name != "core.py" for m in imports(p) if m.split(".")[0] == "jhod_core"]
+    assert not offenders, offenders
