@@ -301,6 +301,8 @@ def test_dataset_folder_source(tmp_path):
     api = sample_grasps(box, 2, seed=3, steps=3, weights_dir=weights, candidates=3)
     assert np.abs(api["transl"] - sampled["transl"]).max() < 1e-4
     assert np.abs(api["hand_pose"] - sampled["hand_pose"]).max() < 1e-4
+    one = batch.grasps_for_object(None, "box", num=1, seed=3, mesh=mesh, weights=weights, steps=3)
+    assert np.abs(one["transl"][0] - sampled["transl"][0]).max() < 1e-5  # grasp 0 does not depend on --num
 
 
 def test_blender_importer_fallback_matches_trimesh(inputs, tmp_path):

@@ -135,6 +135,12 @@ def test_same_seed_gives_the_grasps_of_jhod_sample(addon, weights, tmp_path):
     with np.load(tmp_path / "out" / "grasps.npz") as cli:
         for key in ("global_orient", "hand_pose", "transl"):
             assert np.abs(np.array([a[f"jhod_{key}"] for a in arms]) - cli[key]).max() < 1e-4, key
+    # grasp 1 of seed 3 is the same when only one is asked for
+    addon.scene.jhod.num_grasps = 1
+    assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
+    newest = next(o for o in bpy.data.objects if o.type == "ARMATURE" and "(2)" in o.users_collection[0].name)
+    with np.load(tmp_path / "out" / "grasps.npz") as cli:
+        assert np.abs(np.array(newest["jhod_transl"]) - cli["transl"][0]).max() < 1e-4
 
 
 def test_generating_again_names_collections_without_suffixes(addon):
