@@ -325,11 +325,14 @@ def test_grasp_i_of_a_seed_does_not_depend_on_num_or_batches(weights, box_file):
     np.testing.assert_allclose(last_two["vertices"], four["vertices"][2:], atol=1e-5)
     assert list(last_two["index"]) == [2, 3]
     # memory is bounded by batches: any batch size gives the same grasps
-    run = iter_grasps(load_backend(weights), mesh, 4, seed=9, steps=STEPS, batch_size=3)
+    run = iter_grasps(load_backend(weights), mesh, 4, seed=9, steps=STEPS, batch_size=1)  # one block a batch
     items = list(run)
     batches = [item for item in items if isinstance(item, dict)]
     fractions = [item for item in items if not isinstance(item, dict)]
-    assert [len(b["index"]) for b in batches] == [3, 1]
+    assert [list(b["index"]) for b in batches] == [[0, 1, 2, 3]]
+    seven = collect(iter_grasps(load_backend(weights), mesh, 7, seed=9, steps=STEPS, batch_size=4))  # 2 batches
+    np.testing.assert_allclose(seven["vertices"][:4], four["vertices"], atol=1e-5)
+    assert list(seven["index"]) == list(range(7))
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     np.testing.assert_allclose(collect(iter(items))["vertices"], four["vertices"], atol=1e-5)
 
@@ -417,12 +420,12 @@ def test_left_hands_are_mirrored_right_hands_on_the_mirrored_object(weights, bac
         sample_grasps(box, 1, steps=STEPS, weights_dir=weights, side="middle", backend=backend)
 
 
-def test_candidates_keep_the_best_scored_refined_sample_of_each_grasp(weights):
-    """candidates=K: each grasp refines K samples of its own noise stream and keeps the best-scored; its first
-    candidate is the grasp candidates=1 returns, so the chosen one scores at least as well."""
+def test_candidates_keep_the_best_scored_refined_samples_of_each_block(weights):
+    """candidates=K: each block of 4 grasps refines 4 K samples of its own noise stream and keeps the 4 best-scored;
+    the first 4 of them are the samples candidates=1 returns, so the kept ones score at least as well, rank by rank."""
     from jhod_core.hand import load_hand_data
     from jhod_core.hand.params import join_params
-    from jhod_core.pipeline import prepare_object
+    from jhod_core.pipeline import CHOICE_BLOCK, prepare_object
     from jhod_core.refine import GraspRefiner, ObjectSurface
 
     box = trimesh.creation.box(extents=(0.08, 0.05, 0.12))
@@ -432,9 +435,12 @@ def test_candidates_keep_the_best_scored_refined_sample_of_each_grasp(weights):
 
     def scores(result):
         return refiner.scores(join_params(result["global_orient"], result["hand_pose"], result["transl"]), surface)
-    single = sample_grasps(box, 4, seed=2, steps=STEPS, weights_dir=weights, candidates=1)
-    best = sample_grasps(box, 4, seed=2, steps=STEPS, weights_dir=weights, candidates=3)
-    assert (scores(best) >= scores(single) - 1e-9).all() and best["vertices"].shape[0] == 4
+    single = sample_grasps(box, 8, seed=2, steps=STEPS, weights_dir=weights, candidates=1)
+    best = sample_grasps(box, 8, seed=2, steps=STEPS, weights_dir=weights, candidates=3)
+    assert best["vertices"].shape[0] == 8 and CHOICE_BLOCK == 4
+    for block in range(2):
+        rows = slice(4 * block, 4 * block + 4)
+        assert (np.sort(scores(best)[rows]) >= np.sort(scores(single)[rows]) - 1e-9).all()
     raw = sample_grasps(box, 2, seed=2, steps=STEPS, weights_dir=weights, refine=False, candidates=4)
     assert raw["transl"].shape == (2, 3)  # without refinement nothing is scored: plain samples
     for bad in (0, 17):
