@@ -108,6 +108,10 @@ def test_selection_replay_keeps_the_best_scored_of_the_first_candidates():
     assert first["sim_displacement_cm"] == np.mean(range(KEEP))
     best = replay(rows, 2, "held", 0.0)                 # K = 2, no penalty: the KEEP highest held
     assert best["sim_displacement_cm"] == np.mean(range(KEEP, 2 * KEEP))
+    per_grasp = replay(rows, 2, "held", 0.0, block=1)  # each grasp the better of its own two: the odd ones
+    assert per_grasp["sim_displacement_cm"] == np.mean(range(1, 2 * KEEP, 2))
+    halves = replay(rows, 2, "held", 0.0, block=KEEP // 2)  # two blocks, each its upper half
+    assert halves["sim_displacement_cm"] == np.mean([*range(KEEP // 2, KEEP), *range(KEEP + KEEP // 2, 2 * KEEP)])
     careful = replay(rows, 2, "held", 100.0)            # a heavy penalty: only even (unpenetrating) grasps
     assert careful["penetration_depth_cm"] == 0.0
 

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jhod_core.pipeline import CHOICE_BLOCK
+from jhod_core.refine import SELECT_PENETRATION as BLOCK_WEIGHT
 from training.eval.methods import pick_objects
 from training.eval.worker import measure_object
 
@@ -98,8 +100,10 @@ def pool_rows(args) -> list[dict]:
     return rows
 
 
-def replay(rows: list[dict], candidates: int, score: str, weight: float) -> dict:
-    """Mean metrics of the KEEP best-scored of the first KEEP x ``candidates`` grasps of every object."""
+def replay(rows: list[dict], candidates: int, score: str, weight: float, block: int = KEEP) -> dict:
+    """Mean metrics of the KEEP grasps chosen from the first KEEP x ``candidates`` of every object: in blocks of
+    ``block`` grasps (block b: pool grasps b x block x candidates onwards, its ``block`` best-scored kept; the
+    pipeline's choice, ``CHOICE_BLOCK``); ``block=KEEP`` chooses among all of them, ``block=1`` per grasp."""
     chosen = []
     for oid in sorted({r["object_id"] for r in rows}):
         pool = sorted((r for r in rows if r["object_id"] == oid), key=lambda r: r["grasp"])[:KEEP * candidates]
@@ -107,7 +111,9 @@ def replay(rows: list[dict], candidates: int, score: str, weight: float) -> dict
             values = -np.array([r["sim_displacement_6dir_cm"] for r in pool])
         else:
             values = np.array([r[score] - weight * r["depth_m"] for r in pool])
-        chosen += [pool[i] for i in np.argsort(-values, kind="stable")[:KEEP]]
+        group = block * candidates
+        for start in range(0, len(pool), group):
+            chosen += [pool[start + i] for i in np.argsort(-values[start:start + group], kind="stable")[:block]]
     return {key: float(np.mean([r[key] for r in chosen])) for key, _ in METRICS}
 
 
@@ -158,6 +164,19 @@ def report(rows: list[dict], args, meta: dict) -> str:
                     means = replay(own, k, score, weight)
                     lines.append(f"| {method[5:]} | {k} | {score if k > 1 else '-'} | "
                                  f"{weight:g} | " + " | ".join(f"{means[key]:.2f}" for key, _ in METRICS) + " |")
+    lines += ["", f"Choosing in blocks (score `held` - {BLOCK_WEIGHT:g} x depth): the 8 grasps of an object are "
+              "chosen as blocks of B grasps, each block keeping its B best-scored of its own B x K candidates (B = 8: "
+              "among all, as before December 2026; B = 1: each grasp among its own; the pipeline uses B = "
+              f"{CHOICE_BLOCK}, which keeps grasp i independent of how many are asked for).", "",
+              "| steps | K | B | " + " | ".join(name for _, name in METRICS) + " |",
+              "|---|---|---|" + "---|" * len(METRICS)]
+    for method in sorted({r["method"] for r in rows}, key=lambda m: int(m[5:])):
+        own = [r for r in rows if r["method"] == method]
+        for k in range(2, args.pool // KEEP + 1):
+            for block in (1, 2, 4, 8):
+                means = replay(own, k, "held", BLOCK_WEIGHT, block)
+                values = " | ".join(f"{means[key]:.2f}" for key, _ in METRICS)
+                lines.append(f"| {method[5:]} | {k} | {block} | {values} |")
     return "\n".join(lines) + "\n"
 
 
