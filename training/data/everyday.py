@@ -48,14 +48,23 @@ class PartedObject:
 
 def assemble(parts: list[Part], subtract: list[trimesh.Trimesh] = ()) -> PartedObject:
     """Union of the parts (minus ``subtract``: cavities), each face labelled with its nearest part."""
-    mesh = parts[0].mesh.copy() if len(parts) == 1 and not subtract else _boolean("union", [p.mesh for p in parts])
+    mesh = parts[0].mesh.copy() if len(parts) == 1 else _manifold(trimesh.boolean.union, [p.mesh for p in parts])
     if subtract:
-        mesh = _boolean("difference", [mesh, *subtract])
+        mesh = _manifold(trimesh.boolean.difference, [mesh, *subtract])
     centres = mesh.triangles_center
     distance = np.stack([np.abs(trimesh.proximity.closest_point(p.mesh, centres)[1]) for p in parts], axis=1)
     # a face on a cavity wall is nearest to the part it was cut from (its outer surface is farther than the wall)
-    return PartedObject(_finish(mesh) if mesh.volume < 0 else mesh, distance.argmin(axis=1).astype(np.uint8),
+    return PartedObject(mesh, distance.argmin(axis=1).astype(np.uint8),
                         [p.name for p in parts], np.array([p.hold for p in parts], dtype=bool))
+
+
+def _manifold(operation, meshes: list[trimesh.Trimesh]) -> trimesh.Trimesh:
+    """A boolean with manifold3d, kept as it comes out: its result is closed by construction, and welding it again
+    (``procedural._finish``) can pinch near-coincident vertices into an open edge."""
+    mesh = operation(meshes, engine="manifold")
+    if mesh.volume < 0:
+        mesh.invert()
+    return mesh
 
 
 def _rotate(mesh: trimesh.Trimesh, angle: float, axis) -> trimesh.Trimesh:
@@ -327,6 +336,90 @@ def make_toy(rng: np.random.Generator) -> PartedObject:
     return assemble([Part("body", _boolean("union", blobs), HOLD)])
 
 
+def make_kettle(rng: np.random.Generator) -> PartedObject:
+    """Kettle or teapot 15-25 cm: a closed body (hot: not held), a loop handle over or beside it, and a spout."""
+    height = rng.uniform(0.12, 0.2)
+    r = rng.uniform(0.06, 0.09)
+    fillet = 0.012
+    profile = np.vstack([_arc((r - fillet, fillet), fillet, -np.pi / 2, 0.0, 4),
+                         [[r, height * 0.6], [r * 0.7, height * 0.95], [r * 0.35, height]]])
+    body = _revolve(profile, 0.0, height, sections=32)
+    major = rng.uniform(0.045, 0.065)
+    handle = _torus(major, rng.uniform(0.007, 0.01), n_u=32, n_v=12)
+    _rotate(handle, np.pi / 2, [1, 0, 0])
+    if rng.random() < 0.5:  # beside the body, like a mug's
+        _move(handle, [r + major * 0.55, 0.0, height * 0.55])
+    else:  # over the top
+        _rotate(handle, np.pi / 2, [0, 0, 1])
+        _move(handle, [0.0, 0.0, height * 0.95])
+    spout = _tube(rng.uniform(0.008, 0.012), 0.0, rng.uniform(0.07, 0.1), sections=16)
+    _rotate(spout, np.pi / 2 - rng.uniform(0.4, 0.8), [0, 1, 0])
+    _move(spout, [-r * 0.7, 0.0, height * 0.35])
+    return assemble([Part("body", body, NO_HOLD), Part("handle", handle, HOLD), Part("spout", spout, NO_HOLD)])
+
+
+def make_flashlight(rng: np.random.Generator) -> PartedObject:
+    """Flashlight, marker or rolling pin-like rod 12-30 cm: a barrel held anywhere, a wider head at one end."""
+    length = rng.uniform(0.12, 0.3)
+    r = rng.uniform(0.01, 0.022)
+    head_r, head_len = r * rng.uniform(1.1, 1.6), rng.uniform(0.025, 0.05)
+    barrel = _tube(r, 0.0, length - head_len + 0.005, sections=24)
+    head = _revolve([[r, length - head_len], [head_r, length - head_len * 0.4], [head_r, length]],
+                    length - head_len, length, sections=24)
+    return assemble([Part("barrel", barrel, HOLD), Part("head", head, HOLD)])
+
+
+def make_bat(rng: np.random.Generator) -> PartedObject:
+    """Bat, club or racket 25-40 cm: a thin handle (held) widening into a barrel or a flat head (not held)."""
+    handle_len = rng.uniform(0.1, 0.16)
+    r = rng.uniform(0.011, 0.016)
+    handle = _grip(r, handle_len, 0.0)
+    if rng.random() < 0.5:  # bat: a barrel
+        head_len, head_r = rng.uniform(0.14, 0.22), rng.uniform(0.025, 0.035)
+        z0 = handle_len - 2 * r  # starts inside the grip's straight part: no near-tangent cut at its round end
+        head = _revolve([[r * 0.8, z0 + 0.002], [head_r, handle_len + head_len * 0.4],
+                         [head_r, handle_len + head_len - head_r * 0.5]], z0, handle_len + head_len, sections=21)
+    else:  # racket / paddle: a flat oval head
+        head = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+        a = rng.uniform(0.07, 0.11)
+        head.apply_scale([rng.uniform(0.008, 0.014), a * rng.uniform(0.75, 0.95), a])
+        _move(head, [0.0, 0.0, handle_len + a * 0.95])
+    return assemble([Part("handle", handle, HOLD), Part("head", head, NO_HOLD)])
+
+
+def make_dish(rng: np.random.Generator) -> PartedObject:
+    """Plate 15-28 cm across or bowl 10-20 cm: held at the rim or underneath."""
+    if rng.random() < 0.5:
+        r, height = rng.uniform(0.075, 0.14), rng.uniform(0.015, 0.03)
+        outer, cavity = _vessel(r * rng.uniform(0.5, 0.7), r, height, 0.004, 0.006)
+    else:
+        r, height = rng.uniform(0.05, 0.1), rng.uniform(0.04, 0.08)
+        outer, cavity = _vessel(r * rng.uniform(0.45, 0.65), r, height, 0.004, 0.006)
+    return assemble([Part("body", outer, HOLD)], subtract=[cavity])
+
+
+def make_ring(rng: np.random.Generator) -> PartedObject:
+    """Ring, tape roll, bracelet or donut: major radius 2-8 cm, tube 4-30 mm."""
+    major = rng.uniform(0.02, 0.08)
+    minor = min(rng.uniform(0.004, 0.03), major * 0.6)
+    ring = _torus(major, minor, n_u=40, n_v=16, minor_scale=(1.0, rng.uniform(0.6, 2.0)))
+    return assemble([Part("body", ring, HOLD)])
+
+
+def make_spray_bottle(rng: np.random.Generator) -> PartedObject:
+    """Spray bottle 18-28 cm: body held, a trigger head on a neck."""
+    height = rng.uniform(0.13, 0.2)
+    r = rng.uniform(0.03, 0.045)
+    body = _revolve(_cup_profile(r, r * rng.uniform(0.85, 1.0), height, 0.01), 0.0, height, sections=32)
+    neck = _tube(0.013, height - 0.005, height + 0.02, sections=16)
+    head = trimesh.creation.box(extents=[rng.uniform(0.06, 0.08), 0.03, rng.uniform(0.04, 0.06)])
+    _move(head, [-0.01, 0.0, height + 0.04])
+    trigger = trimesh.creation.box(extents=[0.012, 0.018, 0.035])
+    _move(trigger, [-0.035, 0.0, height + 0.005])
+    return assemble([Part("body", body, HOLD), Part("neck", neck, HOLD), Part("head", head, NO_HOLD),
+                     Part("trigger", trigger, HOLD)])
+
+
 FAMILIES: dict[str, Callable[[np.random.Generator], PartedObject]] = {
     "kitchen_knife": make_kitchen_knife,
     "hammer": make_hammer,
@@ -344,6 +437,12 @@ FAMILIES: dict[str, Callable[[np.random.Generator], PartedObject]] = {
     "phone": make_phone,
     "ball": make_ball,
     "toy": make_toy,
+    "kettle": make_kettle,
+    "flashlight": make_flashlight,
+    "bat": make_bat,
+    "dish": make_dish,
+    "ring": make_ring,
+    "spray_bottle": make_spray_bottle,
 }
 
 
