@@ -72,12 +72,13 @@ def new_grasp_set(context, name: str, object_name: str):
 
 def add_grasp_hand(context, parent, data, result: dict, i: int, unit: float, prefs, object_name: str,
                    extra_objects=(), number: int | None = None):
-    """Grasp i of `result` (world metres) as a rigged hand in its own collection "<set name>: grasp <number>"
+    """Grasp i of `result` (world metres) as a rigged hand in its own collection "Grasp <number> - <set name>"
     (default i + 1) under `parent`, with `extra_objects` (e.g. its generated object) in that collection."""
     settings = context.scene.jhod
     number = i + 1 if number is None else number
     go, hp, tr = (np.asarray(result[k][i], dtype=np.float64) for k in ("global_orient", "hand_pose", "transl"))
-    collection = bpy.data.collections.new(unique_collection_name(f"{parent.name}: grasp {number}"))
+    # the number first: the outliner cuts long names, and "Grasp 2 - ..." is what an artist browses by
+    collection = bpy.data.collections.new(unique_collection_name(f"Grasp {number} - {parent.name}"))
     collection[GRASP_INDEX_KEY] = number
     parent.children.link(collection)
     for obj in extra_objects:

@@ -95,7 +95,7 @@ def test_generate_two_grasps_on_cube(addon):
     np.testing.assert_array_equal(mesh_coords(cube), before)
     assert len(cube.data.vertices) == n_vertices and list(cube.modifiers.keys()) == ["bevel"]
     parent = bpy.data.collections[f"JHOD grasps on {cube.name}"]
-    names = [f"{parent.name}: grasp 1", f"{parent.name}: grasp 2"]
+    names = [f"Grasp 1 - {parent.name}", f"Grasp 2 - {parent.name}"]
     assert sorted(c.name for c in parent.children) == names
     arms = check_hands(1.0)
     # the hands sit near the object (translation comes back in the world frame, not centred)
@@ -138,7 +138,7 @@ def test_same_seed_gives_the_grasps_of_jhod_sample(addon, weights, tmp_path):
     # grasp 1 of seed 3 is the same when only one is asked for
     addon.scene.jhod.num_grasps = 1
     assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
-    newest = next(o for o in bpy.data.objects if o.type == "ARMATURE" and "(2)" in o.users_collection[0].name)
+    newest = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o.users_collection[0].name.endswith("(2)"))
     with np.load(tmp_path / "out" / "grasps.npz") as cli:
         assert np.abs(np.array(newest["jhod_transl"]) - cli["transl"][0]).max() < 1e-4
 
@@ -150,8 +150,9 @@ def test_generating_again_names_collections_without_suffixes(addon):
         bpy.ops.object.select_all(action="DESELECT")
         bpy.data.objects["Cube"].select_set(True)
     names = sorted(c.name for c in bpy.data.collections)
-    assert names == ["JHOD grasps on Cube", "JHOD grasps on Cube (2)", "JHOD grasps on Cube (2): grasp 1",
-                     "JHOD grasps on Cube (2): grasp 2", "JHOD grasps on Cube: grasp 1", "JHOD grasps on Cube: grasp 2"]
+    assert names == ["Grasp 1 - JHOD grasps on Cube", "Grasp 1 - JHOD grasps on Cube (2)",
+                     "Grasp 2 - JHOD grasps on Cube", "Grasp 2 - JHOD grasps on Cube (2)", "JHOD grasps on Cube",
+                     "JHOD grasps on Cube (2)"]
 
 
 def test_sample_hand_object(addon):
@@ -161,7 +162,7 @@ def test_sample_hand_object(addon):
     assert bpy.ops.jhod.sample_hand_object() == {"FINISHED"}
     check_hands(1.0)
     parent = next(c for c in bpy.data.collections if c.name == "JHOD hand+object samples (seed 3)")
-    assert sorted(c.name for c in parent.children) == [f"{parent.name}: grasp 1", f"{parent.name}: grasp 2"]
+    assert sorted(c.name for c in parent.children) == [f"Grasp 1 - {parent.name}", f"Grasp 2 - {parent.name}"]
     for k, collection in enumerate(sorted(parent.children, key=lambda c: c.name)):
         obj = next(o for o in collection.objects if o.get("jhod_generated_object"))
         bm = bmesh.new()

@@ -16,11 +16,15 @@ Prints one JSON line per operator and a final verdict ``JSON{"undo_ok": ...}``.
 
 import hashlib
 import json
+import os
 import sys
 
 import bpy  # noqa: I001
 import addon_utils
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from window_steps import next_step, run_steps  # noqa: E402
 
 ZIP, MESH = sys.argv[sys.argv.index("--") + 1:][:2]
 results = []
@@ -48,9 +52,9 @@ def scene_state() -> dict:
             obj.evaluated_get(depsgraph).to_mesh_clear()
             entry["vertices"] = hashlib.sha1(np.round(co, 6).tobytes()).hexdigest()
         objects[obj.name] = entry
-    collections = {c.name: {"children": sorted(x.name for x in c.children), "objects": sorted(o.name for o in c.objects),
-                            "hide_viewport": c.hide_viewport, "hide_render": c.hide_render,
-                            "props": sorted(k for k in c.keys())}
+    collections = {c.name: {"children": sorted(x.name for x in c.children),
+                            "objects": sorted(o.name for o in c.objects), "hide_viewport": c.hide_viewport,
+                            "hide_render": c.hide_render, "props": sorted(k for k in c.keys())}
                    for c in bpy.data.collections}
     counts = {name: len(getattr(bpy.data, name)) for name in ("objects", "meshes", "armatures", "collections",
                                                                "materials", "node_groups")}
@@ -147,7 +151,7 @@ def finish():
     bpy.ops.wm.quit_blender()
 
 
-steps = iter([setup,
+steps = [setup,
               check("JHOD_OT_generate_grasp", lambda how: bpy.ops.jhod.generate_grasp(how, True), modal=True),
               check("JHOD_OT_show_grasp", lambda how: bpy.ops.jhod.show_grasp(how, True, direction=1)),
               check("JHOD_OT_keep_grasp", lambda how: bpy.ops.jhod.keep_grasp(how, True)),
@@ -155,22 +159,8 @@ steps = iter([setup,
               check("JHOD_OT_generate_grasp/again", lambda how: bpy.ops.jhod.generate_grasp(how, True), modal=True),
               check("JHOD_OT_sample_hand_object", lambda how: bpy.ops.jhod.sample_hand_object(how, True), modal=True),
               check("JHOD_OT_add_hand", lambda how: bpy.ops.jhod.add_hand(how, True)),
-              finish])
+              finish]
 
 
-def next_step():
-    bpy.app.timers.register(run_next, first_interval=0.5)
-
-
-def run_next():
-    try:
-        return next(steps)()
-    except StopIteration:
-        return None
-    except Exception as exc:  # print and quit: a hanging window helps nobody
-        print("JSON" + json.dumps({"error": repr(exc), "undo_ok": False}), flush=True)
-        bpy.ops.wm.quit_blender()
-        return None
-
-
-bpy.app.timers.register(run_next, first_interval=1.0)
+run_steps(steps, on_error=lambda exc: print("JSON" + json.dumps({"error": repr(exc), "undo_ok": False}),
+                                           flush=True))

@@ -24,6 +24,9 @@ import time
 import bpy  # noqa: I001
 import addon_utils
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools"))
+from window_steps import run_steps  # noqa: E402
+
 ZIP, MESH, OUT = sys.argv[sys.argv.index("--") + 1:][:3]
 report = {"blender": bpy.app.version_string}
 
@@ -98,19 +101,9 @@ def shoot():
     bpy.ops.wm.quit_blender()
 
 
-steps = iter([setup, show_tab, lambda: 1.0, shoot])
+def report_error(exc):
+    report["error"] = repr(exc)
+    print("JSON" + json.dumps(report), flush=True)
 
 
-def run_next():
-    try:
-        return next(steps)()
-    except StopIteration:
-        return None
-    except Exception as exc:  # print and quit: a hanging window helps nobody
-        report["error"] = repr(exc)
-        print("JSON" + json.dumps(report), flush=True)
-        bpy.ops.wm.quit_blender()
-        return None
-
-
-bpy.app.timers.register(run_next, first_interval=1.0)
+run_steps([setup, show_tab, lambda: 1.0, shoot], on_error=report_error)
