@@ -160,6 +160,19 @@ def test_cli_sample_writes_contract_files(weights, box_file, tmp_path, capsys):
     assert (out.stat().st_mode & 0o777) == (0o777 & ~umask)
 
 
+def test_cli_num_1_is_the_first_of_num_8(weights, box_file, tmp_path, capsys):
+    results = {}
+    for num in (1, 8):
+        code, cap = run_cli(capsys, "sample", box_file, "--num", num, "--out", tmp_path / str(num), "--seed", 4,
+                            "--steps", STEPS, "--weights", weights)
+        assert code == 0, cap.err
+        with np.load(tmp_path / str(num) / "grasps.npz") as z:
+            results[num] = {k: z[k] for k in ("global_orient", "hand_pose", "transl")}
+    for key, value in results[1].items():
+        np.testing.assert_allclose(value[0], results[8][key][0], atol=1e-5)
+    assert len(os.listdir(tmp_path / "8")) == 9  # grasps.npz + 8 hands
+
+
 def test_cli_sample_joint_writes_closed_objects(weights, tmp_path, capsys):
     out = tmp_path / "joint"
     code, cap = run_cli(capsys, "sample-joint", "--num", 2, "--out", out, "--seed", 2, "--steps", STEPS,
