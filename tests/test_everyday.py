@@ -47,3 +47,28 @@ def test_knife_labels_follow_the_geometry():
 def test_unknown_family_is_refused():
     with pytest.raises(ValueError, match="unknown everyday family"):
         make_everyday("teapot", 0)
+
+
+def test_everyday_corpus_keeps_parts_with_meshes_and_holds_families_out(tmp_path):
+    from training.data.corpus import (build_corpus, load_manifest, load_object_mesh, load_object_parts,
+                                      load_object_points, plan_everyday, split_ids)
+
+    specs = plan_everyday(seed=0, per_family=2, families=["kitchen_knife", "kettle"])
+    report = build_corpus(tmp_path, specs, seed=0, workers=1, progress=False)
+    assert report.built == 4 and not report.skipped
+    rows = {r["id"]: r for r in load_manifest(tmp_path)}
+    assert set(rows) == {"ev_kitchen_knife_0000", "ev_kitchen_knife_0001", "ev_kettle_0000", "ev_kettle_0001"}
+    assert split_ids(tmp_path, "ood_family") == ["ev_kettle_0000", "ev_kettle_0001"]  # a held-out family
+    for object_id in rows:
+        mesh = load_object_mesh(tmp_path, object_id)
+        parts = load_object_parts(tmp_path, object_id)
+        assert mesh.is_watertight and parts["face_part"].shape == (len(mesh.faces),)
+        assert np.allclose((mesh.bounds[0] + mesh.bounds[1]) / 2, 0.0, atol=1e-6)  # object-centric frame
+    knife = load_object_mesh(tmp_path, "ev_kitchen_knife_0000")
+    parts = load_object_parts(tmp_path, "ev_kitchen_knife_0000")
+    blade = parts["face_part"] == parts["part_names"].index("blade")
+    assert not parts["part_hold"][parts["part_names"].index("blade")]
+    assert np.median(knife.triangles_center[blade, 2]) > np.median(knife.triangles_center[~blade, 2])  # still aligned
+    ids, points, _ = load_object_points(tmp_path)
+    assert len(ids) == 4 and points.shape[1:] == (2048, 3)
+    assert build_corpus(tmp_path, specs, seed=0, workers=1, progress=False).built == 0  # resumed: nothing rebuilt

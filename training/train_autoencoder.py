@@ -109,7 +109,7 @@ def render_reconstructions(model, points: np.ndarray, path, device) -> None:
 def main(argv=None) -> int:
     args = parse_args(argv)
     rt, out = runtime.start(args)
-    if {"test", "ood_test"} & set(args.splits.split(",")):
+    if {"test", "ood_test", "ood_family"} & set(args.splits.split(",")):
         raise SystemExit("test and ood_test objects are never trained on")
     ids, points, _ = load_object_points(args.objects)
     train_ids = {i for s in args.splits.split(",") for i in split_ids(args.objects, s)}
