@@ -72,3 +72,45 @@ def test_everyday_corpus_keeps_parts_with_meshes_and_holds_families_out(tmp_path
     ids, points, _ = load_object_points(tmp_path)
     assert len(ids) == 4 and points.shape[1:] == (2048, 3)
     assert build_corpus(tmp_path, specs, seed=0, workers=1, progress=False).built == 0  # resumed: nothing rebuilt
+
+
+def test_contact_on_hold_part_and_part_aware_starts():
+    """A hand touching a knife's handle holds it there, one touching the blade does not; starts on hold parts
+    face those parts."""
+    import trimesh
+
+    from training.synthesize.accept import contact_on_hold_part
+    from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
+
+    knife = make_everyday("kitchen_knife", 0)
+    mesh, hold = knife.mesh, knife.hold_faces
+    blade = ~hold
+    for faces, expected in ((hold, True), (blade, False)):
+        centre = mesh.triangles_center[faces].mean(axis=0)
+        _, _, face = trimesh.proximity.closest_point(mesh, centre[None])
+        touching = mesh.triangles_center[face[0]] + 0.001 * mesh.face_normals[face[0]]  # 1 mm off the surface
+        hand = touching + np.random.default_rng(0).normal(scale=0.0003, size=(20, 3))
+        assert contact_on_hold_part(mesh, hand, hold) is expected
+    assert contact_on_hold_part(mesh, np.full((5, 3), 1.0), hold) is False  # touching nothing
+
+    syn = GraspSynthesizer(config=SynthesisConfig(batch=12, steps=1))
+    surface = mesh.sample(2000)
+    anchors = (mesh.triangles_center[hold], mesh.face_normals[hold])
+    rot, transl, _ = syn.initial_params(surface, ["power"] * 12, np.random.default_rng(0), anchors)
+    handle_z = np.median(mesh.triangles_center[hold, 2])
+    blade_z = np.median(mesh.triangles_center[blade, 2])
+    # most hands start nearer the handle than the blade along the knife
+    assert np.mean(np.abs(transl[:, 2] - handle_z) < np.abs(transl[:, 2] - blade_z)) >= 0.6
+
+
+def test_shards_without_hold_labels_read_as_unknown(tmp_path):
+    from jhod_core.io.grasp_shards import load_grasps, save_shard
+
+    (tmp_path / "shards").mkdir()
+    record = {"object_id": "x", "global_orient": np.zeros(3), "transl": np.zeros(3), "hand_pose": np.zeros(45),
+              "keypoints": np.zeros((21, 3)), "kind": "power", "digits_in_contact": ["thumb"],
+              "penetration_depth_cm": 0.0, "intersection_volume_cm3": 0.0, "sim_displacement_6dir_cm": 0.0,
+              "limit_violation_deg": 0.0}
+    save_shard(tmp_path / "shards" / "shard_00000.npz", [record], [], [], seed=0)
+    save_shard(tmp_path / "shards" / "shard_00001.npz", [{**record, "on_hold_part": 1}], [], [], seed=0)
+    assert load_grasps(tmp_path)["on_hold_part"].tolist() == [-1, 1]

@@ -68,3 +68,18 @@ def _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, ca
     if out["intersection_volume_cm3"] > thr.volume_cm3:
         return "intersection volume"
     return ""
+
+
+CONTACT_GAP_M = 0.002  # hand vertices this close to the surface (or inside) count as contact
+
+
+def contact_on_hold_part(mesh, hand_vertices: np.ndarray, hold_faces: np.ndarray) -> bool:
+    """Whether the centroid of the hand's contact vertices lies on a part people hold: the face nearest to it
+    belongs to a hold part (``hold_faces`` (F,) bool). No contact: False."""
+    _, distance, _ = trimesh.proximity.closest_point(mesh, hand_vertices)
+    inside = mesh.contains(hand_vertices) if mesh.is_watertight else np.zeros(len(hand_vertices), bool)
+    contact = (distance <= CONTACT_GAP_M) | inside
+    if not contact.any():
+        return False
+    _, _, face = trimesh.proximity.closest_point(mesh, hand_vertices[contact].mean(axis=0)[None])
+    return bool(np.asarray(hold_faces, dtype=bool)[face[0]])

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import trimesh
 
-from jhod_core.geometry.sampling import farthest_point_sampling, sample_surface
+from jhod_core.geometry.sampling import farthest_point_sampling, sample_surface, sample_triangles
 from jhod_core.hand import HandModel
 from jhod_core.hand.joint_limits import anatomical_frames, limit_violation, limits_array, pose_from_angles
 from jhod_core.hand.regions import palmar_pads
@@ -34,6 +34,9 @@ from .sdf_grid import SDFGrid
 
 GRASP_TYPES = ("power", "precision", "pinch")
 TYPE_PROBABILITIES = (0.7, 0.25, 0.05)
+# On objects with labelled parts, most hands start on a part people hold (handles, grips, stems, bodies); the rest
+# anywhere, so the data still shows other holds (people hold a mug by its body too).
+HOLD_START_SHARE = 0.85
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 
 
@@ -125,13 +128,23 @@ class GraspSynthesizer:
         return torch.tensor(np.array(masks), dtype=torch.float32)
 
     # -- initial poses around the object ----------------------------------------------------------
-    def initial_params(self, surface: np.ndarray, kinds: list[str], rng: np.random.Generator):
+    def initial_params(self, surface: np.ndarray, kinds: list[str], rng: np.random.Generator, anchors=None):
+        """Hands facing the object from random directions, at the object's support distance plus a stand-off;
+        with ``anchors`` (points (M, 3), outward normals (M, 3) on the parts people hold) a share
+        ``HOLD_START_SHARE`` of them faces a random anchor along its normal instead."""
         n = len(kinds)
         d = rng.normal(size=(n, 3))
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         reach = (surface @ d.T).max(0)  # support distance of the object along each approach
         stand = np.array([0.012 if k == "power" else 0.035 for k in kinds]) + rng.uniform(0, 0.01, n)
         target = d * (reach + stand)[:, None]
+        if anchors is not None:
+            on_part = rng.random(n) < HOLD_START_SHARE
+            pick = rng.integers(len(anchors[0]), size=n)
+            normal = anchors[1][pick] + rng.normal(scale=0.25, size=(n, 3))  # a little off the normal
+            normal /= np.linalg.norm(normal, axis=1, keepdims=True)
+            d = np.where(on_part[:, None], normal, d)
+            target = np.where(on_part[:, None], anchors[0][pick] + normal * stand[:, None], target)
         rots, transl, poses = [], [], []
         joints = self.hand.data.rest_joints
         for i, kind in enumerate(kinds):
@@ -147,7 +160,9 @@ class GraspSynthesizer:
         return np.array(rots), np.array(transl), np.array(poses)
 
     # -- optimisation -----------------------------------------------------------------------------
-    def run(self, mesh: trimesh.Trimesh, seed: int, sdf: SDFGrid | None = None, batch: int | None = None):
+    def run(self, mesh: trimesh.Trimesh, seed: int, sdf: SDFGrid | None = None, batch: int | None = None,
+            hold_faces: np.ndarray | None = None):
+        """``hold_faces`` (F,) bool: the faces of the parts people hold (everyday objects); most hands start there."""
         cfg = self.cfg
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
@@ -157,7 +172,12 @@ class GraspSynthesizer:
         obj_pts = torch.tensor(surface[farthest_point_sampling(surface, 512, seed=seed)], dtype=torch.float32)
         kinds = list(rng.choice(GRASP_TYPES, size=n, p=TYPE_PROBABILITIES))
         active = self.active_mask(kinds, rng)
-        rot0, tr0, pose0 = self.initial_params(surface, kinds, rng)
+        anchors = None
+        if hold_faces is not None and np.any(hold_faces):
+            faces = np.asarray(mesh.faces)[np.asarray(hold_faces, dtype=bool)]
+            points, normals, _ = sample_triangles(mesh.vertices, faces, 512, seed=seed)
+            anchors = (points, normals)
+        rot0, tr0, pose0 = self.initial_params(surface, kinds, rng, anchors)
         prior = torch.tensor(np.array([pose_from_angles(np.deg2rad(_type_angles_deg(k, rng)), self.frames)
                                        for k in kinds]), dtype=torch.float32)
         rot = torch.tensor(rot0, dtype=torch.float32, requires_grad=True)

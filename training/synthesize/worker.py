@@ -25,7 +25,7 @@ def synthesize_shard(job: dict) -> dict:
     from jhod_core.geometry.mesh import load_mesh, validate_mesh
     from jhod_core.hand.regions import finger_vertex_ids
     from training.data.grasps import save_shard
-    from training.synthesize.accept import check_grasp
+    from training.synthesize.accept import check_grasp, contact_on_hold_part
     from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
     from training.synthesize.sdf_grid import SDFGrid
 
@@ -46,6 +46,7 @@ def synthesize_shard(job: dict) -> dict:
         accepted, reasons, tried = [], {}, 0
         timing = {"load": time.perf_counter() - t0, "sdf": 0.0, "optimise": 0.0, "checks": 0.0, "simulation": 0.0,
                   "volume": 0.0}
+        hold_faces = _hold_faces(mesh_path, len(mesh.faces))
         rng_seed = object_seed(job["seed"], object_id)
         t = time.perf_counter()
         sdf = SDFGrid(mesh, resolution=cfg.sdf_resolution, seed=rng_seed)
@@ -54,7 +55,7 @@ def synthesize_shard(job: dict) -> dict:
             if len(accepted) >= job["per_object"]:
                 break
             t = time.perf_counter()
-            result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf)
+            result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf, hold_faces=hold_faces)
             timing["optimise"] += time.perf_counter() - t
             tried += len(result["kind"])
             with torch.no_grad():
@@ -71,6 +72,8 @@ def synthesize_shard(job: dict) -> dict:
                 if reason:
                     reasons[reason] = reasons.get(reason, 0) + 1
                     continue
+                on_hold = -1 if hold_faces is None else int(contact_on_hold_part(
+                    mesh, out.vertices[i].numpy().astype(np.float64), hold_faces))
                 accepted.append(dict(object_id=object_id, global_orient=result["global_orient"][i],
                                      hand_pose=result["hand_pose"][i], transl=result["transl"][i],
                                      keypoints=out.keypoints[i].numpy(), kind=str(result["kind"][i]),
@@ -78,7 +81,7 @@ def synthesize_shard(job: dict) -> dict:
                                      intersection_volume_cm3=m["intersection_volume_cm3"],
                                      sim_displacement_6dir_cm=m["sim_displacement_6dir_cm"],
                                      digits_in_contact=m["digits_in_contact"],
-                                     limit_violation_deg=m["limit_violation_deg"]))
+                                     limit_violation_deg=m["limit_violation_deg"], on_hold_part=on_hold))
         records += accepted
         stats.append(dict(object_id=object_id, tried=tried, accepted=len(accepted), rejected=reasons,
                           seconds=round(time.perf_counter() - t0, 2),
@@ -88,6 +91,20 @@ def synthesize_shard(job: dict) -> dict:
     return {"path": job["path"], "accepted": len(records), "objects": len(job["objects"]), "skipped": skipped}
 
 
+
+
+def _hold_faces(mesh_path: str, n_faces: int):
+    """(F,) bool hold-part faces of a corpus object with part labels (``<corpus>/parts/<id>.npz``), else None."""
+    from pathlib import Path
+
+    parts = Path(mesh_path).parent.parent / "parts" / f"{Path(mesh_path).stem}.npz"
+    if not parts.is_file():
+        return None
+    with np.load(parts, allow_pickle=False) as z:
+        hold = z["part_hold"][z["face_part"]]
+    if len(hold) != n_faces:
+        raise ValueError(f"{parts}: {len(hold)} face labels for {n_faces} faces")
+    return hold
 
 
 _worker_cache: dict = {}
