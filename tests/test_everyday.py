@@ -96,7 +96,8 @@ def test_contact_on_hold_part_and_part_aware_starts():
     syn = GraspSynthesizer(config=SynthesisConfig(batch=12, steps=1))
     surface = mesh.sample(2000)
     anchors = (mesh.triangles_center[hold], mesh.face_normals[hold])
-    rot, transl, _ = syn.initial_params(surface, ["power"] * 12, np.random.default_rng(0), anchors)
+    rot, transl, _, on_part = syn.initial_params(surface, ["power"] * 12, np.random.default_rng(0), anchors)
+    assert on_part.mean() > 0.5
     handle_z = np.median(mesh.triangles_center[hold, 2])
     blade_z = np.median(mesh.triangles_center[blade, 2])
     # most hands start nearer the handle than the blade along the knife

@@ -54,6 +54,7 @@ class SynthesisConfig:
     w_limits: float = 30.0
     w_closure: float = 2.0
     w_prior: float = 0.05
+    w_hold: float = 1.0  # pull of the contacts towards the parts people hold (hands that started there)
     sdf_resolution: int = 64
     # Soft-finger squeeze: pads aim this deep into the surface and the rest of the hand may sink this
     # far for free. Simulation needs it: a merely touching hand exerts no force (PyBullet even pushes
@@ -129,15 +130,16 @@ class GraspSynthesizer:
 
     # -- initial poses around the object ----------------------------------------------------------
     def initial_params(self, surface: np.ndarray, kinds: list[str], rng: np.random.Generator, anchors=None):
-        """Hands facing the object from random directions, at the object's support distance plus a stand-off;
-        with ``anchors`` (points (M, 3), outward normals (M, 3) on the parts people hold) a share
-        ``HOLD_START_SHARE`` of them faces a random anchor along its normal instead."""
+        """(rotations, translations, poses, started on a hold part (n,) bool): hands facing the object from random
+        directions, at the object's support distance plus a stand-off; with ``anchors`` (points (M, 3), outward
+        normals (M, 3) on the parts people hold) a share ``HOLD_START_SHARE`` faces a random anchor instead."""
         n = len(kinds)
         d = rng.normal(size=(n, 3))
         d /= np.linalg.norm(d, axis=1, keepdims=True)
         reach = (surface @ d.T).max(0)  # support distance of the object along each approach
         stand = np.array([0.012 if k == "power" else 0.035 for k in kinds]) + rng.uniform(0, 0.01, n)
         target = d * (reach + stand)[:, None]
+        on_part = np.zeros(n, dtype=bool)
         if anchors is not None:
             on_part = rng.random(n) < HOLD_START_SHARE
             pick = rng.integers(len(anchors[0]), size=n)
@@ -157,7 +159,7 @@ class GraspSynthesizer:
             rots.append(_rotvec(rot))
             transl.append(target[i] - rot @ (self.palm_centre - joints[0]) - joints[0])
             poses.append(pose_from_angles(np.deg2rad(_type_angles_deg(kind, rng) * 0.5), self.frames))
-        return np.array(rots), np.array(transl), np.array(poses)
+        return np.array(rots), np.array(transl), np.array(poses), on_part
 
     # -- optimisation -----------------------------------------------------------------------------
     def run(self, mesh: trimesh.Trimesh, seed: int, sdf: SDFGrid | None = None, batch: int | None = None,
@@ -172,12 +174,14 @@ class GraspSynthesizer:
         obj_pts = torch.tensor(surface[farthest_point_sampling(surface, 512, seed=seed)], dtype=torch.float32)
         kinds = list(rng.choice(GRASP_TYPES, size=n, p=TYPE_PROBABILITIES))
         active = self.active_mask(kinds, rng)
-        anchors = None
+        anchors = hold = None
         if hold_faces is not None and np.any(hold_faces):
             faces = np.asarray(mesh.faces)[np.asarray(hold_faces, dtype=bool)]
             points, normals, _ = sample_triangles(mesh.vertices, faces, 512, seed=seed)
             anchors = (points, normals)
-        rot0, tr0, pose0 = self.initial_params(surface, kinds, rng, anchors)
+        rot0, tr0, pose0, on_part = self.initial_params(surface, kinds, rng, anchors)
+        if anchors is not None:
+            hold = (torch.tensor(anchors[0][::4], dtype=torch.float32), torch.tensor(on_part, dtype=torch.float32))
         prior = torch.tensor(np.array([pose_from_angles(np.deg2rad(_type_angles_deg(k, rng)), self.frames)
                                        for k in kinds]), dtype=torch.float32)
         rot = torch.tensor(rot0, dtype=torch.float32, requires_grad=True)
@@ -189,18 +193,20 @@ class GraspSynthesizer:
         for step in range(cfg.steps):
             self._step = step
             ramp = min(1.0, 0.2 + step / (0.5 * cfg.steps))
-            energy, _ = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=ramp)
+            energy, _ = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=ramp, hold=hold)
             opt.zero_grad()
             energy.sum().backward()
             opt.step()
         self._near = None
         with torch.no_grad():
-            _, terms = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0)
+            _, terms = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=hold)
         return {"global_orient": rot.detach().numpy(), "transl": tr.detach().numpy(),
                 "hand_pose": pose.detach().numpy(), "kind": np.array(kinds),
                 **{k: v.numpy() for k, v in terms.items()}}
 
-    def energy(self, rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0):
+    def energy(self, rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=None):
+        """Per-candidate energy and its terms. ``hold`` = (points (H, 3) on the parts people hold, (B,) weights):
+        the mean distance (cm) of the contact vertices to those points, for the candidates with weight 1."""
         cfg = self.cfg
         out = self.hand(global_orient=rot, hand_pose=pose, transl=tr)
         verts = out.vertices
@@ -216,6 +222,10 @@ class GraspSynthesizer:
         e_prior = (pose - prior).pow(2).sum(1)
         total = (cfg.w_contact * e_contact + pen_scale * (cfg.w_pen * e_pen + cfg.w_obj_pen * e_obj)
                  + cfg.w_self * e_self + cfg.w_limits * e_lim + cfg.w_closure * e_fc + cfg.w_prior * e_prior)
+        if hold is not None:
+            points, weight = hold
+            e_hold = torch.cdist(contacts, points[None].expand(len(contacts), -1, -1)).min(2).values.mean(1) * 100
+            total = total + cfg.w_hold * weight * e_hold
         terms = {"e_contact": e_contact.detach(), "e_pen": e_pen.detach(), "e_obj_pen": e_obj.detach(),
                  "e_self": e_self.detach(), "e_limits": e_lim.detach(), "e_closure": e_fc.detach(),
                  "max_depth_cm": torch.relu(-d_verts).max(1).values.detach()}
