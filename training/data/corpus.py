@@ -292,8 +292,9 @@ def _format_scale(scale: np.ndarray) -> str:
 def plan_everyday(seed: int = 0, per_family: int = 100, families=None) -> list[ObjectSpec]:
     """Specs of the everyday objects (``training.data.everyday``): ``ev_<family>_<NNNN>``, parts labelled."""
     specs = []
-    for family in everyday.FAMILIES if families is None else families:
-        for index in range(per_family):
+    # index-major: the manifest (and so a synthesis run, shard by shard) goes round the families
+    for index in range(per_family):
+        for family in everyday.FAMILIES if families is None else families:
             object_seed = stable_seed(seed, "everyday", family, index)
             specs.append(ObjectSpec(f"{EVERYDAY_PREFIX}{family}_{index:04d}", family,
                                     f"training.data.everyday.make_{family}(seed={object_seed})",

@@ -24,6 +24,7 @@ def synthesize_shard(job: dict) -> dict:
     from jhod_core.errors import JHODError
     from jhod_core.geometry.mesh import load_mesh, validate_mesh
     from jhod_core.hand.regions import finger_vertex_ids
+    from training.data.corpus import EVERYDAY_SIZE
     from training.data.grasps import save_shard
     from training.synthesize.accept import check_grasp, contact_on_hold_part
     from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
@@ -39,7 +40,7 @@ def synthesize_shard(job: dict) -> dict:
         t0, cpu0 = time.perf_counter(), time.process_time()
         try:
             mesh = load_mesh(mesh_path)
-            validate_mesh(mesh, min_size=0.02, max_size=0.4)
+            validate_mesh(mesh, min_size=0.02, max_size=EVERYDAY_SIZE[1])
         except (JHODError, OSError, ValueError) as exc:
             skipped.append((object_id, str(exc)))
             continue
