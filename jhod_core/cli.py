@@ -203,23 +203,11 @@ def run_sample_joint(args: argparse.Namespace) -> int:
 
 
 def _surfaced(run, refine: bool):
-    """Joint batches with each object surfaced (``object_meshes``) and, with ``refine``, each hand refined
-    against its own object (as ``sample.sample_hand_object``)."""
-    import numpy as np
-
-    from jhod_core.pipeline import refine_result
-    from jhod_core.sample import _surface_samples, surface_points
+    """Joint batches with each object surfaced and, with ``refine``, each hand refined (``sample.surface_pairs``)."""
+    from jhod_core.sample import surface_pairs
 
     for item in run:
-        if isinstance(item, dict):
-            item = {**item, "object_meshes": [surface_points(p) for p in item["object_points"]]}
-            if refine:
-                parts = [refine_result({k: item[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
-                                       *_surface_samples(mesh, item["seed"]))
-                         for i, mesh in enumerate(item["object_meshes"])]
-                for key in ("global_orient", "hand_pose", "transl", "keypoints", "vertices"):
-                    item[key] = np.concatenate([part[key] for part in parts])
-        yield item
+        yield surface_pairs(item, refine) if isinstance(item, dict) else item
 
 
 def _check_out_dir(path: str):

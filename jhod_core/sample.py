@@ -52,13 +52,19 @@ def sample_hand_object(num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STE
     """
     model = load_backend(weights_dir, backend, device)
     result = collect(iter_hand_object(model, num, seed=seed, steps=steps, method=method, first=first), progress)
-    meshes = [surface_points(p) for p in result["object_points"]]
-    if refine:  # each hand against its own generated object
-        parts = [refine_result({k: result[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
-                               *_surface_samples(mesh, seed)) for i, mesh in enumerate(meshes)]
+    return surface_pairs(result, refine)
+
+
+def surface_pairs(pairs: dict, refine: bool = True) -> dict:
+    """Jointly sampled pairs (a batch or a whole result) with each object surfaced (``object_meshes``: closed
+    alpha-shape meshes) and, with ``refine``, each hand refined against its own object."""
+    pairs = {**pairs, "object_meshes": [surface_points(p) for p in pairs["object_points"]]}
+    if refine:
+        parts = [refine_result({k: pairs[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
+                               *_surface_samples(mesh, pairs["seed"])) for i, mesh in enumerate(pairs["object_meshes"])]
         for key in ("global_orient", "hand_pose", "transl", "keypoints", "vertices"):
-            result[key] = np.concatenate([part[key] for part in parts])
-    return {**result, "object_meshes": meshes}
+            pairs[key] = np.concatenate([part[key] for part in parts])
+    return pairs
 
 
 def _surface_samples(mesh: trimesh.Trimesh, seed: int):
