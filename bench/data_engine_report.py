@@ -1,6 +1,10 @@
-"""Measure a synthesized grasp dataset and write docs/data_engine.md plus a picture sheet.
+"""Measure the synthesized grasp datasets and write docs/data_engine.md plus picture sheets.
 
-    python bench/data_engine_report.py [--grasps data/grasps] [--objects data/objects]
+    python bench/data_engine_report.py [--dataset data/grasps:data/objects data/grasps_everyday:data/objects_everyday]
+
+Each dataset is a grasp folder (shards) and the object corpus it was synthesized on. The report gives size against
+the targets, throughput, acceptance by family and by object size, where grasps hold objects with labelled parts,
+quality, diversity, and a random picture sheet per dataset (seeded, not picked).
 """
 
 from __future__ import annotations
@@ -20,81 +24,169 @@ from training.data.corpus import load_manifest, load_object_mesh
 from training.data.grasps import DIGITS, load_grasps
 
 ROOT = Path(__file__).resolve().parents[1]
+TARGET_GRASPS, TARGET_OBJECTS, PER_OBJECT, TARGET_SHAPES = 20000, 2000, 8, 5000
+SIZES = (("< 10 cm", 0.0, 0.10), ("10-15 cm", 0.10, 0.15), (">= 15 cm", 0.15, 9.0))
 
 
 def stats_table(values: np.ndarray, unit: str) -> str:
     p = np.percentile(values, [50, 90, 99])
-    return (f"{values.mean():.2f} | {p[0]:.2f} | {p[1]:.2f} | {p[2]:.2f} | {values.max():.2f} | {unit}")
+    return f"{values.mean():.2f} | {p[0]:.2f} | {p[1]:.2f} | {p[2]:.2f} | {values.max():.2f} | {unit}"
+
+
+def longest_side(row: dict) -> float:
+    return max(float(row[f"extent_{a}"]) for a in "xyz")
+
+
+def size_class(row: dict) -> str:
+    side = longest_side(row)
+    return next(name for name, lo, hi in SIZES if lo <= side < hi)
+
+
+class Dataset:
+    """One grasp folder, its corpus manifest, and per-object statistics."""
+
+    def __init__(self, grasps: Path, objects: Path):
+        self.grasps_dir, self.objects_dir = grasps, objects
+        self.g = load_grasps(grasps)
+        self.manifest = {row["id"]: row for row in load_manifest(objects)}
+        history = json.loads((grasps / "synthesis_config.json").read_text())
+        self.history = history if isinstance(history, list) else [history]
+        self.stats = self.g["stats"]
+        self.train_total = sum(r["split"] == "train" for r in self.manifest.values())
+
+    def checked(self, s: dict) -> int:
+        return s["accepted"] + sum(s["rejected"].values())
+
+    def cpu(self, s: dict) -> float:
+        return s.get("cpu_seconds", s["seconds"])
+
+
+def table_by(datasets, key, title, keys_order=None) -> list[str]:
+    """Acceptance grouped by ``key(row) -> group``: objects processed, full objects, grasps, acceptance, hold."""
+    groups = defaultdict(lambda: Counter())
+    for d in datasets:
+        by_object = Counter(str(o) for o in d.g["object_id"])
+        hold = defaultdict(list)
+        for oid, h in zip(d.g["object_id"], d.g["on_hold_part"]):
+            if h >= 0:
+                hold[str(oid)].append(int(h))
+        for s in d.stats:
+            row = d.manifest.get(s["object_id"])
+            if row is None:
+                continue
+            c = groups[key(row)]
+            c["objects"] += 1
+            c["full"] += s["accepted"] >= PER_OBJECT
+            c["grasps"] += by_object[s["object_id"]]
+            c["checked"] += d.checked(s)
+            c["hold"] += sum(hold[s["object_id"]])
+            c["labelled"] += len(hold[s["object_id"]])
+            c["cpu"] += d.cpu(s)
+    lines = [f"### {title}", "", "| group | objects processed | with 8+ grasps | grasps | accepted / checked "
+             "| accepted per CPU-min | on a hold part (labelled objects) |", "|---|---|---|---|---|---|---|"]
+    for name in keys_order or sorted(groups):
+        if name not in groups:
+            continue
+        c = groups[name]
+        hold = f"{c['hold'] / c['labelled']:.0%} of {c['labelled']}" if c["labelled"] else "-"
+        lines.append(f"| {name} | {c['objects']} | {c['full']} | {c['grasps']} | {c['grasps'] / max(1, c['checked']):.0%} "
+                     f"| {c['grasps'] / max(1e-9, c['cpu'] / 60):.1f} | {hold} |")
+    return lines + [""]
+
+
+def picture_sheet(d: Dataset, path: Path, title: str, rng_seed: int = 0) -> None:
+    g, n = d.g, len(d.g["object_id"])
+    rng = np.random.default_rng(rng_seed)
+    pick = rng.choice(n, size=min(16, n), replace=False)
+    hand = HandModel()
+    with torch.no_grad():
+        out = hand(global_orient=torch.tensor(g["global_orient"][pick]), hand_pose=torch.tensor(g["hand_pose"][pick]),
+                   transl=torch.tensor(g["transl"][pick]))
+    panels = []
+    for j, i in enumerate(pick):
+        oid = str(g["object_id"][i])
+        mesh = load_object_mesh(d.objects_dir, oid)
+        hold = {1: ", on hold part", 0: ", off hold parts"}.get(int(g["on_hold_part"][i]), "")
+        panels.append(([(mesh.vertices, mesh.faces, (0.55, 0.65, 0.85)),
+                        (out.vertices[j].numpy(), hand.faces, (0.87, 0.68, 0.58))],
+                       look_rotation(25, 40 * j), f"{oid} ({g['kind'][i]}, {g['source'][i]}{hold})\n"
+                       f"pen {g['penetration_depth_cm'][i]:.2f} vol {g['intersection_volume_cm3'][i]:.1f} "
+                       f"sim {g['sim_displacement_6dir_cm'][i]:.1f}"))
+    render_sheet(panels, path, cols=4, cell=3.2, title=title)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--grasps", type=Path, default=ROOT / "data" / "grasps")
-    parser.add_argument("--objects", type=Path, default=ROOT / "data" / "objects")
+    parser.add_argument("--dataset", nargs="+", default=["data/grasps:data/objects",
+                                                         "data/grasps_everyday:data/objects_everyday"],
+                        metavar="GRASPS:OBJECTS")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "data_engine.md")
-    parser.add_argument("--sheet", type=Path, default=ROOT / "docs" / "images" / "grasp_sheet.png")
+    parser.add_argument("--images", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
+    datasets = []
+    for spec in args.dataset:
+        grasps, objects = spec.split(":")
+        datasets.append(Dataset(ROOT / grasps, ROOT / objects))
 
-    g = load_grasps(args.grasps)
-    manifest = {row["id"]: row for row in load_manifest(args.objects)}
-    history = json.loads((args.grasps / "synthesis_config.json").read_text())
-    history = history if isinstance(history, list) else [history]
-    config = history[-1]
-    stats = g["stats"]
-    n = len(g["object_id"])
-    objects_with = len(set(g["object_id"]))
-    # CPU time of the worker thread where recorded (wall time is inflated when the machine is shared)
-    seconds = sum(s.get("cpu_seconds", s["seconds"]) for s in stats)
-    evaluated = sum(s["accepted"] + sum(s["rejected"].values()) for s in stats)
-    optimised = sum(s["tried"] for s in stats)
-    reasons = Counter()
-    timing = Counter()
-    for s in stats:
-        reasons.update(s["rejected"])
-        timing.update(s.get("timing", {}))
-    train_total = sum(1 for r in manifest.values() if r["split"] == config.get("split", "train"))
-
+    grasps = sum(len(d.g["object_id"]) for d in datasets)
+    full = sum(s["accepted"] >= PER_OBJECT for d in datasets for s in d.stats)
+    with_any = sum(len(set(d.g["object_id"])) for d in datasets)
+    processed = sum(len(d.stats) for d in datasets)
+    train_total = sum(d.train_total for d in datasets)
+    shapes = sum(r["split"] == "train" for d in datasets for r in d.manifest.values())
+    cpu = sum(d.cpu(s) for d in datasets for s in d.stats)
+    rate = grasps / max(1e-9, cpu / 60)
     lines = [
-        "# Data engine report",
-        "",
-        "Generated by `python bench/data_engine_report.py` from the committed `data/grasps` (do not edit by hand).",
-        "",
-        "Synthesis command:",
-        "",
-        "```bash",
-        f"python -m training.synthesize --objects {config['objects'].strip('[]').strip(chr(39))} --split {config['split']} "
-        f"--per-object {config['per_object']} --out data/grasps --workers {config['workers']} "
-        f"--shard-size {config['shard_size']}",
-        "```",
-        "",
-        "## Size and throughput",
-        "",
-        "| measure | value |",
-        "|---|---|",
-        f"| objects processed | {len(stats)} of {train_total} training objects |",
-        f"| objects with accepted grasps | {objects_with} |",
-        f"| accepted grasps | {n} |",
-        f"| candidates optimised / checked | {optimised} / {evaluated} (checking stops once an object has "
-        f"{config['per_object']}) |",
-        f"| acceptance rate (accepted / checked) | {n / max(1, evaluated):.1%} |",
-        f"| worker time | {seconds / 60:.1f} CPU-minutes (one thread per worker; shards from before CPU timing "
-        f"count wall time, which overstates cost on a shared machine) |",
-        f"| throughput | {n / max(1e-9, seconds / 60):.2f} accepted grasps per CPU-minute |",
-        f"| time for all {train_total} training objects at this rate | "
-        f"{seconds / max(1, len(stats)) * train_total / 3600:.1f} CPU-hours "
-        f"({seconds / max(1, len(stats)) * train_total / 3600 / 2:.1f} h on this 2-core machine) |",
-        "",
-        "Where the time goes (share of worker time):",
-        "",
-        "| stage | share |",
-        "|---|---|",
-    ]
-    total_t = sum(timing.values()) or 1.0
-    lines += [f"| {k} | {v / total_t:.0%} |" for k, v in timing.most_common()]
-    lines += ["", "Rejections (first failed test):", "", "| reason | candidates |", "|---|---|"]
-    lines += [f"| {k} | {v} |" for k, v in reasons.most_common()]
+        "# Data engine report", "",
+        f"Generated by `python bench/data_engine_report.py --dataset {' '.join(args.dataset)}` "
+        "(do not edit by hand).", "", "Synthesis commands (each resumes where it stopped):", "", "```bash"]
+    for d in datasets:
+        c = d.history[-1]
+        lines.append(f"nice python -m training.synthesize --objects {c['objects'].strip('[]').strip(chr(39))} "
+                     f"--split {c['split']} --per-object {c['per_object']} --out "
+                     f"{d.grasps_dir.relative_to(ROOT)} --workers {c['workers']} --shard-size {c['shard_size']}"
+                     + (f" --mode {c['mode']}" if c.get("mode", "scratch") != "scratch" else ""))
+    lines += ["```", "", "## Size against the targets", "",
+              "| measure | now | target |", "|---|---|---|",
+              f"| accepted grasps | {grasps} | {TARGET_GRASPS} |",
+              f"| training objects with {PER_OBJECT}+ accepted grasps | {full} (any: {with_any}) | {TARGET_OBJECTS} |",
+              f"| training objects processed | {processed} of {train_total} | |",
+              f"| object shapes for the autoencoder (training splits of the corpora) | {shapes} | {TARGET_SHAPES} |",
+              f"| worker time | {cpu / 60:.0f} CPU-minutes ({cpu / 3600:.1f} CPU-hours) | |",
+              f"| throughput | {rate:.1f} accepted grasps per CPU-minute | |"]
+    missing = max(0, TARGET_GRASPS - grasps)
+    if missing:
+        lines.append(f"| time to the grasp target at this rate | {missing / rate / 60:.1f} CPU-hours "
+                     f"({missing / rate / 60:.1f} h with one background worker) | |")
+    lines.append("")
+    for d in datasets:
+        n, st = len(d.g["object_id"]), d.stats
+        checked = sum(d.checked(s) for s in st)
+        reasons, timing = Counter(), Counter()
+        for s in st:
+            reasons.update(s["rejected"])
+            timing.update(s.get("timing", {}))
+        total_t = sum(timing.values()) or 1.0
+        lines += [f"### `{d.grasps_dir.relative_to(ROOT)}` on `{d.objects_dir.relative_to(ROOT)}`", "",
+                  f"{len(st)} of {d.train_total} training objects processed, {len(set(d.g['object_id']))} with "
+                  f"grasps, {n} accepted of {checked} checked ({n / max(1, checked):.0%}); "
+                  f"{n / max(1e-9, sum(d.cpu(s) for s in st) / 60):.1f} accepted per CPU-minute. Sources: "
+                  + ", ".join(f"{k} {v}" for k, v in Counter(d.g["source"].tolist()).most_common()) + ".", "",
+                  "Time: " + ", ".join(f"{k} {v / total_t:.0%}" for k, v in timing.most_common()) + ". Rejections "
+                  "(first failed test): " + ", ".join(f"{k} {v}" for k, v in reasons.most_common()) + ".", ""]
 
-    lines += ["", "## Quality of accepted grasps", "",
+    lines += ["## Acceptance by family and by size", "",
+              "Objects processed so far; `with 8+`: objects that got all the grasps wanted; `accepted / checked`: "
+              "candidates that passed the acceptance among those checked (checking stops at 8 per object); "
+              "`on a hold part`: share of grasps whose contact centroid lies on a part people hold (handles, grips, "
+              "bodies), on objects with part labels.", ""]
+    lines += table_by(datasets, lambda r: r["family"], "By family")
+    lines += table_by(datasets, size_class, "By object size (longest side)", [s[0] for s in SIZES])
+
+    g = {k: np.concatenate([d.g[k] for d in datasets]) for k in (
+        "penetration_depth_cm", "intersection_volume_cm3", "sim_displacement_6dir_cm", "limit_violation_deg",
+        "digits_in_contact", "kind", "keypoints", "object_id", "source")}
+    lines += ["## Quality of accepted grasps", "",
               "| metric | mean | median | p90 | p99 | max | unit |", "|---|---|---|---|---|---|---|",
               f"| penetration depth | {stats_table(g['penetration_depth_cm'], 'cm')} |",
               f"| intersection volume (1 mm grid) | {stats_table(g['intersection_volume_cm3'], 'cm^3')} |",
@@ -104,48 +196,37 @@ def main(argv=None):
     digits = g["digits_in_contact"]
     count = Counter(digits.sum(1).tolist())
     lines += ["Digits in contact: " + ", ".join(f"{k}: {count[k]}" for k in sorted(count)) + "; per digit: "
-              + ", ".join(f"{d} {digits[:, i].mean():.0%}" for i, d in enumerate(DIGITS)) + ".", ""]
-    kinds = Counter(g["kind"].tolist())
-    lines += ["Grasp types aimed for: " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()) + ".", ""]
+              + ", ".join(f"{d} {digits[:, i].mean():.0%}" for i, d in enumerate(DIGITS)) + ".", "",
+              "Grasp types: " + ", ".join(f"{k} {v}" for k, v in Counter(g["kind"].tolist()).most_common()) + ".",
+              ""]
 
-    lines += ["## Diversity per object family", "",
-              "k-means (k = 20, fewer when a family has fewer grasps) entropy over canonical 21-keypoint poses "
-              "(`jhod_core.metrics.diversity`; max ln 20 = 3.00).", "",
+    lines += ["## Diversity per family", "",
+              "k-means (k = 20) entropy over canonical 21-keypoint poses (`jhod_core.metrics.diversity`; max ln 20 = "
+              "3.00), for families with at least 40 grasps.", "",
               "| family | objects | grasps | entropy | cluster size (cm) |", "|---|---|---|---|---|"]
     by_family = defaultdict(list)
-    for i, oid in enumerate(g["object_id"]):
-        by_family[manifest[str(oid)]["family"]].append(i)
+    offset = 0
+    for d in datasets:
+        for i, oid in enumerate(d.g["object_id"]):
+            by_family[d.manifest[str(oid)]["family"]].append(offset + i)
+        offset += len(d.g["object_id"])
     for family, idx in sorted(by_family.items()):
         objs = len({str(g["object_id"][i]) for i in idx})
-        if len(idx) < 2 * 20:  # with fewer grasps than ~2 per cluster the entropy only counts grasps
+        if len(idx) < 40:
             lines += [f"| {family} | {objs} | {len(idx)} | n/a (< 40 grasps) | n/a |"]
             continue
         ent, size = diversity(g["keypoints"][idx], seed=0)
         lines += [f"| {family} | {objs} | {len(idx)} | {ent:.2f} | {size:.2f} |"]
     ent, size = diversity(g["keypoints"], seed=0)
-    lines += [f"| **all** | {objects_with} | {n} | {ent:.2f} | {size:.2f} |", ""]
+    lines += [f"| **all** | {len(set(g['object_id']))} | {len(g['object_id'])} | {ent:.2f} | {size:.2f} |", ""]
 
-    # picture sheet: random accepted grasps on random objects (seeded, not picked)
-    rng = np.random.default_rng(0)
-    pick = rng.choice(n, size=min(16, n), replace=False)
-    hand = HandModel()
-    with torch.no_grad():
-        out = hand(global_orient=torch.tensor(g["global_orient"][pick]), hand_pose=torch.tensor(g["hand_pose"][pick]),
-                   transl=torch.tensor(g["transl"][pick]))
-    panels = []
-    for j, i in enumerate(pick):
-        oid = str(g["object_id"][i])
-        mesh = load_object_mesh(args.objects, oid)
-        verts = out.vertices[j].numpy()
-        # look at the hand from its back-ish side so the object is not hiding the fingers
-        panels.append(([(mesh.vertices, mesh.faces, (0.55, 0.65, 0.85)), (verts, hand.faces, (0.87, 0.68, 0.58))],
-                       look_rotation(25, 40 * j), f"{oid} ({g['kind'][i]})\n"
-                       f"pen {g['penetration_depth_cm'][i]:.2f} vol {g['intersection_volume_cm3'][i]:.1f} "
-                       f"sim {g['sim_displacement_6dir_cm'][i]:.1f}"))
-    render_sheet(panels, args.sheet, cols=4, cell=3.2, title="Random accepted synthetic grasps (seed 0)")
-    lines += ["## Picture sheet", "", f"![random accepted grasps](images/{args.sheet.name})", "",
-              "16 grasps drawn at random (seed 0) from the accepted set; labels: penetration cm, "
-              "intersection volume cm^3, 6-direction simulation displacement cm.", ""]
+    lines += ["## Picture sheets", ""]
+    for k, d in enumerate(datasets):
+        name = "grasp_sheet.png" if k == 0 else f"grasp_sheet_{d.grasps_dir.name}.png"
+        picture_sheet(d, args.images / name, f"Random accepted grasps, {d.grasps_dir.name} (seed 0)")
+        lines += [f"![random accepted grasps of {d.grasps_dir.name}](images/{name})", ""]
+    lines += ["16 grasps per dataset drawn at random (seed 0); labels: object, grasp type, source, hold part, "
+              "penetration cm, intersection volume cm^3, 6-direction simulation displacement cm.", ""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -94,6 +94,21 @@ def tiny_specs():
     return plan_corpus(0, 1, random_indices=[0, 1], named=[], families=["box", "mug", "torus"])
 
 
+def test_points_are_split_into_files_of_bounded_size_and_read_back_whole(tmp_path, monkeypatch):
+    specs = tiny_specs()
+    build_corpus(tmp_path, specs, seed=0, workers=1, progress=False)
+    whole = load_object_points(tmp_path)
+    monkeypatch.setattr(corpus, "POINTS_PER_FILE", 2)
+    (tmp_path / "points.npz").unlink()
+    build_corpus(tmp_path, specs, seed=0, workers=1, progress=False)
+    assert [p.name for p in corpus.points_files(tmp_path)] == ["points.npz", "points_1.npz", "points_2.npz"]
+    for a, b in zip(whole, load_object_points(tmp_path)):
+        np.testing.assert_array_equal(a, b)
+    monkeypatch.setattr(corpus, "POINTS_PER_FILE", 4)  # fewer files next time: no stale chunk is left behind
+    build_corpus(tmp_path, specs, seed=0, workers=1, progress=False)
+    assert [p.name for p in corpus.points_files(tmp_path)] == ["points.npz", "points_1.npz"]
+
+
 def test_build_resume_and_loaders(tmp_path):
     specs = tiny_specs()
     first = build_corpus(tmp_path, specs, seed=0, workers=1, progress=False)

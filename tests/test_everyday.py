@@ -8,7 +8,8 @@ from training.data.everyday import FAMILIES, make_everyday
 # families whose people hold them somewhere and never elsewhere: (held parts, never-held parts)
 LABELLED = {"kitchen_knife": ({"handle"}, {"blade"}), "hammer": ({"handle"}, {"head"}),
             "screwdriver": ({"handle"}, {"shaft"}), "frying_pan": ({"handle"}, {"pan"}),
-            "bottle_v2": ({"body"}, {"cap"}), "brush": ({"handle"}, {"head"})}
+            "bottle_v2": ({"body"}, {"cap"}), "brush": ({"handle"}, {"head"}),
+            "wrench": ({"shaft"}, {"jaw", "ring"}), "cutlery": ({"handle"}, {"tines"})}  # cutlery seed 0: a fork
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))

@@ -7,7 +7,8 @@
 * ``manifest.csv``: one row per object, columns ``MANIFEST_COLUMNS`` (split, licence, size...);
 * ``points.npz``: ``ids`` (N,) unicode, ``points`` and ``normals`` (N, 2048, 3) float16: a seeded
   area-uniform surface sample per object (``jhod_core.geometry.sampling.sample_surface``), stored
-  grouped by mesh face because that halves the file. Read it with ``load_object_points`` (random
+  grouped by mesh face because that halves the file; beyond ``POINTS_PER_FILE`` objects the rest follow in
+  ``points_1.npz``, ``points_2.npz``... (each file stays well under 50 MB). Read it with ``load_object_points`` (random
   order again); reading the raw arrays, never take the first k points as a subsample;
 * ``skipped.csv``: objects that could not be used, with the reason (also logged);
 * ``corpus.json``: the build parameters, so that a resumed build cannot mix two seeds.
@@ -430,8 +431,10 @@ def load_object_points(root: str | os.PathLike) -> tuple[np.ndarray, np.ndarray,
     order (the file stores them grouped by face): any prefix is a valid smaller sample. Stored as
     float16: rounding error <= 3.1e-5 m for |coordinate| < 0.125 m, <= 6.1e-5 m below 0.25 m.
     """
-    with np.load(Path(root) / "points.npz") as data:
-        ids, points, normals = data["ids"], data["points"], data["normals"]
+    chunks = [_load_points_file(path) for path in points_files(root)]
+    if not chunks:
+        raise FileNotFoundError(f"no points.npz in {root}: build the corpus first (python -m training.data.corpus)")
+    ids, points, normals = (np.concatenate(column) for column in zip(*chunks))
     order = np.stack([np.random.default_rng(stable_seed("order", i)).permutation(points.shape[1]) for i in ids])
     take = functools.partial(np.take_along_axis, indices=order[..., None], axis=1)
     return ids, take(points).astype(np.float32), take(normals).astype(np.float32)
@@ -444,25 +447,48 @@ def split_ids(root: str | os.PathLike, split: str) -> list[str]:
     return [row["id"] for row in load_manifest(root) if row["split"] == split]
 
 
+POINTS_PER_FILE = 2000  # objects per points file: ~25 MB compressed
+
+
+def points_files(root: str | os.PathLike) -> list[Path]:
+    """``points.npz`` then ``points_1.npz``, ``points_2.npz``... as far as they go."""
+    files, k = [], 0
+    while (path := Path(root) / ("points.npz" if k == 0 else f"points_{k}.npz")).exists():
+        files.append(path)
+        k += 1
+    return files
+
+
+def _load_points_file(path: Path):
+    with np.load(path) as data:
+        return data["ids"], data["points"], data["normals"]
+
+
 def _write_points(out: Path, ids: list[str], fresh: dict, n_points: int) -> None:
-    """Write points.npz: the samples of objects built in this run, the others resampled from their PLY.
+    """Write points.npz (and points_<k>.npz): the samples of objects built in this run, the others resampled from
+    their PLY.
 
     Resampling gives exactly the samples of a fresh build (they are a function of the file and the
     id). An older points.npz is never reused: a killed run can leave it older than rebuilt meshes.
     """
-    points = np.empty((len(ids), n_points, 3), np.float16)
-    normals = np.empty((len(ids), n_points, 3), np.float16)
-    for k, object_id in enumerate(ids):
-        if object_id in fresh:
-            points[k], normals[k] = fresh[object_id]
-        else:
-            points[k], normals[k] = sample_object_points(load_object_mesh(out, object_id), object_id, n_points)
     width = max((len(i) for i in ids), default=1)
+    chunks = max(1, -(-len(ids) // POINTS_PER_FILE))
+    for k in range(chunks):
+        part = ids[k * POINTS_PER_FILE:(k + 1) * POINTS_PER_FILE]
+        points = np.empty((len(part), n_points, 3), np.float16)
+        normals = np.empty((len(part), n_points, 3), np.float16)
+        for j, object_id in enumerate(part):
+            if object_id in fresh:
+                points[j], normals[j] = fresh[object_id]
+            else:
+                points[j], normals[j] = sample_object_points(load_object_mesh(out, object_id), object_id, n_points)
 
-    def npz(handle):
-        np.savez_compressed(handle, ids=np.array(ids, dtype=f"<U{width}"), points=points, normals=normals)
+        def npz(handle, part=part, points=points, normals=normals):
+            np.savez_compressed(handle, ids=np.array(part, dtype=f"<U{width}"), points=points, normals=normals)
 
-    _atomic_write(out / "points.npz", npz, binary=True)
+        _atomic_write(out / ("points.npz" if k == 0 else f"points_{k}.npz"), npz, binary=True)
+    for stale in points_files(out)[chunks:]:  # a corpus that shrank
+        stale.unlink()
 
 
 @dataclass

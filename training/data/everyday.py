@@ -420,6 +420,102 @@ def make_spray_bottle(rng: np.random.Generator) -> PartedObject:
                      Part("trigger", trigger, HOLD)])
 
 
+# --------------------------------------------------------------------------- more tools, tableware, food
+
+def make_wrench(rng: np.random.Generator) -> PartedObject:
+    """Spanner 12-30 cm: a flat shaft (held) with an open jaw at one end and a ring at the other (not held)."""
+    length = rng.uniform(0.12, 0.30)
+    width, thickness = length * rng.uniform(0.08, 0.11), rng.uniform(0.004, 0.008)
+    shaft = _rotate(_slab(length, width, thickness, width / 3), -np.pi / 2, [0, 1, 0])  # along +z
+    head_r = width * rng.uniform(0.9, 1.2)
+    jaw = _rotate(_tube(head_r, -thickness * 0.6, thickness * 0.6, sections=24), np.pi / 2, [0, 1, 0])  # flat in yz
+    gap = trimesh.creation.box(extents=[thickness * 4, head_r * 0.9, head_r * 2])
+    jaw = _boolean("difference", [_move(jaw, [0.0, 0.0, length]), _move(gap, [0.0, 0.0, length + head_r * 0.6])])
+    ring = _torus(head_r * 0.7, head_r * 0.3, n_u=28, n_v=10, minor_scale=(1.0, thickness / (head_r * 0.6)))
+    ring = _rotate(ring, np.pi / 2, [0, 1, 0])  # flat in yz like the shaft
+    return assemble([Part("shaft", shaft, HOLD), Part("jaw", jaw, NO_HOLD), Part("ring", ring, NO_HOLD)])
+
+
+def make_cutlery(rng: np.random.Generator) -> PartedObject:
+    """Fork, spoon or table knife 15-24 cm: a flat handle (held) and tines, a bowl or a blade (not held)."""
+    handle_len = rng.uniform(0.09, 0.13)
+    width, thickness = rng.uniform(0.012, 0.02), rng.uniform(0.003, 0.005)
+    handle = _rotate(_slab(handle_len, width, thickness, width / 3, rng.uniform(0.45, 0.7)), -np.pi / 2, [0, 1, 0])
+    kind = rng.integers(3)
+    z0 = handle_len - 0.005
+    if kind == 0:  # fork: a neck widening into a head with four tines
+        head_w, tine_len = rng.uniform(0.022, 0.028), rng.uniform(0.03, 0.045)
+        pieces = [_move(trimesh.creation.box(extents=[0.002, head_w, 0.02]), [0.0, 0.0, z0 + 0.01])]
+        for k in range(4):
+            tine = trimesh.creation.box(extents=[0.002, head_w / 7, tine_len])
+            pieces.append(_move(tine, [0.0, (k - 1.5) * head_w * 2 / 7, z0 + 0.018 + tine_len / 2]))
+        head, name = _boolean("union", pieces), "tines"
+    elif kind == 1:  # spoon bowl
+        a = rng.uniform(0.02, 0.03)
+        head = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+        head.apply_scale([rng.uniform(0.006, 0.01), a * rng.uniform(0.65, 0.8), a])
+        head, name = _move(head, [0.0, 0.0, z0 + a * 0.85]), "bowl"
+    else:  # table knife blade
+        blade = _slab(rng.uniform(0.08, 0.11), rng.uniform(0.014, 0.02), 0.002, 0.006, 0.7)
+        head, name = _move(_rotate(blade, -np.pi / 2, [0, 1, 0]), [0.0, 0.0, z0]), "blade"
+    return assemble([Part("handle", handle, HOLD), Part(name, head, NO_HOLD)])
+
+
+def make_pitcher(rng: np.random.Generator) -> PartedObject:
+    """Jug or pitcher 15-25 cm tall, 9-15 cm across, with a tall loop handle: held by the handle or the body."""
+    height = rng.uniform(0.15, 0.25)
+    r_bottom = rng.uniform(0.045, 0.075)
+    outer, cavity = _vessel(r_bottom, r_bottom * rng.uniform(0.85, 1.1), height, rng.uniform(0.004, 0.006),
+                            rng.uniform(0.006, 0.01))
+    major = height * rng.uniform(0.25, 0.32)
+    handle = _torus(major, rng.uniform(0.006, 0.009), n_u=36, n_v=12, minor_scale=(rng.uniform(0.7, 1.0), 1.4))
+    handle.apply_scale([1.0, 1.0, rng.uniform(1.2, 1.5)])  # taller than wide
+    _rotate(handle, np.pi / 2, [1, 0, 0])
+    _move(handle, [r_bottom * 1.0 + major * 0.35, 0.0, height * rng.uniform(0.5, 0.6)])
+    return assemble([Part("body", outer, HOLD), Part("handle", handle, HOLD)], subtract=[cavity])
+
+
+def make_fruit(rng: np.random.Generator) -> PartedObject:
+    """Fruit and vegetables 5-22 cm: apple or orange (round), pear, lemon, banana (a bent tapered tube), held anywhere."""
+    kind = rng.integers(4)
+    if kind == 3:  # banana: a tapered tube bent along an arc
+        length, radius = rng.uniform(0.14, 0.22), rng.uniform(0.016, 0.022)
+        bend = rng.uniform(0.6, 1.1)  # radians over the length
+        t = np.linspace(0, 1, 16)
+        rings, n_seg = [], 14
+        ang = np.linspace(0, 2 * np.pi, n_seg, endpoint=False)
+        arc_r = length / bend
+        for u in t:
+            a = (u - 0.5) * bend
+            centre = np.array([arc_r * (1 - np.cos(a)), 0.0, arc_r * np.sin(a)])
+            tangent = np.array([np.sin(a), 0.0, np.cos(a)])
+            normal = np.array([np.cos(a), 0.0, -np.sin(a)])
+            r = radius * (0.35 + 0.65 * np.sin(np.pi * u) ** 0.5)
+            ring = centre + r * (np.cos(ang)[:, None] * normal + np.sin(ang)[:, None] * np.array([0.0, 1.0, 0.0]))
+            rings.append(ring)
+            del tangent
+        from .procedural import _closed_grid
+
+        rings = np.array(rings)
+        body = _closed_grid(rings[1:-1], rings[0].mean(0), rings[-1].mean(0))
+        return assemble([Part("body", _finish(body), HOLD)])
+    size = rng.uniform(0.05, 0.12) if kind < 2 else rng.uniform(0.07, 0.13)
+    if kind == 0:  # apple / orange / melon-ish sphere, slightly squashed
+        body = trimesh.creation.icosphere(subdivisions=3, radius=size / 2)
+        body.apply_scale([1.0, rng.uniform(0.92, 1.0), rng.uniform(0.85, 1.0)])
+    elif kind == 1:  # lemon: an elongated ellipsoid with pointed ends
+        body = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+        v = body.vertices
+        v[:, 2] *= 1.0 + 0.25 * np.clip(np.abs(v[:, 2]) - 0.7, 0, None) / 0.3
+        body.apply_scale([size * 0.35, size * 0.35, size * 0.5])
+    else:  # pear: a small sphere on a bigger one
+        low = trimesh.creation.icosphere(subdivisions=3, radius=size * 0.33)
+        high = trimesh.creation.icosphere(subdivisions=2, radius=size * 0.22)  # turned: no coincident vertices
+        high = _move(_rotate(high, 0.3, [1, 1, 0]), [0.0, 0.0, size * 0.38])
+        return assemble([Part("body", _boolean("union", [low, high]), HOLD)])
+    return assemble([Part("body", _finish(body), HOLD)])
+
+
 FAMILIES: dict[str, Callable[[np.random.Generator], PartedObject]] = {
     "kitchen_knife": make_kitchen_knife,
     "hammer": make_hammer,
@@ -443,6 +539,10 @@ FAMILIES: dict[str, Callable[[np.random.Generator], PartedObject]] = {
     "dish": make_dish,
     "ring": make_ring,
     "spray_bottle": make_spray_bottle,
+    "wrench": make_wrench,
+    "cutlery": make_cutlery,
+    "pitcher": make_pitcher,
+    "fruit": make_fruit,
 }
 
 

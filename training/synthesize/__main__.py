@@ -4,10 +4,17 @@
 
 `--objects` is a corpus folder (with manifest.csv, see training.data.corpus) or mesh files. Objects
 are grouped into shards of `--shard-size`; each shard is written atomically to
-`OUT/shards/shard_XXXXX.npz` (see training.data.grasps for the format), so a killed run restarts
-where it stopped and never redoes or loses a finished shard. Each object's random stream comes from
+`OUT/shards/shard_XXXXX.npz` (see training.data.grasps for the format); a restarted run skips the objects
+finished shards cover (by id, so the corpus may grow between starts) and never redoes or loses a finished shard. Each object's random stream comes from
 (--seed, object id): the same command gives the same grasps. Unusable meshes are skipped with the
 reason logged to OUT/skipped.log and stored in the shard.
+
+`--mode bootstrap` polishes the shipped model's proposals instead of optimising from scratch (`mix`: half of each
+object's grasps from each); the same acceptance decides, and each grasp records its source.
+
+`--executor ray [--address HOST:PORT]` runs the same shards as Ray tasks (one CPU each) on a cluster; the corpus
+must be readable at the same path on every node (a shared filesystem), and the driver writes the shards, so only
+it needs the output folder. Without `--address` a local Ray instance is started.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from training.synthesize.worker import synthesize_shard
+from training.synthesize.worker import MODES, shard_summary, synthesize_objects, synthesize_shard
 
 
 def list_objects(sources: list[str], split: str | None, limit: int | None) -> list[tuple[str, str]]:
@@ -43,6 +50,23 @@ def list_objects(sources: list[str], split: str | None, limit: int | None) -> li
     return items[:limit] if limit else items
 
 
+def _shard_files(shard_dir: Path) -> list[Path]:
+    return sorted(p for p in shard_dir.glob("shard_*.npz") if p.stem.split("_")[1].isdigit())
+
+
+def finished_objects(shard_dir: Path) -> set[str]:
+    """Ids of the objects a finished shard already covers (grasped or skipped). Resuming by id, not by shard
+    number, keeps a run correct when the corpus grows between starts: nothing is redone, nothing is missed."""
+    import numpy as np
+
+    done = set()
+    for path in _shard_files(shard_dir):
+        with np.load(path, allow_pickle=False) as z:
+            done.update(s["object_id"] for s in json.loads(str(z["stats"])))
+            done.update(str(i) for i in z["skipped_id"])
+    return done
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", nargs="+", required=True, help="corpus folder(s) or mesh files")
@@ -53,7 +77,13 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=16, help="candidates optimised together")
     parser.add_argument("--steps", type=int, default=200, help="optimiser steps")
     parser.add_argument("--shard-size", type=int, default=4, help="objects per shard")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="local processes (local executor; one torch thread each)")
+    parser.add_argument("--mode", choices=MODES, default="scratch",
+                        help="scratch: optimise from hands placed around the object; bootstrap: polish the shipped "
+                             "model's proposals; mix: half of each")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local")
+    parser.add_argument("--address", default=None, help="Ray cluster address (ray executor; default: start one here)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
@@ -61,17 +91,15 @@ def main(argv=None) -> int:
     objects = list_objects(args.objects, args.split, args.limit)
     shard_dir = args.out / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
-    jobs = []
-    for k in range(0, len(objects), args.shard_size):
-        path = shard_dir / f"shard_{k // args.shard_size:05d}.npz"
-        if path.exists():
-            continue  # finished earlier: never redone
-        jobs.append(dict(objects=objects[k:k + args.shard_size], path=str(path), seed=args.seed,
-                         per_object=args.per_object, rounds=args.rounds, batch=args.batch, steps=args.steps,
-                         vhacd_cache=str(args.out / "vhacd_cache")))
-    total_shards = (len(objects) + args.shard_size - 1) // args.shard_size
-    print(f"{len(objects)} objects in {total_shards} shards; {total_shards - len(jobs)} already done, "
-          f"{len(jobs)} to go with {args.workers} worker(s)", file=sys.stderr)
+    done = finished_objects(shard_dir)
+    todo = [item for item in objects if item[0] not in done]
+    first = max((int(p.stem.split("_")[1]) + 1 for p in _shard_files(shard_dir)), default=0)
+    jobs = [{"objects": todo[k:k + args.shard_size],
+             "path": str(shard_dir / f"shard_{first + k // args.shard_size:05d}.npz"), "seed": args.seed, "per_object": args.per_object, "rounds": args.rounds, "batch": args.batch,
+             "steps": args.steps, "mode": args.mode, "vhacd_cache": str(args.out / "vhacd_cache")}
+            for k in range(0, len(todo), args.shard_size)]
+    print(f"{len(objects)} objects; {len(objects) - len(todo)} done in earlier shards, {len(todo)} to go in "
+          f"{len(jobs)} shard(s) with {args.workers} worker(s)", file=sys.stderr)
     # every (re)start appends its arguments: shards written by earlier starts keep their record
     history_file = args.out / "synthesis_config.json"
     history = json.loads(history_file.read_text()) if history_file.exists() else []
@@ -85,7 +113,7 @@ def main(argv=None) -> int:
     t0, accepted = time.time(), 0
     bar = tqdm(total=len(jobs), unit="shard", file=sys.stderr)
     log = open(args.out / "skipped.log", "a")
-    results = _map(jobs, args.workers)
+    results = _map_ray(jobs, args.address, args.workers) if args.executor == "ray" else _map(jobs, args.workers)
     for res in results:
         accepted += res["accepted"]
         for object_id, reason in res["skipped"]:
@@ -120,6 +148,27 @@ def _map(jobs, workers):
             except BrokenProcessPool:
                 print(f"warning: a worker died; restarting the pool for {len(pending)} shard(s)", file=sys.stderr)
     raise SystemExit("error: workers keep dying (out of memory?); rerun to resume")
+
+
+def _map_ray(jobs, address, workers):
+    """Results as shards finish, computed by Ray tasks (1 CPU each) and written here, atomically, by the driver."""
+    try:
+        import ray
+    except ImportError:
+        raise SystemExit("error: --executor ray needs Ray: pip install 'ray>=2.9'") from None
+    from training.data.grasps import save_shard
+
+    if not ray.is_initialized():
+        ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                 log_to_driver=False)
+    task = ray.remote(num_cpus=1, max_retries=2)(synthesize_objects)
+    pending = {task.remote(job): job for job in jobs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        job = pending.pop(done[0])
+        shard = ray.get(done[0])
+        save_shard(job["path"], **shard, seed=job["seed"])
+        yield shard_summary(job, shard)
 
 
 if __name__ == "__main__":

@@ -163,36 +163,48 @@ class GraspSynthesizer:
 
     # -- optimisation -----------------------------------------------------------------------------
     def run(self, mesh: trimesh.Trimesh, seed: int, sdf: SDFGrid | None = None, batch: int | None = None,
-            hold_faces: np.ndarray | None = None):
-        """``hold_faces`` (F,) bool: the faces of the parts people hold (everyday objects); most hands start there."""
+            hold_faces: np.ndarray | None = None, init: dict | None = None, steps: int | None = None):
+        """``hold_faces`` (F,) bool: the faces of the parts people hold (everyday objects); most hands start there.
+
+        ``init``: polish given grasps instead (``global_orient``, ``transl``, ``hand_pose`` arrays, e.g. a model's
+        proposals; the data engine's bootstrapped mode): each keeps its own finger pose as its prior, the pads that
+        already touch (within 1 cm) are the ones pulled on, and the penetration terms apply at full weight from the
+        start. ``steps`` overrides the configured number of steps."""
         cfg = self.cfg
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
-        n = batch or cfg.batch
+        n = len(init["transl"]) if init is not None else (batch or cfg.batch)
+        steps = steps or cfg.steps
         sdf = sdf or SDFGrid(mesh, resolution=cfg.sdf_resolution, seed=seed)
         surface, _, _ = sample_surface(mesh, 2048, seed=seed)
         obj_pts = torch.tensor(surface[farthest_point_sampling(surface, 512, seed=seed)], dtype=torch.float32)
-        kinds = list(rng.choice(GRASP_TYPES, size=n, p=TYPE_PROBABILITIES))
-        active = self.active_mask(kinds, rng)
         anchors = hold = None
-        if hold_faces is not None and np.any(hold_faces):
-            faces = np.asarray(mesh.faces)[np.asarray(hold_faces, dtype=bool)]
-            points, normals, _ = sample_triangles(mesh.vertices, faces, 512, seed=seed)
-            anchors = (points, normals)
-        rot0, tr0, pose0, on_part = self.initial_params(surface, kinds, rng, anchors)
-        if anchors is not None:
-            hold = (torch.tensor(anchors[0][::4], dtype=torch.float32), torch.tensor(on_part, dtype=torch.float32))
-        prior = torch.tensor(np.array([pose_from_angles(np.deg2rad(_type_angles_deg(k, rng)), self.frames)
-                                       for k in kinds]), dtype=torch.float32)
+        if init is not None:
+            rot0, tr0, pose0 = (np.asarray(init[k], dtype=np.float64) for k in ("global_orient", "transl", "hand_pose"))
+            active, kinds = self._touching_pads(rot0, tr0, pose0, sdf)
+            prior = torch.tensor(pose0, dtype=torch.float32)
+        else:
+            kinds = list(rng.choice(GRASP_TYPES, size=n, p=TYPE_PROBABILITIES))
+            active = self.active_mask(kinds, rng)
+            if hold_faces is not None and np.any(hold_faces):
+                faces = np.asarray(mesh.faces)[np.asarray(hold_faces, dtype=bool)]
+                points, normals, _ = sample_triangles(mesh.vertices, faces, 512, seed=seed)
+                anchors = (points, normals)
+            rot0, tr0, pose0, on_part = self.initial_params(surface, kinds, rng, anchors)
+            if anchors is not None:
+                hold = (torch.tensor(anchors[0][::4], dtype=torch.float32),
+                        torch.tensor(on_part, dtype=torch.float32))
+            prior = torch.tensor(np.array([pose_from_angles(np.deg2rad(_type_angles_deg(k, rng)), self.frames)
+                                           for k in kinds]), dtype=torch.float32)
         rot = torch.tensor(rot0, dtype=torch.float32, requires_grad=True)
         tr = torch.tensor(tr0, dtype=torch.float32, requires_grad=True)
         pose = torch.tensor(pose0, dtype=torch.float32, requires_grad=True)
         opt = torch.optim.Adam([{"params": [rot], "lr": cfg.lr_rot}, {"params": [tr], "lr": cfg.lr_transl},
                                 {"params": [pose], "lr": cfg.lr_pose}])
         self._near = None
-        for step in range(cfg.steps):
+        for step in range(steps):
             self._step = step
-            ramp = min(1.0, 0.2 + step / (0.5 * cfg.steps))
+            ramp = 1.0 if init is not None else min(1.0, 0.2 + step / (0.5 * steps))
             energy, _ = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=ramp, hold=hold)
             opt.zero_grad()
             energy.sum().backward()
@@ -203,6 +215,30 @@ class GraspSynthesizer:
         return {"global_orient": rot.detach().numpy(), "transl": tr.detach().numpy(),
                 "hand_pose": pose.detach().numpy(), "kind": np.array(kinds),
                 **{k: v.numpy() for k, v in terms.items()}}
+
+    def _touching_pads(self, rot, tr, pose, sdf, within_cm: float = 1.0):
+        """(active pads (n, C) float, grasp types): the pads of given grasps within ``within_cm`` of the surface
+        (at least the thumb tip and one other fingertip, so the closure term has something to hold), and the type
+        their digits suggest: power (palm or 4+ digits), pinch (2 digits), else precision."""
+        with torch.no_grad():
+            out = self.hand(global_orient=torch.tensor(rot, dtype=torch.float32),
+                            hand_pose=torch.tensor(pose, dtype=torch.float32),
+                            transl=torch.tensor(tr, dtype=torch.float32))
+            near = (sdf(out.vertices[:, self.contact_ids]) * 100 <= within_cm).numpy()
+        tips = {f: FINGER_JOINTS[f][-1] for f in FINGERS}
+        near[:, np.isin(self.contact_joint, [tips["thumb"], tips["index"]])] |= ~near.any(1, keepdims=True)
+        kinds = []
+        for row in near:
+            touched = {f for f in FINGERS if row[np.isin(self.contact_joint, FINGER_JOINTS[f])].any()}
+            if not {"thumb"} & touched:
+                row[self.contact_joint == tips["thumb"]] = True
+                touched.add("thumb")
+            if len(touched) < 2:
+                row[self.contact_joint == tips["index"]] = True
+                touched.add("index")
+            palm = row[self.contact_joint == 0].any()
+            kinds.append("power" if palm or len(touched) >= 4 else "pinch" if len(touched) == 2 else "precision")
+        return torch.tensor(near, dtype=torch.float32), kinds
 
     def energy(self, rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=None):
         """Per-candidate energy and its terms. ``hold`` = (points (H, 3) on the parts people hold, (B,) weights):

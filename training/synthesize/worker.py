@@ -16,8 +16,31 @@ def object_seed(seed: int, object_id: str) -> int:
     return int.from_bytes(hashlib.sha1(f"{seed}:{object_id}".encode()).digest()[:4], "little")
 
 
+MODES = ("scratch", "bootstrap", "mix")
+POLISH_STEPS = 60  # optimiser steps on a model proposal (bootstrapped mode); from scratch it takes --steps
+
+
 def synthesize_shard(job: dict) -> dict:
-    """Worker: all objects of one shard -> arrays written atomically to job['path']."""
+    """Worker: all objects of one shard -> arrays written atomically to job['path']; returns a summary."""
+    from training.data.grasps import save_shard
+
+    shard = synthesize_objects(job)
+    save_shard(job["path"], **shard, seed=job["seed"])
+    return shard_summary(job, shard)
+
+
+def shard_summary(job: dict, shard: dict) -> dict:
+    return {"path": job["path"], "accepted": len(shard["records"]), "objects": len(job["objects"]),
+            "skipped": shard["skipped"]}
+
+
+def synthesize_objects(job: dict) -> dict:
+    """The accepted grasps of one shard's objects: ``records``, ``skipped``, ``stats`` (what ``save_shard`` takes).
+
+    ``job["mode"]``: ``scratch`` (default) optimises hands started around the object; ``bootstrap`` polishes the
+    shipped model's proposals (``POLISH_STEPS`` steps) and falls back to scratch rounds for an object where the
+    model's proposals were not enough; ``mix`` takes at most half of each object's grasps from the model, the rest
+    from scratch. The same acceptance decides for every source; each record says which made it (``source``)."""
     import torch
 
     torch.set_num_threads(1)
@@ -25,11 +48,12 @@ def synthesize_shard(job: dict) -> dict:
     from jhod_core.geometry.mesh import load_mesh, validate_mesh
     from jhod_core.hand.regions import finger_vertex_ids
     from training.data.corpus import EVERYDAY_SIZE
-    from training.data.grasps import save_shard
-    from training.synthesize.accept import check_grasp, contact_on_hold_part
     from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
     from training.synthesize.sdf_grid import SDFGrid
 
+    mode = job.get("mode", "scratch")
+    if mode not in MODES:
+        raise ValueError(f"synthesis mode must be one of {', '.join(MODES)}, got {mode!r}")
     cfg = SynthesisConfig(batch=job["batch"], steps=job["steps"])
     syn = _worker_cache.get("syn")
     if syn is None or syn.cfg != cfg:
@@ -44,54 +68,99 @@ def synthesize_shard(job: dict) -> dict:
         except (JHODError, OSError, ValueError) as exc:
             skipped.append((object_id, str(exc)))
             continue
-        accepted, reasons, tried = [], {}, 0
-        timing = {"load": time.perf_counter() - t0, "sdf": 0.0, "optimise": 0.0, "checks": 0.0, "simulation": 0.0,
-                  "volume": 0.0}
+        accepted, reasons = [], {}
+        tried = {"optimiser": 0, "model": 0}
+        timing = {"load": time.perf_counter() - t0, "sdf": 0.0, "propose": 0.0, "optimise": 0.0, "checks": 0.0,
+                  "simulation": 0.0, "volume": 0.0}
         hold_faces = _hold_faces(mesh_path, len(mesh.faces))
         rng_seed = object_seed(job["seed"], object_id)
         t = time.perf_counter()
         sdf = SDFGrid(mesh, resolution=cfg.sdf_resolution, seed=rng_seed)
         timing["sdf"] = time.perf_counter() - t
+        model_rounds = 0
         for round_ in range(job["rounds"]):
             if len(accepted) >= job["per_object"]:
                 break
+            source = _round_source(mode, round_, job["rounds"], accepted, job["per_object"])
+            limit = job["per_object"]
+            if source == "model" and mode == "mix":  # the model makes at most half of an object's grasps
+                limit = min(limit, len(accepted) + (limit + 1) // 2 - sum(a["source"] == "model" for a in accepted))
             t = time.perf_counter()
-            result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf, hold_faces=hold_faces)
+            if source == "model":
+                proposals = _model_proposals(mesh, job["batch"], rng_seed, model_rounds)
+                model_rounds += 1
+                timing["propose"] += time.perf_counter() - t
+                t = time.perf_counter()
+                result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf, init=proposals, steps=POLISH_STEPS)
+            else:
+                result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf, hold_faces=hold_faces)
             timing["optimise"] += time.perf_counter() - t
-            tried += len(result["kind"])
-            with torch.no_grad():
-                out = syn.hand(global_orient=torch.tensor(result["global_orient"]),
-                               hand_pose=torch.tensor(result["hand_pose"]), transl=torch.tensor(result["transl"]))
-            order = np.argsort(result["e_contact"] + 10 * result["max_depth_cm"])  # most promising first
-            for i in order:
-                if len(accepted) >= job["per_object"]:
-                    break
-                m, reason = check_grasp(mesh, out.vertices[i].numpy().astype(np.float64), syn.hand.faces,
-                                        result["hand_pose"][i], syn.frames, fingers, cache=job["vhacd_cache"])
-                for stage in ("checks", "simulation", "volume"):
-                    timing[stage] += m.pop(f"seconds_{stage}", 0.0)
-                if reason:
-                    reasons[reason] = reasons.get(reason, 0) + 1
-                    continue
-                on_hold = -1 if hold_faces is None else int(contact_on_hold_part(
-                    mesh, out.vertices[i].numpy().astype(np.float64), hold_faces))
-                accepted.append(dict(object_id=object_id, global_orient=result["global_orient"][i],
-                                     hand_pose=result["hand_pose"][i], transl=result["transl"][i],
-                                     keypoints=out.keypoints[i].numpy(), kind=str(result["kind"][i]),
-                                     penetration_depth_cm=m["penetration_depth_cm"],
-                                     intersection_volume_cm3=m["intersection_volume_cm3"],
-                                     sim_displacement_6dir_cm=m["sim_displacement_6dir_cm"],
-                                     digits_in_contact=m["digits_in_contact"],
-                                     limit_violation_deg=m["limit_violation_deg"], on_hold_part=on_hold))
+            tried[source] += len(result["kind"])
+            _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job, accepted, reasons, timing,
+                         limit)
         records += accepted
-        stats.append(dict(object_id=object_id, tried=tried, accepted=len(accepted), rejected=reasons,
-                          seconds=round(time.perf_counter() - t0, 2),
+        stats.append(dict(object_id=object_id, tried=sum(tried.values()), tried_by_source=tried,
+                          accepted=len(accepted), rejected=reasons, seconds=round(time.perf_counter() - t0, 2),
                           cpu_seconds=round(time.process_time() - cpu0, 2),
                           timing={k: round(v, 2) for k, v in timing.items()}))
-    save_shard(job["path"], records, skipped, stats, seed=job["seed"])
-    return {"path": job["path"], "accepted": len(records), "objects": len(job["objects"]), "skipped": skipped}
+    return {"records": records, "skipped": skipped, "stats": stats}
 
 
+def _round_source(mode: str, round_: int, rounds: int, accepted: list, per_object: int) -> str:
+    """Which source proposes a round's candidates: bootstrap takes the model's and falls back to a scratch round
+    last; mix alternates, starting with the model, until the model made half of the object's grasps."""
+    if mode == "scratch":
+        return "optimiser"
+    if mode == "bootstrap":
+        return "optimiser" if rounds > 1 and round_ == rounds - 1 else "model"
+    from_model = sum(a["source"] == "model" for a in accepted)
+    return "model" if round_ % 2 == 0 and from_model < (per_object + 1) // 2 else "optimiser"
+
+
+def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job, accepted, reasons, timing, limit):
+    """Accept the round's candidates, most promising first, until ``limit`` grasps are accepted."""
+    import torch
+
+    from training.synthesize.accept import check_grasp, contact_on_hold_part
+
+    with torch.no_grad():
+        out = syn.hand(global_orient=torch.tensor(result["global_orient"]),
+                       hand_pose=torch.tensor(result["hand_pose"]), transl=torch.tensor(result["transl"]))
+    # most promising first: the force-closure proxy predicts the simulation best (AUC 0.83 vs 0.66 for contact +
+    # depth, on 240 checked candidates of 6 everyday objects)
+    order = np.argsort(result["e_closure"] + result["max_depth_cm"])
+    for i in order:
+        if len(accepted) >= limit:
+            break
+        verts = out.vertices[i].numpy().astype(np.float64)
+        m, reason = check_grasp(mesh, verts, syn.hand.faces, result["hand_pose"][i], syn.frames, fingers,
+                                cache=job["vhacd_cache"])
+        for stage in ("checks", "simulation", "volume"):
+            timing[stage] += m.pop(f"seconds_{stage}", 0.0)
+        if reason:
+            key = reason if source == "optimiser" else f"{reason} (model)"
+            reasons[key] = reasons.get(key, 0) + 1
+            continue
+        on_hold = -1 if hold_faces is None else int(contact_on_hold_part(mesh, verts, hold_faces))
+        accepted.append(dict(object_id=object_id, global_orient=result["global_orient"][i],
+                             hand_pose=result["hand_pose"][i], transl=result["transl"][i],
+                             keypoints=out.keypoints[i].numpy(), kind=str(result["kind"][i]),
+                             penetration_depth_cm=m["penetration_depth_cm"],
+                             intersection_volume_cm3=m["intersection_volume_cm3"],
+                             sim_displacement_6dir_cm=m["sim_displacement_6dir_cm"],
+                             digits_in_contact=m["digits_in_contact"],
+                             limit_violation_deg=m["limit_violation_deg"], on_hold_part=on_hold, source=source))
+
+
+def _model_proposals(mesh, count: int, seed: int, round_: int) -> dict:
+    """``count`` refined grasps of the shipped model on ``mesh`` (object frame): grasps ``round_ * count ...`` of
+    the object's seed, so every round sees new ones. The model is loaded once per worker process."""
+    from jhod_core.pipeline import collect, iter_grasps, load_backend
+
+    model = _worker_cache.get("model")
+    if model is None:
+        model = _worker_cache["model"] = load_backend(None, "auto", "cpu")
+    return collect(iter_grasps(model, mesh, count, seed=seed % 2**31, first=round_ * count))
 
 
 def _hold_faces(mesh_path: str, n_faces: int):
