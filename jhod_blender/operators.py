@@ -40,7 +40,7 @@ class JHOD_OT_add_hand(bpy.types.Operator):
         unit = scene_meters_per_unit(context.scene)
         collection = bpy.data.collections.new(f"JHOD hand ({settings.side}, {settings.pose})")
         context.scene.collection.children.link(collection)
-        arm, mesh = rig.build_hand(data, f"jhod_{settings.side}", collection, meters_per_unit=unit)
+        arm, mesh = rig.build_hand(data, f"jhod_{settings.side}", collection, meters_per_unit=unit, dressed=True)
         cursor = context.scene.cursor.location
         rig.apply_pose(arm, mesh, data, [0.0, 0.0, 0.0], pose, [c * unit for c in cursor], meters_per_unit=unit)
         for obj in context.selected_objects:
@@ -83,7 +83,7 @@ def add_grasp_hand(context, parent, data, result: dict, i: int, unit: float, pre
     parent.children.link(collection)
     for obj in extra_objects:
         collection.objects.link(obj)
-    arm, mesh = rig.build_hand(data, f"jhod_grasp_{number}", collection, meters_per_unit=unit)
+    arm, mesh = rig.build_hand(data, f"jhod_grasp_{number}", collection, meters_per_unit=unit, dressed=True)
     rig.apply_pose(arm, mesh, data, go, hp, tr, meters_per_unit=unit)
     arm["jhod_global_orient"] = go.tolist()
     arm["jhod_hand_pose"] = hp.tolist()

@@ -9,6 +9,12 @@ jhod_core's forward pass. Pose correctives (real MANO only; the open hand has no
 shape key updated with the pose.
 
 Units: the rig is built in metres; `meters_per_unit` scales it into the scene.
+
+Render dressing (``dressed=True``, what the operators build): the flat wrist cap becomes a short rounded forearm stub
+(``jhod_core.hand.dressing``; its vertices follow the hand's and ride on the wrist bone), the surface is shaded
+smooth with a Subdivision modifier after the Armature (viewport 1, render 2), and the skin gets the shared "JHOD
+Skin" material (Principled BSDF with subsurface). ``evaluated_vertices`` reads the model's own vertices under the
+subdivision, so metrics and maps see exactly the core's hand.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from .core import pose_correctives, rodrigues, topology
+from .core import forearm_stub, pose_correctives, rodrigues, topology
 
 CORRECTIVE_KEY = "mano_pose_correctives"
+CORE_VERTICES_KEY = "jhod_core_vertices"  # on the skin: how many leading vertices are the model's own
+SUBDIVISION = "Subdivision"
+SKIN_MATERIAL = "JHOD Skin"
 
 
 def _bone_tail(data, joints: np.ndarray, k: int) -> np.ndarray:
@@ -32,8 +41,9 @@ def _bone_tail(data, joints: np.ndarray, k: int) -> np.ndarray:
     return data.v_template[data.tip_vertex_ids[topology.TIP_NAMES.index(finger)]]
 
 
-def build_hand(data, name: str, collection: bpy.types.Collection, meters_per_unit: float = 1.0):
-    """Create (armature object, mesh object) for `data` (a jhod_core HandData) at rest, mean shape."""
+def build_hand(data, name: str, collection: bpy.types.Collection, meters_per_unit: float = 1.0, dressed: bool = False):
+    """Create (armature object, mesh object) for `data` (a jhod_core HandData) at rest, mean shape; ``dressed``:
+    ready to render (forearm stub, smooth, subdivided, skin material)."""
     joints = data.rest_joints
     arm_data = bpy.data.armatures.new(f"{name}_armature")
     arm = bpy.data.objects.new(f"{name}_rig", arm_data)
@@ -63,21 +73,36 @@ def build_hand(data, name: str, collection: bpy.types.Collection, meters_per_uni
         bpy.ops.object.mode_set(mode="OBJECT")
         view_layer.objects.active = previous_active
 
+    vertices, faces = data.v_template, data.closed_faces
+    if dressed:
+        try:
+            vertices, faces = forearm_stub(vertices, faces, joints)
+        except ValueError:  # a hand whose wrist is not one flat cap: keep its own wrist end
+            pass
+    weights = np.zeros((len(vertices), data.weights.shape[1]))
+    weights[:data.num_vertices] = data.weights
+    weights[data.num_vertices:, 0] = 1.0  # the stub rides on the wrist
     mesh_data = bpy.data.meshes.new(f"{name}_mesh")
-    mesh_data.from_pydata(data.v_template.tolist(), [], data.closed_faces.tolist())
+    mesh_data.from_pydata(vertices.tolist(), [], faces.tolist())
     mesh_data.update()
     mesh = bpy.data.objects.new(f"{name}_skin", mesh_data)
+    mesh[CORE_VERTICES_KEY] = data.num_vertices
     collection.objects.link(mesh)
     mesh.parent = arm
     for k, joint_name in enumerate(topology.JOINT_NAMES):
         group = mesh.vertex_groups.new(name=joint_name)
-        ids = np.nonzero(data.weights[:, k] > 0)[0]
-        for i, w in zip(ids.tolist(), data.weights[ids, k].tolist()):
+        ids = np.nonzero(weights[:, k] > 0)[0]
+        for i, w in zip(ids.tolist(), weights[ids, k].tolist()):
             group.add([i], w, "REPLACE")
     mod = mesh.modifiers.new("Armature", "ARMATURE")
     mod.object = arm
     mod.use_vertex_groups = True
     mod.use_deform_preserve_volume = False  # MANO is plain linear blend skinning
+    if dressed:
+        mesh_data.shade_smooth()
+        subdivision = mesh.modifiers.new(SUBDIVISION, "SUBSURF")  # after the Armature: smooths the posed hand
+        subdivision.levels, subdivision.render_levels = 1, 2
+        mesh_data.materials.append(skin_material(meters_per_unit))
     if np.any(data.posedirs):
         mesh.shape_key_add(name="Basis", from_mix=False)
         mesh.shape_key_add(name=CORRECTIVE_KEY, from_mix=False).value = 1.0
@@ -101,8 +126,12 @@ def apply_pose(arm: bpy.types.Object, mesh: bpy.types.Object | None, data, globa
     arm.location = (np.asarray(transl, dtype=np.float64).reshape(3) / meters_per_unit).tolist()
     if mesh is not None and mesh.data.shape_keys is not None:
         offsets = pose_correctives(data.posedirs, rotations[None])[0]
-        key = mesh.data.shape_keys.key_blocks[CORRECTIVE_KEY]
-        key.data.foreach_set("co", (data.v_template + offsets).ravel())
+        blocks = mesh.data.shape_keys.key_blocks
+        co = np.empty(len(mesh.data.vertices) * 3)
+        blocks["Basis"].data.foreach_get("co", co)  # the dressing's extra vertices have no correctives
+        co = co.reshape(-1, 3)
+        co[:data.num_vertices] = data.v_template + offsets
+        blocks[CORRECTIVE_KEY].data.foreach_set("co", co.ravel())
 
 
 def read_pose(arm: bpy.types.Object, data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -118,17 +147,45 @@ def read_pose(arm: bpy.types.Object, data) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def evaluated_vertices(mesh: bpy.types.Object) -> np.ndarray:
-    """World-space vertices of the mesh after modifiers (what the viewport shows)."""
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    evaluated = mesh.evaluated_get(depsgraph)
-    me = evaluated.to_mesh()
+    """World-space vertices of the model's own hand after skinning (what jhod_core computes): the viewport's mesh
+    without the render dressing (its Subdivision is skipped for the read, the forearm stub's vertices dropped)."""
+    subdivision = mesh.modifiers.get(SUBDIVISION)
+    shown = subdivision is not None and subdivision.show_viewport
+    if shown:
+        subdivision.show_viewport = False
     try:
-        co = np.empty(len(me.vertices) * 3)
-        me.vertices.foreach_get("co", co)
-        co = co.reshape(-1, 3)
-        world = np.array(evaluated.matrix_world)
-        return co @ world[:3, :3].T + world[:3, 3]
+        depsgraph = bpy.context.evaluated_depsgraph_get()
+        evaluated = mesh.evaluated_get(depsgraph)
+        me = evaluated.to_mesh()
+        try:
+            co = np.empty(len(me.vertices) * 3)
+            me.vertices.foreach_get("co", co)
+            co = co.reshape(-1, 3)[:mesh.get(CORE_VERTICES_KEY, len(me.vertices))]
+            world = np.array(evaluated.matrix_world)
+            return co @ world[:3, :3].T + world[:3, 3]
+        finally:
+            evaluated.to_mesh_clear()
     finally:
-        evaluated.to_mesh_clear()
+        if shown:
+            subdivision.show_viewport = True
 
 
+def skin_material(meters_per_unit: float = 1.0) -> bpy.types.Material:
+    """The shared skin material (made once per file, so an artist's changes apply to every hand): a Principled
+    BSDF with a warm base, subsurface scattering at the scale of skin (a few mm) and a soft sheen."""
+    material = bpy.data.materials.get(SKIN_MATERIAL)
+    if material is not None:
+        return material
+    material = bpy.data.materials.new(SKIN_MATERIAL)
+    if not material.node_tree:  # Blender < 5 makes node-less materials; 5.x always has nodes
+        material.use_nodes = True
+    material.diffuse_color = (0.72, 0.47, 0.36, 1.0)  # solid-mode viewport colour
+    bsdf = next(n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    inputs = bsdf.inputs
+    inputs["Base Color"].default_value = (0.72, 0.47, 0.36, 1.0)  # linear: a light warm skin tone
+    inputs["Roughness"].default_value = 0.45
+    inputs["Subsurface Weight"].default_value = 0.25
+    inputs["Subsurface Radius"].default_value = (1.0, 0.35, 0.2)
+    inputs["Subsurface Scale"].default_value = 0.004 / meters_per_unit  # light travels a few mm under skin
+    inputs["Coat Weight"].default_value = 0.05
+    return material

@@ -16,10 +16,11 @@ def scene():
     return bpy.context.scene
 
 
+@pytest.mark.parametrize("dressed", [False, True])
 @pytest.mark.parametrize("side", ["right", "left"])
-def test_rig_matches_core_forward(scene, side):
+def test_rig_matches_core_forward(scene, side, dressed):
     data = load_hand_data(side=side)
-    arm, mesh = rig.build_hand(data, "hand", scene.collection)
+    arm, mesh = rig.build_hand(data, "hand", scene.collection, dressed=dressed)
     rng = np.random.default_rng(0)
     for trial in range(3):
         go, hp, tr = rng.normal(0, 0.6, 3), rng.normal(0, 0.4, 45), rng.normal(0, 0.1, 3)
@@ -59,3 +60,42 @@ def test_scene_units(scene):
     verts_units = rig.evaluated_vertices(mesh)
     expected_m = numpy_forward(data, go, hp, tr)[0][0]
     assert np.abs(verts_units * 0.01 - expected_m).max() < 1e-6
+
+
+def test_dressed_hand_is_ready_to_render(scene):
+    """Smooth, subdivided after the skinning (viewport 1, render 2), the shared skin material, and a rounded
+    forearm stub instead of the flat wrist cap, riding rigidly on the wrist."""
+    data = load_hand_data()
+    arm, mesh = rig.build_hand(data, "hand", scene.collection, dressed=True)
+    arm2, mesh2 = rig.build_hand(data, "hand2", scene.collection, dressed=True)
+    assert [m.type for m in mesh.modifiers] == ["ARMATURE", "SUBSURF"]
+    subdivision = mesh.modifiers["Subdivision"]
+    assert (subdivision.levels, subdivision.render_levels) == (1, 2)
+    assert all(p.use_smooth for p in mesh.data.polygons)
+    assert mesh.data.materials[0] is mesh2.data.materials[0] is bpy.data.materials[rig.SKIN_MATERIAL]
+    bsdf = next(n for n in mesh.data.materials[0].node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+    assert bsdf.inputs["Subsurface Weight"].default_value > 0
+    stub = len(mesh.data.vertices) - data.num_vertices
+    assert stub > 50 and mesh[rig.CORE_VERTICES_KEY] == data.num_vertices
+    # the stub continues the wrist away from the fingers
+    rest = np.array([v.co for v in mesh.data.vertices])
+    axis = data.rest_joints[0] - data.rest_joints[4]
+    assert ((rest[data.num_vertices:] - data.rest_joints[0]) @ axis).min() > \
+        ((data.v_template - data.rest_joints[0]) @ axis).max() - 0.02
+    go, hp, tr = np.array([0.3, -0.2, 0.5]), np.full(45, 0.15), np.array([0.01, 0.02, 0.03])
+    rig.apply_pose(arm, mesh, data, go, hp, tr)
+    assert subdivision.show_viewport  # reading the core's vertices leaves the dressing as it was
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    me = mesh.evaluated_get(depsgraph).to_mesh()
+    posed = np.array([v.co for v in me.vertices])
+    assert len(posed) > 3 * len(rest)  # subdivided in the viewport
+    mesh.evaluated_get(depsgraph).to_mesh_clear()
+    subdivision.show_viewport = False
+    bpy.context.view_layer.update()
+    evaluated = mesh.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    world = np.array(evaluated.matrix_world)
+    posed = np.array([v.co for v in evaluated.to_mesh().vertices]) @ world[:3, :3].T + world[:3, 3]
+    from jhod_core.hand.numpy_forward import rodrigues
+    rot = rodrigues(go[None])[0]
+    expected = (rest[data.num_vertices:] - data.rest_joints[0]) @ rot.T + data.rest_joints[0] + tr
+    assert np.abs(posed[data.num_vertices:] - expected).max() < 1e-5  # rigid with the wrist
