@@ -156,21 +156,37 @@ def add_sample(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--candidates", type=int, default=CANDIDATES,
                         help=f"samples drawn per returned grasp; the best-scored after refinement is kept "
                         f"(default {CANDIDATES}; 1 = fastest; ignored with --no-refine)")
+    steer = parser.add_argument_group(
+        "steering", "where, from which side and how the hand holds the object (object frame, metres); the model "
+        "samples several times as many grasps and the ones that best meet these are kept")
+    steer.add_argument("--near", metavar="X,Y,Z", default=None,
+                       help="a point on the object to hold: the hand's contact centroid comes close to it")
+    steer.add_argument("--approach", metavar="DX,DY,DZ", default=None,
+                       help="the direction the hand moves in to reach the object (the palm faces it); "
+                       "0,0,-1 = from above")
+    steer.add_argument("--type", dest="grasp_type", choices=("power", "precision", "pinch"), default=None,
+                       help="power (palm touches), precision (3+ fingertips) or pinch (thumb and one finger)")
     parser.set_defaults(func=run_sample)
 
 
 def run_sample(args: argparse.Namespace) -> int:
     from jhod_core.geometry.limits import check_thickness
     from jhod_core.pipeline import check_counts, check_options, iter_grasps, load_backend, set_threads
+    from jhod_core.steering import Steering, parse_vector
 
     check_counts(args.num, args.steps, args.seed)
     check_options(args.side, args.candidates, args.method)
+    steering = Steering(near=None if args.near is None else parse_vector(args.near, "--near"),
+                        approach=None if args.approach is None else parse_vector(args.approach, "--approach"),
+                        grasp_type=args.grasp_type)
+    if steering.active and args.no_refine:
+        raise JHODError("--near, --approach and --type choose among refined grasps: leave out --no-refine")
     set_threads(args.threads)
     out = _check_out_dir(args.out)
     mesh = _load_checked(args.object, "object", lambda m: check_thickness(m.vertices))
     model = load_backend(args.weights, args.backend, args.device)
     run = iter_grasps(model, mesh, args.num, seed=args.seed, steps=args.steps, method=args.method,
-                      refine=not args.no_refine, side=args.side, candidates=args.candidates)
+                      refine=not args.no_refine, side=args.side, candidates=args.candidates, steering=steering)
     _write_results(out, run, args.num, "sample")
     print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
     return 0
@@ -261,11 +277,13 @@ def _write_results(out, run, num: int, what: str) -> None:
                         item["object_meshes"][j].export(os.path.join(tmp, f"object_{i:0{width}d}.obj"))
                         np.save(os.path.join(tmp, f"object_{i:0{width}d}_points.npy"),
                                 np.asarray(item["object_points"][j], dtype=np.float32))
-                kept.append({k: item[k] for k in ("global_orient", "hand_pose", "transl", "keypoints", "seed")})
+                kept.append({k: item[k] for k in ("global_orient", "hand_pose", "transl", "keypoints", "seed",
+                                                  "pool_index") if k in item})
         result = join_batches(kept)
         np.savez(os.path.join(tmp, "grasps.npz"), global_orient=result["global_orient"],
                  hand_pose=result["hand_pose"], transl=result["transl"], keypoints=result["keypoints"],
-                 seed=np.int64(result["seed"]))
+                 seed=np.int64(result["seed"]), **({"pool_index": result["pool_index"]} if "pool_index" in result
+                                                 else {}))
         if not out.exists():
             os.replace(tmp, out)
             return

@@ -353,7 +353,7 @@ def refine_result(result: dict, points, normals, side: str = "right") -> dict:
 
 def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS,
                 method: str = "ddim", refine: bool = True, candidates: int = CANDIDATES, side: str = "right",
-                normals=None, first: int = 0, batch_size: int = BATCH_GRASPS):
+                normals=None, first: int = 0, batch_size: int = BATCH_GRASPS, steering=None):
     """Grasps ``first .. first + num - 1`` of ``obj`` (see ``prepare_object``), in the object's frame (metres).
 
     Checks everything and encodes the object at once (bad input raises here), then returns a generator that
@@ -362,7 +362,8 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
     ``index`` (b,), ``seed``, ``offset`` (3,): the bounding-box centre subtracted before encoding.
     ``refine`` (default) refines every sample and keeps the best of each grasp's ``candidates``; without it the
     raw diffusion samples are returned (one per grasp). ``side="left"``: right hands are sampled on the mirrored
-    object and mirrored back into left hands.
+    object and mirrored back into left hands. ``steering`` (``jhod_core.steering.Steering``, object frame): grasps
+    ``first * POOL ..`` are sampled and the ``num`` that best meet its wishes kept (``pool_index`` says which).
     """
     check_counts(num, steps, seed, first)
     check_options(side, candidates, method)
@@ -385,8 +386,38 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
         raw_hand, _ = _denormalize(backend, x)
         return {**finish_hands(raw_hand, prepared.centre, surface, side, per, CHOICE_BLOCK), "seed": int(seed),
                 "offset": offset}
+    if steering is not None and steering.active:
+        from .steering import POOL
+
+        pool = _batches(backend, num * POOL, first * POOL, CHOICE_BLOCK, seed, GRASP_STREAM, CHOICE_BLOCK * per,
+                        steps, method, batch_size, make, finish)
+        flip = MIRROR if side == "left" else np.ones(3)
+        normals = None if prepared.normals is None else prepared.normals * flip
+        return _steered(pool, steering, (prepared.points * flip, normals), side, num, first)  # object frame
     return _batches(backend, num, first, CHOICE_BLOCK, seed, GRASP_STREAM, CHOICE_BLOCK * per, steps, method,
                     batch_size, make, finish)
+
+
+def _steered(pool, steering, surface_points, side: str, num: int, first: int):
+    """The pool's batches -> the ``num`` grasps that best meet ``steering``: one batch in pool order, ``index``
+    first .. first + num - 1 and ``pool_index``: which pool grasp each is."""
+    from .hand import load_hand_data
+    from .refine import ObjectSurface
+    from .steering import choose, steering_costs
+
+    batches = []
+    for item in pool:
+        if isinstance(item, dict):
+            batches.append(item)
+        else:
+            yield 0.97 * item
+    grasps = join_batches(batches)
+    surface = ObjectSurface.from_points(*surface_points)
+    measures = steering_costs(grasps, surface, steering, load_hand_data(None, side), side)
+    keep = choose(measures["cost"], num)
+    yield 1.0
+    yield {**{key: value if key in SHARED_KEYS else value[keep] for key, value in grasps.items()},
+           "index": np.arange(first, first + num), "pool_index": grasps["index"][keep]}
 
 
 def iter_hand_object(backend: Backend, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS,

@@ -25,13 +25,15 @@ from jhod_core.pipeline import (CANDIDATES, DEFAULT_DDIM_STEPS, collect, iter_gr
 def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS, device: str = "auto",
                   weights_dir: str | os.PathLike | None = None, refine: bool = True, normals=None,
                   side: str = "right", candidates: int = CANDIDATES, method: str = "ddim", backend: str = "auto",
-                  first: int = 0, progress=None) -> dict:
+                  first: int = 0, progress=None, steering=None) -> dict:
     """Grasps ``first .. first + num - 1`` of one object, all in the input object's frame (metres).
 
     ``normals`` (N, 3): outward normals of a point-array object, used by the refinement.
     ``side="left"``: left hands (right hands sampled on the mirrored object, then mirrored back).
     ``refine`` (default) refines every sample and keeps the best of each grasp's ``candidates``;
     ``refine=False`` returns the raw diffusion samples. ``progress(fraction)`` is called as work is done.
+    ``steering``: a ``jhod_core.steering.Steering`` (where to hold, approach, grasp type); the grasps that best
+    meet it are chosen from several times as many samples (+ ``pool_index``).
 
     Returns ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) (MANO, flat hand
     mean), ``keypoints`` (num, 21, 3), ``vertices`` (num, V, 3), closed ``faces`` (F, 3), ``index``,
@@ -39,7 +41,8 @@ def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = DEFAU
     """
     model = load_backend(weights_dir, backend, device)
     return collect(iter_grasps(model, mesh_or_points, num, seed=seed, steps=steps, method=method, refine=refine,
-                               candidates=candidates, side=side, normals=normals, first=first), progress)
+                               candidates=candidates, side=side, normals=normals, first=first, steering=steering),
+                   progress)
 
 
 def sample_hand_object(num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS, device: str = "auto",

@@ -3,7 +3,8 @@
     python -m jhod_core.worker IN.npz OUT.npz
 
 IN.npz holds the object as ``vertices`` (V, 3) in metres + ``faces`` (F, 3), or as ``points`` (N, 3) (optional
-``normals`` (N, 3), outward); optional ``side``, right/left, and ``candidates`` per grasp; ``num``, ``seed``,
+``normals`` (N, 3), outward); optional ``side``, right/left, ``candidates`` per grasp, and steering: ``near`` (3,),
+``approach`` (3,), ``grasp_type`` (see ``jhod_core.steering``); ``num``, ``seed``,
 ``steps``, ``device`` (auto/cpu/cuda) and ``weights_dir`` ("" = the default folder). ``sample_grasps`` runs on it;
 OUT.npz receives ``global_orient`` (num, 3), ``hand_pose`` (num, 45), ``transl`` (num, 3) and
 ``keypoints`` (num, 21, 3), all in the points' frame; exit 0. On any failure OUT.npz holds one
@@ -23,6 +24,7 @@ RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
 def run(in_path: str) -> dict:
     from jhod_core.pipeline import CANDIDATES, collect, iter_hand_object, load_backend
     from jhod_core.sample import sample_grasps
+    from jhod_core.steering import Steering
 
     with np.load(in_path, allow_pickle=False) as job:
         if "joint" in job and bool(job["joint"]):
@@ -37,8 +39,11 @@ def run(in_path: str) -> dict:
         normals = np.asarray(job["normals"], dtype=np.float64) if "normals" in job else None
         side = str(job["side"]) if "side" in job else "right"
         candidates = int(job["candidates"]) if "candidates" in job else CANDIDATES
+        steering = Steering(near=job["near"] if "near" in job else None,
+                            approach=job["approach"] if "approach" in job else None,
+                            grasp_type=str(job["grasp_type"]) if "grasp_type" in job else None)
     result = sample_grasps(obj, num, seed=seed, steps=steps, device=device, weights_dir=weights_dir or None,
-                           normals=normals, side=side, candidates=candidates)
+                           normals=normals, side=side, candidates=candidates, steering=steering)
     return {key: np.asarray(result[key], dtype=np.float64) for key in RESULT_KEYS}
 
 

@@ -1,0 +1,139 @@
+"""Steering a grasp: where on the object the hand holds it, from which side it comes, what kind of grasp it is.
+
+A ``Steering`` names any of three wishes, all in the object's frame (metres):
+
+* ``near`` (3,): a point on (or near) the object the hand should hold: the centroid of the hand's contact with
+  the object should lie close to it (``jhod sample --near X,Y,Z``; the add-on's 3D cursor or selected faces);
+* ``approach`` (3,): the direction the hand moves in as it reaches the object, i.e. where the palm faces
+  (``--approach 0,0,-1``: from above, palm down; the add-on's "from the current view");
+* ``grasp_type``: ``power`` (the palm touches: a wrap), ``precision`` (three or more digits, no palm) or
+  ``pinch`` (thumb and one finger).
+
+Until the model is trained with these conditions (the model v2 issue), steering chooses: the pipeline samples
+``POOL`` times as many grasps as asked and keeps those that best meet the wishes (``choose``). The measures (``contact_centroids``, ``palm_directions``, ``grasp_types``) are the ones the
+benchmarks report. NumPy only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import JHODError
+
+GRASP_TYPES = ("power", "precision", "pinch")
+POOL = 6  # grasps sampled per grasp kept when steering
+CONTACT_GAP = 0.003  # metres: hand vertices this close to the surface (or inside) touch it
+NEAR_SCALE = 0.02  # metres of contact-centroid distance that cost as much as...
+ANGLE_SCALE = 30.0  # ...this many degrees between the palm and the approach, or...
+TYPE_COST = 1.5  # ...a grasp of another type
+
+
+@dataclass(frozen=True)
+class Steering:
+    near: tuple | None = None
+    approach: tuple | None = None
+    grasp_type: str | None = None
+
+    def __post_init__(self):
+        if self.near is not None:
+            near = np.asarray(self.near, dtype=np.float64).reshape(-1)
+            if near.shape != (3,) or not np.isfinite(near).all():
+                raise JHODError(f"the target point must be three finite numbers (metres), got {self.near!r}")
+            object.__setattr__(self, "near", tuple(near.tolist()))
+        if self.approach is not None:
+            approach = np.asarray(self.approach, dtype=np.float64).reshape(-1)
+            if approach.shape != (3,) or not np.isfinite(approach).all() or np.linalg.norm(approach) < 1e-9:
+                raise JHODError(f"the approach direction must be three finite numbers, not all zero, got "
+                                f"{self.approach!r}")
+            object.__setattr__(self, "approach", tuple((approach / np.linalg.norm(approach)).tolist()))
+        if self.grasp_type is not None and self.grasp_type not in GRASP_TYPES:
+            raise JHODError(f"the grasp type must be one of {', '.join(GRASP_TYPES)}, got {self.grasp_type!r}")
+
+    @property
+    def active(self) -> bool:
+        return self.near is not None or self.approach is not None or self.grasp_type is not None
+
+    def mirrored(self, mirror: np.ndarray) -> "Steering":
+        """The same wishes in a mirrored frame (x -> -x: left hands are sampled as right hands)."""
+        return Steering(None if self.near is None else tuple(np.asarray(self.near) * mirror),
+                        None if self.approach is None else tuple(np.asarray(self.approach) * mirror),
+                        self.grasp_type)
+
+
+def parse_vector(text: str, what: str) -> tuple[float, float, float]:
+    """``"x,y,z"`` -> three floats; JHODError with one clear sentence otherwise."""
+    try:
+        values = tuple(float(v) for v in str(text).replace(" ", "").split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not np.isfinite(values).all():
+        raise JHODError(f"{what} must be three comma-separated numbers like 0.01,0,0.05, got {text!r}")
+    return values
+
+
+def touching(vertices: np.ndarray, surface) -> np.ndarray:
+    """(G, V) bool: hand vertices within ``CONTACT_GAP`` of the surface or inside it (``refine.ObjectSurface``)."""
+    g, v, _ = vertices.shape
+    sd, _ = surface.signed_distance(vertices.reshape(-1, 3))
+    return (sd <= CONTACT_GAP).reshape(g, v)
+
+
+def contact_centroids(vertices: np.ndarray, contact: np.ndarray) -> np.ndarray:
+    """(G, 3) mean of each hand's touching vertices; NaN for a hand that touches nothing."""
+    count = contact.sum(1)
+    total = np.einsum("gv,gvc->gc", contact.astype(np.float64), vertices)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count[:, None] > 0, total / count[:, None], np.nan)
+
+
+def palm_directions(keypoints: np.ndarray, side: str = "right") -> np.ndarray:
+    """(G, 3) unit normals of the palm, pointing out of the palm (where the fingers close), from the wrist and the
+    index and little-finger knuckles (keypoints 0, 5, 17)."""
+    k = np.asarray(keypoints, dtype=np.float64)
+    n = np.cross(k[:, 5] - k[:, 0], k[:, 17] - k[:, 0])
+    n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+    return n if side == "right" else -n
+
+
+def grasp_types(contact: np.ndarray, digit_vertices: dict, palm_vertices: np.ndarray) -> np.ndarray:
+    """(G,) grasp type of each hand from its contact pattern: ``power`` when the palm touches, ``pinch`` with two
+    digits or fewer (and no palm), else ``precision``. ``digit_vertices``: digit name -> vertex ids."""
+    digits = np.stack([contact[:, ids].any(1) for ids in digit_vertices.values()], 1).sum(1)
+    palm = contact[:, palm_vertices].any(1)
+    return np.where(palm, "power", np.where(digits <= 2, "pinch", "precision"))
+
+
+def steering_costs(result: dict, surface, steering: Steering, hand_data, side: str = "right") -> dict:
+    """Per grasp: ``cost`` (G,) (lower = closer to the wishes; nan-free) and the measures it is made of:
+    ``near_m`` (distance of the contact centroid to the target), ``angle_deg`` (palm vs approach), ``type``."""
+    from .hand.regions import finger_vertex_ids, palmar_pads
+
+    vertices = np.asarray(result["vertices"], dtype=np.float64)
+    contact = touching(vertices, surface)
+    g = len(vertices)
+    cost = np.zeros(g)
+    out = {}
+    if steering.near is not None:
+        centre = contact_centroids(vertices, contact)
+        # a hand touching nothing is measured by its palm centre: far from every target
+        palm_centre = vertices.mean(1)
+        centre = np.where(np.isnan(centre), palm_centre, centre)
+        out["near_m"] = np.linalg.norm(centre - np.asarray(steering.near), axis=1)
+        cost += out["near_m"] / NEAR_SCALE
+    if steering.approach is not None:
+        cosine = palm_directions(result["keypoints"], side) @ np.asarray(steering.approach)
+        out["angle_deg"] = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+        cost += out["angle_deg"] / ANGLE_SCALE
+    if steering.grasp_type is not None:
+        out["type"] = grasp_types(contact, finger_vertex_ids(hand_data), palmar_pads(hand_data)[0])
+        cost += TYPE_COST * (out["type"] != steering.grasp_type)
+    out["cost"] = cost
+    return out
+
+
+def choose(costs: np.ndarray, num: int) -> np.ndarray:
+    """Indices of the ``num`` grasps with the lowest cost, in pool order (ties keep pool order: the refined
+    candidate choice already put the better-holding grasps of each block first)."""
+    return np.sort(np.argsort(np.asarray(costs), kind="stable")[:num])
