@@ -128,7 +128,7 @@ class SamplingJob:
 
 
 def _iter_external(mesh_m, num, seed, steps, folder, python: str, joint: bool = False, side: str = "right",
-                   candidates: int = 1):
+                   candidates: int = 1, steering=None):
     env = dict(os.environ)
     if (_CHECKOUT / "jhod_core" / "worker.py").is_file():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_CHECKOUT), env.get("PYTHONPATH", "")) if p)
@@ -136,6 +136,9 @@ def _iter_external(mesh_m, num, seed, steps, folder, python: str, joint: bool = 
         in_path, out_path = os.path.join(tmp, "in.npz"), os.path.join(tmp, "out.npz")
         job = {"joint": 1} if joint else {"vertices": np.asarray(mesh_m[0], dtype=np.float64),
                                           "faces": np.asarray(mesh_m[1], dtype=np.int64)}
+        if steering is not None:
+            job.update({key: value for key, value in (("near", steering.near), ("approach", steering.approach),
+                                                      ("grasp_type", steering.grasp_type)) if value is not None})
         np.savez(in_path, num=int(num), seed=int(seed), steps=int(steps), device="auto", weights_dir=folder or "",
                  side=side, candidates=int(candidates), **job)
         try:
@@ -163,17 +166,18 @@ def _iter_external(mesh_m, num, seed, steps, folder, python: str, joint: bool = 
 
 
 def start_sampler(mesh_m, num: int, seed: int, steps: int, prefs, side: str = "right",
-                  candidates: int = 1) -> SamplingJob:
+                  candidates: int = 1, steering=None) -> SamplingJob:
     """A job sampling `num` grasps (`side` hands) on a mesh (vertices (V, 3) in metres, triangles (T, 3));
-    `candidates` samples per grasp, the best-scored kept after refinement."""
+    `candidates` samples per grasp, the best-scored kept after refinement; `steering` (jhod_core.steering.Steering,
+    mesh frame) chooses the grasps that best meet it among several times as many."""
     check_backend(prefs)
     folder = weights_dir(prefs)
     if prefs.backend == "EXTERNAL":
         run = _iter_external(mesh_m, num, seed, steps, folder, _external_python(prefs), side=side,
-                             candidates=candidates)
+                             candidates=candidates, steering=steering)
     else:
         run = pipeline.iter_grasps(numpy_sampler(folder), mesh_m, int(num), seed=int(seed), steps=int(steps),
-                                   side=side, candidates=int(candidates))
+                                   side=side, candidates=int(candidates), steering=steering)
     return SamplingJob(run, RESULT_KEYS)
 
 

@@ -4,7 +4,7 @@ import bpy
 import numpy as np
 
 from . import backend, rig, selection
-from .core import JHODError, load_hand_data, named_pose
+from .core import JHODError, Steering, load_hand_data, named_pose
 from .preferences import addon_preferences
 
 GRASP_SET_KEY = "jhod_grasp_set"      # on the parent collection: True
@@ -178,6 +178,55 @@ class _SamplingOperator:
         return {"FINISHED"}
 
 
+AXES = {"X": (1.0, 0.0, 0.0), "-X": (-1.0, 0.0, 0.0), "Y": (0.0, 1.0, 0.0), "-Y": (0.0, -1.0, 0.0),
+        "Z": (0.0, 0.0, 1.0), "-Z": (0.0, 0.0, -1.0)}
+
+
+def view_direction(context):
+    """The direction the 3D viewport looks in (world), or None without a viewport (background mode)."""
+    region = getattr(context, "region_data", None)
+    if region is None and context.screen is not None:
+        area = next((a for a in context.screen.areas if a.type == "VIEW_3D"), None)
+        region = area.spaces.active.region_3d if area is not None else None
+    if region is None:
+        return None
+    return np.array(region.view_rotation.to_matrix(), dtype=np.float64) @ np.array([0.0, 0.0, -1.0])
+
+
+def selected_faces_centre(meshes, unit: float) -> np.ndarray:
+    """Area-weighted centre (world metres) of the faces selected in Edit Mode on the meshes; JHODError if none."""
+    total, weight = np.zeros(3), 0.0
+    for obj in meshes:
+        world = np.array(obj.matrix_world, dtype=np.float64)
+        for polygon in obj.data.polygons:
+            if polygon.select:
+                centre = world[:3, :3] @ np.array(polygon.center) + world[:3, 3]
+                total += centre * polygon.area
+                weight += polygon.area
+    if weight <= 0.0:
+        raise JHODError("Hold: Selected Faces needs faces selected on the object (select them in Edit Mode)")
+    return total / weight * unit
+
+
+def scene_steering(context, meshes, unit: float) -> Steering:
+    """The panel's steering (where to hold, approach, grasp type) in world metres; JHODError when it cannot be
+    met (no faces selected, From View without a viewport)."""
+    settings = context.scene.jhod
+    near = approach = None
+    if settings.steer_target == "CURSOR":
+        near = np.array(context.scene.cursor.location, dtype=np.float64) * unit
+    elif settings.steer_target == "FACES":
+        near = selected_faces_centre(meshes, unit)
+    if settings.steer_approach == "VIEW":
+        approach = view_direction(context)
+        if approach is None:
+            raise JHODError("Approach: From View needs a 3D viewport; pick an axis instead")
+    elif settings.steer_approach in AXES:
+        approach = AXES[settings.steer_approach]
+    return Steering(near=near, approach=approach,
+                    grasp_type=None if settings.steer_type == "ANY" else settings.steer_type)
+
+
 class JHOD_OT_generate_grasp(_SamplingOperator, bpy.types.Operator):
     """Sample grasps on the selected mesh(es) and add one rigged hand per grasp, each in its own collection"""
 
@@ -191,8 +240,9 @@ class JHOD_OT_generate_grasp(_SamplingOperator, bpy.types.Operator):
         vertices, triangles, self._meshes = selection.selection_mesh(context, self._unit)
         backend.check_backend(prefs)
         self._data = load_hand(context, settings.side)
+        steering = scene_steering(context, self._meshes, self._unit)
         return backend.start_sampler((vertices, triangles), settings.num_grasps, settings.seed, settings.steps, prefs,
-                                     settings.side, settings.candidates)
+                                     settings.side, settings.candidates, steering)
 
     def build(self, context, result) -> str:
         meshes = self._meshes

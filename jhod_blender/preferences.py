@@ -45,6 +45,23 @@ class JHODSceneSettings(bpy.types.PropertyGroup):
         name="Candidates", default=2, min=1, max=8,
         description="Samples per grasp; the best-holding after refinement are kept (more = steadier grasps, slower)")
     side: bpy.props.EnumProperty(name="Hand", items=[("right", "Right", ""), ("left", "Left", "")], default="right")
+    steer_target: bpy.props.EnumProperty(
+        name="Hold", default="ANY",
+        items=[("ANY", "Anywhere", "The model chooses where to hold the object"),
+               ("CURSOR", "Near 3D Cursor", "Hold the object near the 3D cursor"),
+               ("FACES", "Selected Faces", "Hold the object at its selected faces (select them in Edit Mode)")])
+    steer_approach: bpy.props.EnumProperty(
+        name="Approach", default="ANY",
+        items=[("ANY", "Any", "The model chooses the side the hand comes from"),
+               ("VIEW", "From View", "The hand comes from the viewer (the palm faces away from the view)"),
+               ("-Z", "From Above", "Moving down (-Z), palm down"), ("Z", "From Below", "Moving up (+Z)"),
+               ("-X", "From +X", "Moving along -X"), ("X", "From -X", "Moving along +X"),
+               ("-Y", "From +Y", "Moving along -Y"), ("Y", "From -Y", "Moving along +Y")])
+    steer_type: bpy.props.EnumProperty(
+        name="Type", default="ANY",
+        items=[("ANY", "Any", "Any kind of grasp"), ("power", "Power", "A wrap: the palm touches the object"),
+               ("precision", "Precision", "Three or more fingertips, no palm"),
+               ("pinch", "Pinch", "Thumb and one finger")])
     pose: bpy.props.EnumProperty(name="Pose", items=[("relaxed", "Relaxed", ""), ("flat", "Flat", ""),
                                                      ("fist", "Fist", ""), ("pinch", "Pinch", "")],
                                  default="relaxed")
