@@ -4,7 +4,7 @@
 
 Times ``bpy.ops.jhod.generate_grasp()`` (the same work as a click: evaluated selection -> points,
 NumPy encoder + DDIM + refinement, armatures and skinned meshes) on an 8 cm cylinder, and
-``bpy.ops.jhod.sample_hand_object()``; median of 3 runs after one warm-up (the model is loaded once
+``bpy.ops.jhod.sample_hand_object()``, and Fit Fingers on one generated hand; median of 3 runs after one warm-up (the model is loaded once
 per Blender session, like the add-on does). SciPy and torch are blocked unless ``--with-scipy``: a
 stock Blender's Python has NumPy only, so refinement uses its brute-force nearest-neighbour search.
 """
@@ -69,6 +69,23 @@ def main(argv=None) -> int:
         rows.append({"operator": op_name, "grasps": args.num, "steps": steps, "candidates": candidates,
                      "seconds_median": statistics.median(times), "seconds_all": times})
         print(json.dumps(rows[-1]), flush=True)
+    # Fit Fingers on one of 4 generated hands (the default panel), moved 1 cm first as an artist would
+    scene.jhod.steps, scene.jhod.candidates = 25, 2
+    times = []
+    for run in range(4):
+        for obj in list(bpy.data.objects):
+            bpy.data.objects.remove(obj, do_unlink=True)
+        bpy.ops.mesh.primitive_cylinder_add(radius=0.03, depth=0.08)
+        assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
+        arm = bpy.context.view_layer.objects.active
+        arm.location.x += 0.01
+        t = time.perf_counter()
+        assert bpy.ops.jhod.fit_fingers() == {"FINISHED"}
+        if run:
+            times.append(time.perf_counter() - t)
+    rows.append({"operator": "fit_fingers", "grasps": 1, "seconds_median": statistics.median(times),
+                 "seconds_all": times})
+    print(json.dumps(rows[-1]), flush=True)
     Path(args.out).write_text(json.dumps({"blender": bpy.app.version_string, "scipy": args.with_scipy, "rows": rows,
                                           "command": "python bench/blender_timing.py " + " ".join(argv or [])},
                                          indent=1) + "\n")

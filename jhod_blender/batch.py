@@ -376,6 +376,9 @@ class Renderer:
         """Pose the hand; return the orbit views framing hand and object."""
         self.rig.apply_pose(self.arm, self.hand, self.data, grasp["global_orient"], grasp["hand_pose"],
                             grasp["transl"])
+        self.keypoints = _module("core").forward(self.data, np.asarray(grasp["global_orient"])[None],
+                                                  np.asarray(grasp["hand_pose"])[None],
+                                                  np.asarray(grasp["transl"])[None])[2][0]
         hand_vertices = self.rig.evaluated_vertices(self.hand)
         both = np.concatenate([hand_vertices, self.object_vertices])
         center = (both.min(axis=0) + both.max(axis=0)) / 2.0
@@ -388,7 +391,8 @@ class Renderer:
 
     def render_view(self, view: dict, out_dir: Path) -> dict:
         cam = self.render.place_camera(self.scene, view)
-        stats = self.render.render_view(self.scene, cam, [self.hand, self.obj], out_dir, view["distance_m"])
+        stats = self.render.render_view(self.scene, cam, [self.hand, self.obj], out_dir, view["distance_m"],
+                                        hands=[(self.keypoints, "right")])
         K = self.render.intrinsics(self.scene, cam)
         ext = self.render.extrinsics(cam)
         return dict(K=K.tolist(), **{k: m.tolist() for k, m in ext.items()},

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-MAP_FILES = ("rgb.png", "depth.png", "normal.png", "edges.png", "mask.png")
+MAP_FILES = ("rgb.png", "depth.png", "normal.png", "edges.png", "mask.png", "hand_pose.png")
 HAND_LABEL, OBJECT_LABEL = 1, 2
 DEPTH_PNG_FAR = 0.1          # farthest foreground pixel in depth.png (background is 0)
 EDGE_DEPTH_JUMP = 3.0        # depth jump > 3 x pixel footprint x (1 + tan(view angle)) = occlusion edge
@@ -93,6 +93,58 @@ def encode_mask(labels: np.ndarray) -> np.ndarray:
     out[labels == HAND_LABEL, 0] = 255
     out[labels == OBJECT_LABEL, 1] = 255
     return out
+
+
+# OpenPose hand skeleton: 21 keypoints (0 wrist; 1-4 thumb; 5-8 index; 9-12 middle; 13-16 ring; 17-20 little finger,
+# base to tip), 20 bones, each drawn in its own hue going round the colour wheel, keypoints as red dots on black.
+OPENPOSE_HAND_BONES = tuple((0 if j % 4 == 0 else j, j + 1) for j in range(20))
+HAND_LINE_WIDTH, HAND_DOT_RADIUS = 2.0, 3.0
+
+
+def _hue(k: int, n: int) -> np.ndarray:
+    """Fully saturated RGB (0..255) of hue k / n."""
+    h = 6.0 * k / n
+    x = 1.0 - abs(h % 2.0 - 1.0)
+    rgb = [(1, x, 0), (x, 1, 0), (0, 1, x), (0, x, 1), (x, 0, 1), (1, 0, x)][int(h) % 6]
+    return np.floor(np.array(rgb) * 255.0 + 0.5)
+
+
+def draw_hand_keypoints(hands_uv, width: int, height: int, visible=None) -> np.ndarray:
+    """OpenPose-style hand map (height, width, 3) uint8: for each hand (21, 2) pixel coordinates (u right, v down),
+    the 20 bones as coloured lines and the keypoints as red dots; ``visible`` (per hand (21,) bool) hides
+    keypoints (and their bones) behind the camera or off the image."""
+    out = np.zeros((height, width, 3), dtype=np.uint8)
+    v_grid, u_grid = np.mgrid[0:height, 0:width]
+    for h, uv in enumerate(hands_uv):
+        uv = np.asarray(uv, dtype=np.float64)
+        seen = np.ones(21, bool) if visible is None else np.asarray(visible[h], bool)
+        for k, (a, b) in enumerate(OPENPOSE_HAND_BONES):
+            if seen[a] and seen[b]:
+                out[_segment_mask(u_grid, v_grid, uv[a], uv[b], HAND_LINE_WIDTH / 2.0)] = _hue(k, 20)
+        for j in np.nonzero(seen)[0]:
+            out[_segment_mask(u_grid, v_grid, uv[j], uv[j], HAND_DOT_RADIUS)] = (255, 0, 0)
+    return out
+
+
+def _segment_mask(u, v, a, b, radius: float) -> np.ndarray:
+    """Pixels whose centre lies within ``radius`` of the segment a-b (a bone, or a dot when a == b)."""
+    d = b - a
+    length2 = float(d @ d)
+    t = 0.0 if length2 == 0.0 else np.clip(((u - a[0]) * d[0] + (v - a[1]) * d[1]) / length2, 0.0, 1.0)
+    return (u - (a[0] + t * d[0])) ** 2 + (v - (a[1] + t * d[1])) ** 2 <= radius ** 2
+
+
+def openpose_hands_json(hands_uv, sides, width: int, height: int, visible=None) -> dict:
+    """The keypoints in OpenPose's JSON layout: one person per hand with ``hand_right_keypoints_2d`` or
+    ``hand_left_keypoints_2d`` as [u, v, confidence] x 21 (confidence 0 for hidden keypoints)."""
+    people = []
+    for h, (uv, side) in enumerate(zip(hands_uv, sides)):
+        seen = np.ones(21, bool) if visible is None else np.asarray(visible[h], bool)
+        flat = [float(x) for u, v, c in zip(*np.asarray(uv, dtype=np.float64).T, seen) for x in (u, v, float(c))]
+        empty = [0.0] * 63
+        people.append({"hand_right_keypoints_2d": flat if side == "right" else empty,
+                       "hand_left_keypoints_2d": flat if side == "left" else empty})
+    return {"version": 1.3, "canvas_width": int(width), "canvas_height": int(height), "people": people}
 
 
 def write_png(path, image: np.ndarray) -> None:

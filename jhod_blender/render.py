@@ -20,6 +20,7 @@ Conventions (see docs/batch_rendering.md): metres; camera-space normals in Blend
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from .maps import (HAND_LABEL, MAP_FILES, OBJECT_LABEL, detect_edges, encode_dep
 
 ENGINES = ("BLENDER_WORKBENCH", "CYCLES")
 DATA_ATTRIBUTE = "jhod_data"
+SOURCE_NAME = "jhod_source_name"  # on a baked copy: the name of the artist's object it stands for
 SKIN_SRGB = (0.87, 0.68, 0.58)
 OBJECT_SRGB = (0.50, 0.60, 0.75)
 BACKGROUND_SRGB = (0.92, 0.92, 0.92)
@@ -53,10 +55,20 @@ def reset_scene(engine: str, resolution: int, samples: int = 16, seed: int = 0) 
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
+    configure_scene(scene, engine, resolution, resolution, samples, seed)
+    return scene
+
+
+def configure_scene(scene, engine: str, width: int, height: int, samples: int = 16, seed: int = 0,
+                    camera=None) -> bpy.types.Scene:
+    """Set up `scene` (e.g. a fresh one next to the artist's) for rendering: engine, resolution, metres, the light
+    grey world, a key light, and a camera ("jhod_camera", or `camera`'s data copied in)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     scene.unit_settings.system = "METRIC"
     scene.unit_settings.scale_length = 1.0
     scene.render.engine = engine
-    scene.render.resolution_x = scene.render.resolution_y = int(resolution)
+    scene.render.resolution_x, scene.render.resolution_y = int(width), int(height)
     scene.render.resolution_percentage = 100
     scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
     scene.render.use_border = False
@@ -69,18 +81,27 @@ def reset_scene(engine: str, resolution: int, samples: int = 16, seed: int = 0) 
         scene.cycles.device = "CPU"
         scene.cycles.seed = int(seed)
         scene.cycles.use_adaptive_sampling = False
-        _data_materials()
-    cam = bpy.data.objects.new("jhod_camera", bpy.data.cameras.new("jhod_camera"))
+        if "jhod_data_normal" not in bpy.data.materials:
+            _data_materials()
+    cam_data = camera.data.copy() if camera is not None else bpy.data.cameras.new("jhod_camera")
+    cam = bpy.data.objects.new("jhod_camera", cam_data)
     scene.collection.objects.link(cam)
-    cam.data.lens = LENS_MM
-    cam.data.sensor_fit = "HORIZONTAL"
-    cam.data.sensor_width = SENSOR_MM
+    if camera is None:
+        cam.data.lens = LENS_MM
+        cam.data.sensor_fit = "HORIZONTAL"
+        cam.data.sensor_width = SENSOR_MM
+    else:
+        cam.matrix_world = camera.matrix_world.copy()
     scene.camera = cam
     sun = bpy.data.objects.new("jhod_key", bpy.data.lights.new("jhod_key", "SUN"))
     sun.data.energy = 4.0
     sun.data.angle = math.radians(10)
     scene.collection.objects.link(sun)
     return scene
+
+
+def _view_layer(scene):
+    return scene.view_layers[0]
 
 
 def _node_tree(idblock):
@@ -229,17 +250,34 @@ def place_camera(scene, view: dict) -> bpy.types.Object:
         cam_rot = cam.rotation_quaternion
         offset = Vector((-0.5, 0.7, 1.0)).normalized()  # camera frame: up-left, towards the viewer
         sun.rotation_quaternion = (cam_rot @ offset).to_track_quat("Z", "Y")
-    bpy.context.view_layer.update()
+    _view_layer(scene).update()
     return cam
 
 
 def intrinsics(scene, cam) -> np.ndarray:
-    """3x3 K in pixels, OpenCV convention: pixel (u, v) has its centre at integer (u, v), u right, v down."""
-    w, h = scene.render.resolution_x, scene.render.resolution_y
-    if w != h or cam.data.sensor_fit not in ("HORIZONTAL", "AUTO") or cam.data.shift_x or cam.data.shift_y:
-        raise ValueError("intrinsics() supports square images, horizontal sensor fit and no lens shift")
-    f = cam.data.lens / cam.data.sensor_width * w
-    return np.array([[f, 0.0, (w - 1) / 2.0], [0.0, f, (h - 1) / 2.0], [0.0, 0.0, 1.0]])
+    """3x3 K in pixels, OpenCV convention: pixel (u, v) has its centre at integer (u, v), u right, v down. Any
+    image size, sensor fit and lens shift of a perspective camera with square pixels."""
+    w, h = render_size(scene)
+    data = cam.data
+    if data.type != "PERSP":
+        raise ValueError(f"camera '{cam.name}' is {data.type.lower()}: conditioning maps need a perspective camera")
+    if scene.render.pixel_aspect_x != scene.render.pixel_aspect_y:
+        raise ValueError("conditioning maps need square pixels (Render > Format > Aspect 1:1)")
+    fit = data.sensor_fit
+    if fit == "AUTO":
+        fit, sensor = ("HORIZONTAL" if w >= h else "VERTICAL"), data.sensor_width
+    else:
+        sensor = data.sensor_width if fit == "HORIZONTAL" else data.sensor_height
+    f = data.lens / sensor * (w if fit == "HORIZONTAL" else h)
+    longest = max(w, h)  # Blender's lens shift is in units of the longer side
+    return np.array([[f, 0.0, (w - 1) / 2.0 - data.shift_x * longest],
+                     [0.0, f, (h - 1) / 2.0 + data.shift_y * longest], [0.0, 0.0, 1.0]])
+
+
+def render_size(scene) -> tuple[int, int]:
+    """(width, height) in pixels of the rendered image (resolution percentage applied)."""
+    pct = scene.render.resolution_percentage / 100.0
+    return int(scene.render.resolution_x * pct), int(scene.render.resolution_y * pct)
 
 
 def extrinsics(cam) -> dict:
@@ -285,7 +323,7 @@ def render_rgb(scene, path: Path) -> None:
     scene.view_settings.view_transform = "Standard"
     scene.view_settings.look = "None"
     scene.render.film_transparent = False
-    bpy.context.view_layer.material_override = None
+    _view_layer(scene).material_override = None
     if scene.render.engine == "CYCLES":
         c = scene.cycles
         c.samples = int(scene.get("jhod_rgb_samples", 16))
@@ -307,7 +345,7 @@ def render_rgb(scene, path: Path) -> None:
         s.show_xray, s.show_backface_culling = False, False
         scene.display.render_aa = "8"
     _set_output(scene, path, "PNG")
-    bpy.ops.render.render(write_still=True)
+    bpy.ops.render.render(write_still=True, scene=scene.name)
 
 
 def _read_exr(path: Path) -> np.ndarray:
@@ -325,7 +363,9 @@ def _read_exr(path: Path) -> np.ndarray:
 def _write_data_attribute(scene, cam, objects, kind: str, z_ref: float) -> None:
     """Workbench: per-corner camera-space normal (kind 'normal') or (z - z_ref, label, 0) ('depth')."""
     w2c = np.linalg.inv(np.array(cam.matrix_world, dtype=np.float64))
-    depsgraph = bpy.context.evaluated_depsgraph_get()
+    layer = _view_layer(scene)
+    layer.update()
+    depsgraph = layer.depsgraph
     for obj in objects:
         evaluated = obj.evaluated_get(depsgraph)
         me = evaluated.to_mesh()
@@ -384,14 +424,14 @@ def render_data(scene, cam, objects, tmp_dir: Path, z_ref: float) -> dict:
     for kind in ("normal", "depth"):
         path = Path(tmp_dir) / f"_pass_{kind}.exr"
         if cycles:
-            bpy.context.view_layer.material_override = bpy.data.materials[f"jhod_data_{kind}"]
+            _view_layer(scene).material_override = bpy.data.materials[f"jhod_data_{kind}"]
         else:
             _write_data_attribute(scene, cam, objects, kind, z_ref)
         _set_output(scene, path, "EXR")
-        bpy.ops.render.render(write_still=True)
+        bpy.ops.render.render(write_still=True, scene=scene.name)
         passes[kind] = _read_exr(path)
         path.unlink()
-    bpy.context.view_layer.material_override = None
+    _view_layer(scene).material_override = None
 
     d = passes["depth"]
     fg_depth = d[..., 3] > 0.5
@@ -422,11 +462,30 @@ def read_image(path) -> np.ndarray:
     return np.floor(px.reshape(h, w, channels)[::-1] * 255.0 + 0.5).astype(np.uint8)
 
 
-def render_view(scene, cam, objects, out_dir: Path, z_ref: float) -> dict:
-    """Render rgb.png and the data passes into `out_dir`; write depth.png/.npy, normal.png, edges.png, mask.png."""
+def render_view(scene, cam, objects, out_dir: Path, z_ref: float, hands=(), object_masks: bool = False) -> dict:
+    """Render rgb.png and the data passes into `out_dir`; write depth.png/.npy, normal.png, edges.png, mask.png and
+    hand_pose.png/.json (`hands`: (keypoints (21, 3) world metres, side) per hand). `object_masks`: also one
+    masks/<object name>.png per object (``obj[SOURCE_NAME]`` when it stands in for another object), from each
+    object's own pass index (set here, restored after)."""
     out_dir = Path(out_dir)
     render_rgb(scene, out_dir / "rgb.png")
-    data = render_data(scene, cam, objects, out_dir, z_ref)
+    kinds = [obj.pass_index for obj in objects]
+    if object_masks:
+        for k, obj in enumerate(objects):
+            obj.pass_index = k + 1
+    try:
+        data = render_data(scene, cam, objects, out_dir, z_ref)
+    finally:
+        for obj, kind in zip(objects, kinds):
+            obj.pass_index = kind
+    if object_masks:
+        ids = data["labels"]
+        (out_dir / "masks").mkdir(exist_ok=True)
+        for k, obj in enumerate(objects):
+            name = bpy.path.clean_name(obj.get(SOURCE_NAME, obj.name))
+            write_png(out_dir / "masks" / f"{name}.png", ((ids == k + 1) * 255).astype(np.uint8))
+        lookup = np.array([0] + kinds, dtype=np.uint8)
+        data["labels"] = lookup[np.minimum(ids, len(kinds))]
     K = intrinsics(scene, cam)
     depth_png, (zmin, zmax) = encode_depth(data["depth"], data["labels"])
     write_png(out_dir / "depth.png", depth_png)
@@ -435,6 +494,16 @@ def render_view(scene, cam, objects, out_dir: Path, z_ref: float) -> dict:
     edges = detect_edges(data["depth"], data["normals"], data["labels"], K)
     write_png(out_dir / "edges.png", (edges * 255).astype(np.uint8))
     write_png(out_dir / "mask.png", encode_mask(data["labels"]))
+    w, h = render_size(scene)
+    opencv = extrinsics(cam)["world_to_camera_opencv"]
+    hands_uv, visible = [], []
+    for keypoints, _ in hands:
+        uv, z = project(keypoints, K, opencv)
+        hands_uv.append(uv)
+        visible.append((z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] <= w - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= h - 1))
+    write_png(out_dir / "hand_pose.png", maps.draw_hand_keypoints(hands_uv, w, h, visible))
+    (out_dir / "hand_pose.json").write_text(json.dumps(
+        maps.openpose_hands_json(hands_uv, [side for _, side in hands], w, h, visible)))
     labels = data["labels"]
     return dict(depth_range_m=[zmin, zmax], hand_pixels=int((labels == HAND_LABEL).sum()),
                 object_pixels=int((labels == OBJECT_LABEL).sum()), edge_pixels=int(edges.sum()),

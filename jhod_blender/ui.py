@@ -44,6 +44,9 @@ class JHOD_PT_main(bpy.types.Panel):
         box = layout.box()
         box.label(text="Joint generation")
         box.operator("jhod.sample_hand_object", icon="MESH_MONKEY")
+        box = layout.box()
+        box.label(text="Image conditioning")
+        box.operator("jhod.render_maps", icon="RENDER_STILL")
 
 
 _classes = (JHOD_PT_main,)

@@ -217,3 +217,58 @@ def test_steering_from_the_panel(addon):
     settings.steer_target, settings.steer_approach = "FACES", "ANY"
     select_only(cube)
     assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
+
+
+def test_render_conditioning_maps_from_the_active_camera(addon, tmp_path):
+    """Maps of the artist's camera and frame, in a temporary scene: the artist's scene is unchanged, every map is
+    written at the render size, the hand's keypoints land on the hand in the mask."""
+    import json
+
+    from jhod_blender import render
+    cube = add_cube(location=(0.0, 0.0, 0.0))
+    arm, skin = generate(cube)
+    cam_data = bpy.data.cameras.new("cam")
+    cam = bpy.data.objects.new("cam", cam_data)
+    addon.scene.collection.objects.link(cam)
+    addon.scene.camera = cam
+    cam.location = (0.0, -0.45, 0.12)
+    cam.rotation_euler = (1.32, 0.0, 0.0)
+    addon.scene.render.resolution_x, addon.scene.render.resolution_y = 160, 120
+    addon.scene.render.resolution_percentage = 100
+    addon.scene.frame_set(7)
+    before = (len(bpy.data.scenes), len(bpy.data.objects), len(bpy.data.meshes), len(bpy.data.cameras),
+              len(bpy.data.worlds), scene_state())
+    assert bpy.ops.jhod.render_maps(directory=str(tmp_path)) == {"FINISHED"}
+    assert before == (len(bpy.data.scenes), len(bpy.data.objects), len(bpy.data.meshes), len(bpy.data.cameras),
+                      len(bpy.data.worlds), scene_state())
+    out = tmp_path / "frame_0007"
+    for name in render.MAP_FILES:
+        image = render.read_image(out / name)
+        assert image.shape[:2] == (120, 160), name
+    info = json.loads((out / "view.json").read_text())
+    assert {o["kind"] for o in info["objects"]} == {"hand", "object"} and info["hands"] == ["right"]
+    assert (out / "masks" / f"{cube.name}.png").exists()
+    mask = render.read_image(out / "mask.png")
+    pose = json.loads((out / "hand_pose.json").read_text())["people"][0]["hand_right_keypoints_2d"]
+    uv = np.array(pose).reshape(21, 3)
+    seen = uv[uv[:, 2] > 0, :2].round().astype(int)
+    assert len(seen) > 10
+    near_hand = [mask[max(0, v - 3):v + 4, max(0, u - 3):u + 4, 0].max() == 255 for u, v in seen]
+    assert np.mean(near_hand) > 0.8  # the keypoints sit on the hand's pixels
+    assert np.load(out / "depth.npy").max() < 1.0  # metres
+
+
+def test_render_conditioning_maps_bad_input(addon, tmp_path):
+    add_cube()
+    with pytest.raises(RuntimeError, match="no active camera"):
+        bpy.ops.jhod.render_maps(directory=str(tmp_path))
+    cam = bpy.data.objects.new("cam", bpy.data.cameras.new("cam"))
+    addon.scene.collection.objects.link(cam)
+    addon.scene.camera = cam
+    cam.data.type = "ORTHO"
+    with pytest.raises(RuntimeError, match="perspective camera"):
+        bpy.ops.jhod.render_maps(directory=str(tmp_path))
+    cam.data.type = "PERSP"
+    with pytest.raises(RuntimeError, match="Save the .blend file"):
+        bpy.ops.jhod.render_maps(directory="//maps/")
+    assert list(tmp_path.iterdir()) == []

@@ -107,3 +107,26 @@ def test_png_writer_is_exact_in_blender(tmp_path):
         assert np.array_equal(back.reshape(9, 7, c), img)
     with pytest.raises(TypeError, match="uint8"):
         maps.write_png(tmp_path / "x.png", np.zeros((2, 2), np.uint16))
+
+
+def test_openpose_hand_map_colours_bones_and_dots():
+    from jhod_blender.maps import OPENPOSE_HAND_BONES, draw_hand_keypoints, openpose_hands_json
+
+    assert len(OPENPOSE_HAND_BONES) == 20 and OPENPOSE_HAND_BONES[:5] == ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5))
+    uv = np.zeros((21, 2))
+    uv[0] = (100, 110)  # wrist; five fingers fanning upwards, four keypoints each
+    for f, angle in enumerate(np.radians([150, 115, 90, 65, 40])):
+        for j in range(4):
+            uv[1 + 4 * f + j] = uv[0] + (20 + 22 * j) * np.array([np.cos(angle), -np.sin(angle)])
+    img = draw_hand_keypoints([uv], 200, 128)
+    assert img.shape == (128, 200, 3) and img.dtype == np.uint8
+    assert tuple(img[110, 100]) == (255, 0, 0)  # a keypoint: red dot
+    assert not img[:3].any() and not img[125:].any()  # background stays black
+    colours = {tuple(c) for c in img.reshape(-1, 3)} - {(255, 0, 0), (0, 0, 0)}
+    assert len(colours) == 19  # one hue per bone; the first bone is red like the dots
+    hidden = draw_hand_keypoints([uv], 200, 128, visible=[np.arange(21) < 5])  # only the thumb
+    assert len({tuple(c) for c in hidden.reshape(-1, 3)} - {(255, 0, 0), (0, 0, 0)}) == 3  # thumb bones 2-4
+    data = openpose_hands_json([uv, uv], ["right", "left"], 200, 128, visible=[np.ones(21, bool), np.arange(21) < 3])
+    right, left = data["people"]
+    assert len(right["hand_right_keypoints_2d"]) == 63 and right["hand_left_keypoints_2d"] == [0.0] * 63
+    assert left["hand_left_keypoints_2d"][:3] == [100.0, 110.0, 1.0] and left["hand_left_keypoints_2d"][-1] == 0.0
