@@ -254,6 +254,23 @@ class JHOD_OT_generate_grasp(_SamplingOperator, bpy.types.Operator):
         return f"Added {len(arms)} grasp(s) on {target.name} (seed {context.scene.jhod.seed})"
 
 
+OBJECT_MATERIAL = "JHOD Object"
+
+
+def object_material():
+    """The shared material of generated objects (made once per file): a light, slightly glossy grey-blue."""
+    material = bpy.data.materials.get(OBJECT_MATERIAL)
+    if material is None:
+        material = bpy.data.materials.new(OBJECT_MATERIAL)
+        material.diffuse_color = (0.45, 0.52, 0.62, 1.0)
+        if material.node_tree is None:
+            material.use_nodes = True
+        bsdf = next(n for n in material.node_tree.nodes if n.type == "BSDF_PRINCIPLED")
+        bsdf.inputs["Base Color"].default_value = (0.45, 0.52, 0.62, 1.0)
+        bsdf.inputs["Roughness"].default_value = 0.4
+    return material
+
+
 PAIR_SPACING_M = 0.35  # metres between generated hand-object pairs, along +x from the 3D cursor
 
 
@@ -285,8 +302,11 @@ class JHOD_OT_sample_hand_object(_SamplingOperator, bpy.types.Operator):
         for i in range(len(result["transl"])):
             # the object is surfaced in its own frame and placed at cursor + i * spacing; the hand follows
             offset = cursor + np.array([i * PAIR_SPACING_M, 0.0, 0.0])
-            mesh = surfacing.surface_mesh(result["object_points"][i] * flip / unit, f"jhod_object_{i + 1}")
-            obj = bpy.data.objects.new(f"jhod_object_{i + 1}", mesh)
+            name = f"JHOD object {i + 1} (seed {settings.seed})"
+            mesh = surfacing.surface_mesh(result["object_points"][i] * flip / unit, name)
+            mesh.shade_smooth()
+            mesh.materials.append(object_material())
+            obj = bpy.data.objects.new(name, mesh)
             obj.location = offset / unit
             obj["jhod_generated_object"] = True
             vertices, triangles = selection.mesh_arrays(mesh)

@@ -170,6 +170,8 @@ def test_sample_hand_object(addon):
         assert len(bm.faces) > 100 and all(e.is_manifold for e in bm.edges)  # a closed surface
         bm.free()
         assert abs(obj.location.x - k * 0.35) < 1e-6
+        assert obj.name == f"JHOD object {k + 1} (seed 3)" and obj.data.materials[0].name == "JHOD Object"
+        assert all(p.use_smooth for p in obj.data.polygons)
     # no helper objects or node groups are left behind
     assert not any(o.name.endswith(" points") for o in bpy.data.objects) and len(bpy.data.node_groups) == 0
     assert counts()[0] == before[0] + 2 * 3  # per pair: object, armature, hand mesh
