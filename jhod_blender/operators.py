@@ -305,6 +305,7 @@ class JHOD_OT_sample_hand_object(_SamplingOperator, bpy.types.Operator):
             name = f"JHOD object {i + 1} (seed {settings.seed})"
             mesh = surfacing.surface_mesh(result["object_points"][i] * flip / unit, name)
             mesh.shade_smooth()
+            mesh.materials.clear()  # the surfacing leaves an empty slot
             mesh.materials.append(object_material())
             obj = bpy.data.objects.new(name, mesh)
             obj.location = offset / unit
