@@ -16,7 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 # the shipped model in its torch-free format, the open hand and its licence
 DATA_FILES = ["assets/model/autoencoder.npz", "assets/model/denoiser.npz", "assets/model/MODEL_CARD.md",
-              "assets/OPENHAND_RIGHT.npz", "assets/OPENHAND_LICENSE.md"]
+              "assets/OPENHAND_RIGHT.npz", "assets/OPENHAND_LICENSE.md", "assets/MAKEHUMAN_CHARACTER.npz",
+              "assets/MAKEHUMAN_CHARACTER_LICENSE.md"]
 
 
 def core_files() -> list[str]:

@@ -4,9 +4,9 @@ A thin layer over jhod_core (glTF-Blender-IO style): Blender data in, NumPy in j
 data out. Extension id `jhod_grasp`; imports are relative so it works as bl_ext.<repo>.jhod_grasp.
 """
 
-from . import conditioning, editing, operators, preferences, ui
+from . import character, conditioning, editing, operators, preferences, ui
 
-_modules = (preferences, operators, editing, conditioning, ui)
+_modules = (preferences, operators, editing, conditioning, character, ui)
 
 
 def register():

@@ -17,6 +17,8 @@ try:
     from .jhod_core.hand.dressing import forearm_stub
     from .jhod_core.hand.model_file import mirror_grasp
     from .jhod_core.steering import Steering, palm_directions
+    from .jhod_core.refine import ObjectSurface
+    from .jhod_core.retarget import check_mapping as retarget_check_mapping, close_fingers, preset_mapping, retarget
     from .jhod_core.hand.numpy_forward import forward, pose_correctives, rodrigues
     from .jhod_core.hand.poses import named_pose
 
@@ -34,6 +36,8 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
     from jhod_core.hand.dressing import forearm_stub
     from jhod_core.hand.model_file import mirror_grasp
     from jhod_core.steering import Steering, palm_directions
+    from jhod_core.refine import ObjectSurface
+    from jhod_core.retarget import check_mapping as retarget_check_mapping, close_fingers, preset_mapping, retarget
     from jhod_core.hand.numpy_forward import forward, pose_correctives, rodrigues
     from jhod_core.hand.poses import named_pose
 
@@ -44,7 +48,8 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
 
 CANDIDATES, DEFAULT_DDIM_STEPS, MIRROR = pipeline.CANDIDATES, pipeline.DEFAULT_DDIM_STEPS, pipeline.MIRROR
 
-__all__ = ["CANDIDATES", "Steering", "adjust_pose", "mirror_grasp", "palm_directions", "DEFAULT_DDIM_STEPS", "HandModelError", "JHODError", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE",
+__all__ = ["CANDIDATES", "ObjectSurface", "Steering", "close_fingers", "preset_mapping", "retarget",
+           "retarget_check_mapping", "adjust_pose", "mirror_grasp", "palm_directions", "DEFAULT_DDIM_STEPS", "HandModelError", "JHODError", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE",
            "MIRROR", "atomic_write", "check_object_size", "forearm_stub", "forward", "load_grasps", "load_hand_data", "load_mesh",
            "named_pose", "pipeline", "ply_bytes", "pose_correctives", "rodrigues", "sample_triangles", "topology",
            "validate_mesh"]

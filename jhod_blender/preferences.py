@@ -62,6 +62,14 @@ class JHODSceneSettings(bpy.types.PropertyGroup):
         items=[("ANY", "Any", "Any kind of grasp"), ("power", "Power", "A wrap: the palm touches the object"),
                ("precision", "Precision", "Three or more fingertips, no palm"),
                ("pinch", "Pinch", "Thumb and one finger")])
+    character: bpy.props.StringProperty(name="Character", description="The character's armature (object name)")
+    character_preset: bpy.props.EnumProperty(
+        name="Rig", default="makehuman",
+        items=[("makehuman", "MakeHuman", "MakeHuman / MPFB bone names (wrist.R, finger2-1.R, ...)"),
+               ("rigify", "Rigify", "Rigify's generated human rig (FK finger controls, hand_fk/hand_ik)"),
+               ("mixamo", "Mixamo", "Mixamo bone names (mixamorig:RightHand, ...)"),
+               ("custom", "Custom", "A mapping in a Blender text (Save Mapping starts one from a preset)")])
+    mapping_text: bpy.props.StringProperty(name="Mapping", description="Blender text holding a custom mapping")
     pose: bpy.props.EnumProperty(name="Pose", items=[("relaxed", "Relaxed", ""), ("flat", "Flat", ""),
                                                      ("fist", "Fist", ""), ("pinch", "Pinch", "")],
                                  default="relaxed")
