@@ -14,6 +14,7 @@ import jhod_blender  # noqa: E402
 from jhod_blender import character, editing  # noqa: E402
 from jhod_core.geometry.inside import signed_distance  # noqa: E402
 from jhod_core.hand import load_hand_data  # noqa: E402
+from tests.rigs import rigify_character  # noqa: E402
 from jhod_core.retarget import (FINGERS, _frame, mano_global_rotations, mano_rest, palmar_normal,  # noqa: E402
                                 preset_mapping, rest_frames)
 
@@ -171,18 +172,7 @@ def test_bad_input_changes_nothing(addon):
 
 def test_rigify_rig(addon):
     """Rigify's generated human rig (FK finger controls): a crude skin on its deform bones is enough to hold."""
-    import addon_utils
-
-    addon_utils.enable("rigify", default_set=True)
-    bpy.ops.object.armature_human_metarig_add()
-    metarig = bpy.context.active_object
-    bpy.ops.pose.rigify_generate()
-    rigify = next(o for o in bpy.data.objects if o.type == "ARMATURE" and o is not metarig)
-    metarig.hide_set(True)
-    for pbone in rigify.pose.bones:  # FK drives the arm and the hand
-        if "IK_FK" in pbone.keys():
-            pbone["IK_FK"] = 1.0
-    skin = capsule_skin(rigify, "R")
+    rigify, skin = rigify_character()
     shoulder = np.array(rigify.matrix_world @ rigify.pose.bones["upper_arm_fk.R"].head)
     cylinder_at = shoulder + [-0.10, -0.28, -0.17]  # in front of the chest, as REACHABLE is for MakeHuman
     cylinder, hand = grasp_on_cylinder("right", tuple(cylinder_at))
@@ -194,37 +184,3 @@ def test_rigify_rig(addon):
     assert skin.modifiers["Armature"].object == rigify
     depth, touching = hand_report(rigify, cylinder, mapping)  # the FK controls move the skin via DEF- bones
     assert depth < 0.002 and touching >= min(3, mano_touching(hand, cylinder, "right")), (depth, touching)
-
-
-def capsule_skin(rig_object, s):
-    """A mesh of thin cylinders around the DEF bones of one hand, each bound rigidly to its bone."""
-    import bmesh
-
-    bm = bmesh.new()
-    groups = []
-    names = [b.name for b in rig_object.data.bones if b.use_deform and b.name.endswith(f".{s}") and any(
-        k in b.name for k in ("hand", "thumb", "f_index", "f_middle", "f_ring", "f_pinky", "palm"))]
-    world = rig_object.matrix_world
-    for name in names:
-        bone = rig_object.data.bones[name]
-        head, tail = world @ bone.head_local, world @ bone.tail_local
-        geom = bmesh.ops.create_cone(bm, cap_ends=True, segments=8, radius1=0.008, radius2=0.008,
-                                     depth=(tail - head).length)
-        verts = [e for e in geom["verts"]]
-        axis = (tail - head).normalized()
-        rot = axis.to_track_quat("Z", "Y").to_matrix().to_4x4()
-        bmesh.ops.transform(bm, matrix=rot, verts=verts)
-        bmesh.ops.translate(bm, vec=(head + tail) / 2, verts=verts)
-        groups.append((name, verts))
-    bm.verts.index_update()
-    mesh = bpy.data.meshes.new("hand skin")
-    index_groups = [(name, [v.index for v in verts]) for name, verts in groups]
-    bm.to_mesh(mesh)
-    bm.free()
-    obj = bpy.data.objects.new("hand skin", mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    for name, ids in index_groups:
-        obj.vertex_groups.new(name=name).add(ids, 1.0, "REPLACE")
-    modifier = obj.modifiers.new("Armature", "ARMATURE")
-    modifier.object = rig_object
-    return obj
