@@ -12,6 +12,7 @@ try:
     from .jhod_core.io.grasp_shards import load_grasps
     from .jhod_core.io.ply import ply_bytes
     from .jhod_core.geometry.sampling import sample_triangles
+    from .jhod_core.geometry.surfacing import points_to_mesh
     from .jhod_core.hand import load_hand_data, topology
     from .jhod_core.hand.adjust import adjust_pose
     from .jhod_core.hand.dressing import forearm_stub
@@ -31,6 +32,7 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
     from jhod_core.io.grasp_shards import load_grasps
     from jhod_core.io.ply import ply_bytes
     from jhod_core.geometry.sampling import sample_triangles
+    from jhod_core.geometry.surfacing import points_to_mesh
     from jhod_core.hand import load_hand_data, topology
     from jhod_core.hand.adjust import adjust_pose
     from jhod_core.hand.dressing import forearm_stub
@@ -51,5 +53,5 @@ CANDIDATES, DEFAULT_DDIM_STEPS, MIRROR = pipeline.CANDIDATES, pipeline.DEFAULT_D
 __all__ = ["CANDIDATES", "ObjectSurface", "Steering", "close_fingers", "preset_mapping", "retarget",
            "retarget_check_mapping", "adjust_pose", "mirror_grasp", "palm_directions", "DEFAULT_DDIM_STEPS", "HandModelError", "JHODError", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE",
            "MIRROR", "atomic_write", "check_object_size", "forearm_stub", "forward", "load_grasps", "load_hand_data", "load_mesh",
-           "named_pose", "pipeline", "ply_bytes", "pose_correctives", "rodrigues", "sample_triangles", "topology",
+           "named_pose", "pipeline", "points_to_mesh", "ply_bytes", "pose_correctives", "rodrigues", "sample_triangles", "topology",
            "validate_mesh"]

@@ -290,31 +290,28 @@ class JHOD_OT_sample_hand_object(_SamplingOperator, bpy.types.Operator):
 
     def build(self, context, result) -> str:
         from . import surfacing
-
-        from .core import MIRROR
+        from .core import MIRROR, points_to_mesh
 
         settings, unit = context.scene.jhod, self._unit
         cursor = np.array(context.scene.cursor.location, dtype=np.float64) * unit  # metres
         parent = new_grasp_set(context, f"JHOD hand+object samples (seed {settings.seed})", "")
-        # the model makes right hands; a left pair is the mirror image (x -> -x) of a right pair
-        flip = MIRROR if settings.side == "left" else np.ones(3)
         arms = []
         for i in range(len(result["transl"])):
-            # the object is surfaced in its own frame and placed at cursor + i * spacing; the hand follows
+            # the object is surfaced in the model's frame (metres), the right hand refined on it; a left pair is the
+            # mirror image (x -> -x) of that right pair; placed at cursor + i * spacing, the hand follows
             offset = cursor + np.array([i * PAIR_SPACING_M, 0.0, 0.0])
+            vertices, triangles = points_to_mesh(result["object_points"][i])
+            pair = backend.refine({k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS},
+                                  (vertices, triangles), int(settings.seed), settings.side)
+            if settings.side == "left":
+                vertices, triangles = vertices * MIRROR, triangles[:, ::-1]
             name = f"JHOD object {i + 1} (seed {settings.seed})"
-            mesh = surfacing.surface_mesh(result["object_points"][i] * flip / unit, name)
+            mesh = surfacing.mesh_from_arrays(vertices / unit, triangles, name)
             mesh.shade_smooth()
-            mesh.materials.clear()  # the surfacing leaves an empty slot
             mesh.materials.append(object_material())
             obj = bpy.data.objects.new(name, mesh)
             obj.location = offset / unit
             obj["jhod_generated_object"] = True
-            vertices, triangles = selection.mesh_arrays(mesh)
-            if settings.side == "left":  # refine the right hand on the un-mirrored object
-                vertices, triangles = vertices * flip, triangles[:, ::-1]
-            pair = backend.refine({k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS},
-                                  (vertices * unit, triangles), int(settings.seed), settings.side)
             pair["transl"] = pair["transl"] + offset
             arms.append(add_grasp_hand(context, parent, self._data, pair, 0, unit, self._prefs, obj.name,
                                        extra_objects=[obj], number=i + 1))

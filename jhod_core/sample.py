@@ -3,7 +3,7 @@
 * ``sample_grasps(mesh_or_points, num)``: grasps for a given object in its own frame (metres): a mesh
   (``trimesh.Trimesh``, or anything with ``vertices`` and ``faces``) or an (N, 3) point array (+ ``normals``).
 * ``sample_hand_object(num)``: hand and object together, in the model's object-centric frame; the decoded
-  object points are surfaced into a closed mesh (``surface_points``: alpha shape, paper sec. 4.1) and each
+  object points are surfaced into a closed, smooth mesh (``surface_points``) and each
   hand is refined against its own object.
 
 Weights: ``autoencoder.npz`` and ``denoiser.npz`` in ``weights_dir`` (default: the shipped model), run on torch
@@ -80,95 +80,32 @@ def _surface_samples(mesh: trimesh.Trimesh, seed: int):
 
 # --------------------------------------------------------------------------- surfacing
 
-ALPHA_FACTORS = (3.0, 4.0, 6.0, 9.0, 14.0, 20.0, 30.0)
-
-
-def surface_points(points: np.ndarray, factors=ALPHA_FACTORS) -> trimesh.Trimesh:
-    """A closed (watertight) triangle mesh through a point cloud: alpha shape, else convex hull.
-
-    Alpha shape (Edelsbrunner & Muecke; the paper surfaces sampled objects with alpha shapes, sec. 4.1):
-    the Delaunay tetrahedra of the points (scipy) whose circumradius is below ``alpha`` are kept. The
-    removed tetrahedra reachable from outside the convex hull (through shared faces of removed
-    tetrahedra) are the exterior; everything else (kept tetrahedra and cavities they enclose, such as
-    the inside of a sampled *surface*) is the solid, and the triangles between solid and exterior form
-    the surface, oriented outward (away from the solid tetrahedron's fourth vertex).
-    ``alpha`` comes from the point spacing: ``d`` = median nearest-neighbour distance, and
-    ``alpha = f * d`` for f in ``factors`` (3, 4, 6, 9, 14, 20, 30), smallest first; the first result that is
-    a watertight, consistently oriented volume is returned. If none is (holes, non-manifold edges,
-    or a degenerate cloud), the convex hull is returned (trimesh, scipy's Qhull), which is always
-    closed; for a degenerate cloud (flat, collinear, fewer than 5 points) a box around it is returned.
-    """
-    from scipy.spatial import ConvexHull, Delaunay, QhullError, cKDTree
+def surface_points(points: np.ndarray) -> trimesh.Trimesh:
+    """A closed (watertight), smooth triangle mesh through a point cloud (``geometry.surfacing.points_to_mesh``,
+    the method the Blender add-on uses too; a few thousand vertices). The paper surfaces sampled objects with alpha
+    shapes (sec. 4.1); on the decoder's 2048 points those came out faceted (~900 vertices), so we use a smooth
+    implicit surface instead. Clouds it cannot surface (fewer than 8 points, flat) get their convex hull, or a box
+    around them when even that is degenerate."""
+    from .geometry.surfacing import points_to_mesh
 
     points = np.asarray(points, dtype=np.float64)
     points = points[np.isfinite(points).all(axis=1)]
+    try:
+        vertices, faces = points_to_mesh(points)
+        mesh = trimesh.Trimesh(vertices, faces, process=False)
+        if mesh.is_watertight and mesh.volume > 0:
+            return mesh
+    except ValueError:
+        pass
     points = np.unique(points, axis=0)
     if len(points) >= 5:
         try:
-            mesh = _alpha_shape(points, factors, Delaunay, cKDTree)
-            if mesh is not None:
-                return mesh
-        except (QhullError, ValueError, np.linalg.LinAlgError):
-            pass
-        try:
-            hull = ConvexHull(points)
-            mesh = trimesh.Trimesh(points, hull.simplices, process=True)
-            trimesh.repair.fix_normals(mesh)
-            mesh.remove_unreferenced_vertices()
-            if mesh.is_watertight and mesh.volume > 0:
-                return mesh
-        except (QhullError, ValueError):
+            hull = trimesh.convex.convex_hull(points)
+            if hull.is_watertight and hull.volume > 0:
+                return hull
+        except Exception:  # noqa: BLE001  Qhull refuses flat or collinear clouds
             pass
     # degenerate (flat, collinear, < 5 points): a small box around them is still a closed mesh
     centre = (points.min(0) + points.max(0)) / 2 if len(points) else np.zeros(3)
     extent = np.maximum(np.ptp(points, axis=0) if len(points) else np.zeros(3), 1e-4)
     return trimesh.creation.box(extents=extent, transform=trimesh.transformations.translation_matrix(centre))
-
-
-def _alpha_shape(points, factors, Delaunay, cKDTree):
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
-    tri = Delaunay(points)
-    tets, neighbors = tri.simplices, tri.neighbors                      # (T, 4); neighbor i is opposite vertex i
-    a, b, c, d = (points[tets[:, i]] for i in range(4))
-    u, v, w = b - a, c - a, d - a
-    vw, wu, uv = np.cross(v, w), np.cross(w, u), np.cross(u, v)
-    det = 2.0 * np.einsum("ij,ij->i", u, vw)
-    num = (u * u).sum(1)[:, None] * vw + (v * v).sum(1)[:, None] * wu + (w * w).sum(1)[:, None] * uv
-    with np.errstate(divide="ignore", invalid="ignore"):
-        radius = np.linalg.norm(num / det[:, None], axis=1)
-    radius[~np.isfinite(radius)] = np.inf
-    spacing = float(np.median(cKDTree(points).query(points, k=2)[0][:, 1]))
-    if not spacing > 0:
-        return None
-    n_tets = len(tets)
-    tet_idx = np.repeat(np.arange(n_tets), 4)
-    nbr = neighbors.reshape(-1)
-    outside = n_tets                                                    # virtual node: beyond the convex hull
-    nbr_node = np.where(nbr < 0, outside, nbr)
-    # the face of each tet opposite vertex i, and that vertex (for outward orientation)
-    face_sets = np.array([[1, 2, 3, 0], [0, 3, 2, 1], [0, 1, 3, 2], [0, 2, 1, 3]])
-    for factor in factors:
-        open_ = np.append(radius >= factor * spacing, True)             # removed tets (+ the outside)
-        link = open_[tet_idx] & open_[nbr_node]
-        graph = coo_matrix((np.ones(int(link.sum())), (tet_idx[link], nbr_node[link])), shape=(n_tets + 1,) * 2)
-        _, label = connected_components(graph, directed=False)
-        exterior = label == label[outside]                              # removed tets reachable from outside
-        solid = ~exterior[:n_tets]                                      # kept tets + enclosed cavities
-        if not solid.any():
-            continue
-        boundary = solid[tet_idx] & exterior[nbr_node]
-        faces = tets[:, face_sets[:, :3]].reshape(-1, 3)[boundary]
-        opposite = tets[:, face_sets[:, 3]].reshape(-1)[boundary]
-        if len(faces) < 4:
-            continue
-        p0, p1, p2 = (points[faces[:, i]] for i in range(3))
-        normal = np.cross(p1 - p0, p2 - p0)
-        flip = np.einsum("ij,ij->i", normal, points[opposite] - p0) > 0
-        faces[flip] = faces[flip][:, ::-1]
-        mesh = trimesh.Trimesh(points, faces, process=False)
-        mesh.remove_unreferenced_vertices()
-        if mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0:
-            return mesh
-    return None

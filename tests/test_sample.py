@@ -92,34 +92,33 @@ def test_sample_hand_object(weights):
     np.testing.assert_array_equal(r["transl"], r2["transl"])
 
 
-def test_surface_points_alpha_shape_and_fallbacks():
-    rng = np.random.default_rng(0)
-    # a solid-ish sphere surface: the alpha shape is closed and close to the sphere's volume
-    d = rng.normal(size=(2048, 3))
-    sphere = 0.05 * d / np.linalg.norm(d, axis=1, keepdims=True)
-    mesh = surface_points(sphere)
-    assert mesh.is_watertight and mesh.is_winding_consistent
-    assert 0.6 < mesh.volume / (4 / 3 * np.pi * 0.05 ** 3) <= 1.01
-    # an L-shape (non-convex): the alpha shape is not the convex hull
-    a = rng.random((1500, 3)) * (0.1, 0.02, 0.02)
-    b = rng.random((1500, 3)) * (0.02, 0.1, 0.02)
-    ell = surface_points(np.concatenate([a, b]))
-    hull = trimesh.convex.convex_hull(np.concatenate([a, b]))
-    assert ell.is_watertight and ell.volume < 0.8 * hull.volume
-    # a noisy surface sample of a non-convex object (as the decoder gives): closed, cavity filled, not the hull
+def test_surface_points_closed_smooth_and_faithful():
+    """Closed, consistently wound, the right topology (a mug keeps its handle's hole), close to the sampled object,
+    a few thousand vertices; degenerate clouds still give closed meshes."""
     from jhod_core.geometry.sampling import sample_surface
 
-    arm = trimesh.creation.box(extents=(0.02, 0.1, 0.03))
-    arm.apply_translation((0.04, 0.04, 0.0))
-    shape = trimesh.util.concatenate([trimesh.creation.box(extents=(0.1, 0.02, 0.03)), arm])
-    pts = sample_surface(shape, 2048, seed=0)[0] + rng.normal(scale=3e-4, size=(2048, 3))
-    surf = surface_points(pts)
-    true_volume = 2 * 0.1 * 0.02 * 0.03 - 0.02 * 0.02 * 0.03
-    assert surf.is_watertight and 0.7 * true_volume < surf.volume < 0.8 * trimesh.convex.convex_hull(pts).volume
-    # sparse random noise and degenerate (flat) clouds still give closed meshes
-    assert surface_points(rng.random((40, 3))).is_watertight
+    rng = np.random.default_rng(0)
+    cup = trimesh.creation.annulus(r_min=0.03, r_max=0.035, height=0.09)
+    handle = trimesh.creation.torus(0.025, 0.005)
+    handle.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, (1, 0, 0)))
+    handle.apply_translation((0.055, 0.0, 0.0))
+    shapes = {"sphere": (trimesh.creation.icosphere(radius=0.05), 2),
+              "box": (trimesh.creation.box((0.05, 0.08, 0.12)), 2),
+              "torus": (trimesh.creation.torus(0.04, 0.012), 0),
+              "mug": (trimesh.util.concatenate([cup, handle]), None)}
+    for name, (shape, euler) in shapes.items():
+        pts = sample_surface(shape, 2048, seed=0)[0] + rng.normal(scale=3e-4, size=(2048, 3))  # as decoded
+        mesh = surface_points(pts)
+        assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0, name
+        assert 1000 <= len(mesh.vertices) <= 8000, (name, len(mesh.vertices))
+        assert trimesh.proximity.closest_point(shape, mesh.vertices)[1].mean() < 0.0015, name
+        if euler is not None:
+            assert mesh.euler_number == euler, name
+            assert 0.85 < mesh.volume / shape.volume < 1.15, name
+    assert surface_points(rng.random((40, 3)) * 0.1).is_watertight
     flat = np.c_[rng.random((100, 2)), np.zeros(100)]
     assert surface_points(flat).is_watertight
+    assert surface_points(rng.random((4, 3))).is_watertight
 
 
 # --------------------------------------------------------------------------- CLI
