@@ -197,7 +197,7 @@ def add_sample_joint(subparsers: argparse._SubParsersAction) -> None:
         "sample-joint",
         help="sample hands and objects together with the JHOD model",
         description="Sample N hand-object pairs jointly (object-centric frame, metres). Writes per pair "
-        "DIR/object_000.obj (decoded points surfaced as a closed alpha-shape mesh, convex hull fallback), "
+        "DIR/object_000.obj (decoded points surfaced as a closed, smooth mesh, the add-on's method), "
         "DIR/object_000_points.npy (2048 x 3), DIR/hand_000.obj, and DIR/grasps.npz for all pairs.",
     )
     _add_sampling_options(parser, "number of hand-object pairs (>= 1)")
