@@ -7,8 +7,9 @@ The bpy module has no window and no undo stack, so this runs in a Blender binary
     DISPLAY=:99 BLENDER_USER_RESOURCES=/tmp/jhod_user blender --factory-startup \
         --python tools/undo_check.py -- dist/jhod_grasp-0.1.0.zip MESH.ply
 
-It installs the zip, imports the mesh, and for each operator (Generate Grasp on Selection, browse, Keep, Sample
-Hand+Object, Add Hand) records the scene, runs the operator as the UI does, presses undo once (`ed.undo`, what
+It installs the zip, imports the mesh, and for each operator (Generate Grasp on Selection, browse, Keep, Fit
+Fingers, Adjust Fingers, Add Approach, Mirror Hand, Add Reference Character, Save Mapping, Apply to Character,
+Sample Hand+Object, Add Hand) records the scene, runs the operator as the UI does, presses undo once (`ed.undo`, what
 Ctrl+Z calls) and records the scene again: objects (name, type, transform, parent, hidden, evaluated vertex
 positions), collections (children, objects, visibility) and the datablock counts must be what they were before.
 Prints one JSON line per operator and a final verdict ``JSON{"undo_ok": ...}``.
@@ -57,8 +58,11 @@ def scene_state() -> dict:
                             "hide_render": c.hide_render, "props": sorted(k for k in c.keys())}
                    for c in bpy.data.collections}
     counts = {name: len(getattr(bpy.data, name)) for name in ("objects", "meshes", "armatures", "collections",
-                                                               "materials", "node_groups")}
-    return {"objects": objects, "collections": collections, "counts": counts,
+                                                               "materials", "node_groups", "actions", "texts")}
+    poses = {o.name: np.round([list(b.rotation_quaternion) + list(b.location) for b in o.pose.bones], 6).tolist()
+             for o in bpy.data.objects if o.type == "ARMATURE"}
+    return {"objects": objects, "collections": collections, "counts": counts, "poses": poses,
+            "frame": bpy.context.scene.frame_current,
             "selected": sorted(o.name for o in bpy.context.selected_objects)}
 
 
@@ -74,7 +78,7 @@ def difference(a: dict, b: dict) -> list[str]:
     return out
 
 
-def check(name, run, modal=False):
+def check(name, run, modal=False, changes=True):
     """Run one operator as the UI does (``undo=True``: a Python call alone pushes no undo step; the modal ones are
     invoked and left to finish on their timer, as after a click), then Ctrl+Z once."""
     state = {}
@@ -86,7 +90,8 @@ def check(name, run, modal=False):
         undone = scene_state()
         before = state["before"]
         entry = {"operator": name, "result": state["result"], "changed": bool(difference(before, after)),
-                 "undo_exact": not difference(before, undone), "difference": difference(before, undone)}
+                 "expected_change": changes, "undo_exact": not difference(before, undone),
+                 "difference": difference(before, undone) or (difference(before, after) if not changes else [])}
         results.append(entry)
         print("JSON" + json.dumps(entry), flush=True)
         with window_override():
@@ -145,16 +150,49 @@ def select_mug():
 
 
 def finish():
-    ok = bool(results) and all(r["undo_exact"] and r["changed"] and r["result"] == ["FINISHED"] for r in results)
+    ok = bool(results) and all(r["undo_exact"] and r["changed"] == r["expected_change"]
+                               and r["result"] == ["FINISHED"] for r in results)
     print("JSON" + json.dumps({"undo_ok": ok, "blender": bpy.app.version_string, "operators": len(results)}),
           flush=True)
     bpy.ops.wm.quit_blender()
+
+
+def select_hand():
+    """The first JHOD hand rig, selected and active (what the editing operators work on)."""
+    hand = next(o for o in bpy.data.objects if o.type == "ARMATURE" and "jhod_side" in o)
+    with window_override():
+        bpy.ops.object.select_all(action="DESELECT")
+    hand.select_set(True)
+    bpy.context.view_layer.objects.active = hand
+    with window_override():
+        bpy.ops.ed.undo_push(message="select hand")
+    return 0.5
+
+
+def place_character():
+    """The character in front of the mug (the mug in front of its chest, within reach), picked in the panel."""
+    character = next(o for o in bpy.data.objects if o.type == "ARMATURE" and "jhod_character_preset" in o)
+    character.location = (0.26, 0.30, -1.12)
+    bpy.context.scene.jhod.character = character.name
+    with window_override():
+        bpy.ops.ed.undo_push(message="place character")
+    return select_hand()
 
 
 steps = [setup,
               check("JHOD_OT_generate_grasp", lambda how: bpy.ops.jhod.generate_grasp(how, True), modal=True),
               check("JHOD_OT_show_grasp", lambda how: bpy.ops.jhod.show_grasp(how, True, direction=1)),
               check("JHOD_OT_keep_grasp", lambda how: bpy.ops.jhod.keep_grasp(how, True)),
+              select_hand,
+              check("JHOD_OT_fit_fingers", lambda how: bpy.ops.jhod.fit_fingers(how, True)),
+              check("JHOD_OT_adjust_fingers", lambda how: bpy.ops.jhod.adjust_fingers(how, True, close=0.4)),
+              check("JHOD_OT_add_approach", lambda how: bpy.ops.jhod.add_approach(how, True)),
+              check("JHOD_OT_mirror_hand", lambda how: bpy.ops.jhod.mirror_hand(how, True)),
+              check("JHOD_OT_mirror_hand/back", lambda how: bpy.ops.jhod.mirror_hand(how, True)),
+              check("JHOD_OT_add_character", lambda how: bpy.ops.jhod.add_character(how, True)),
+              place_character,
+              check("JHOD_OT_save_mapping", lambda how: bpy.ops.jhod.save_mapping(how, True)),
+              check("JHOD_OT_apply_to_character", lambda how: bpy.ops.jhod.apply_to_character(how, True)),
               select_mug,
               check("JHOD_OT_generate_grasp/again", lambda how: bpy.ops.jhod.generate_grasp(how, True), modal=True),
               check("JHOD_OT_sample_hand_object", lambda how: bpy.ops.jhod.sample_hand_object(how, True), modal=True),

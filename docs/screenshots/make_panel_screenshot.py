@@ -43,17 +43,22 @@ def setup():
     bpy.context.view_layer.objects.active = target
     settings = bpy.context.scene.jhod
     settings.num_grasps, settings.seed = 4, 0
+    half = target.dimensions.x / 2
+    bpy.context.scene.cursor.location = (half, 0.0, 0.0)  # steered: hold the mug's side, a wrap
+    settings.steer_target, settings.steer_type = "CURSOR", "power"
     start = time.perf_counter()
     report["generate"] = list(bpy.ops.jhod.generate_grasp("EXEC_DEFAULT"))
     report["generate_seconds"] = round(time.perf_counter() - start, 3)
     report["objects"] = sorted(o.name for o in bpy.data.objects)
     report["show"] = list(bpy.ops.jhod.show_grasp(direction=1))  # browse: one grasp at a time
+    report["keep"] = list(bpy.ops.jhod.keep_grasp())
     for window in bpy.context.window_manager.windows:
         for area in window.screen.areas:
             if area.type == "VIEW_3D":
                 space = area.spaces.active
                 space.show_region_ui = True
                 space.shading.type = "SOLID"
+                space.shading.color_type = "MATERIAL"  # the skin and object colours
                 space.overlay.show_floor = True
                 region = next(r for r in area.regions if r.type == "WINDOW")
                 with bpy.context.temp_override(window=window, area=area, region=region):
