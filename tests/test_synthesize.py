@@ -218,3 +218,18 @@ def test_mixed_synthesis_records_both_sources_and_the_model_makes_at_most_half(o
         assert (sources == "model").sum() <= 2  # ceil(3 / 2)
     for stats in data["stats"]:
         assert stats["tried_by_source"]["model"] == 2 and stats["tried_by_source"]["optimiser"] in (0, 2)
+
+
+def test_edge_anchors_sit_on_sharp_edges_facing_out_between_their_faces():
+    from training.synthesize.optimizer import edge_anchors
+
+    box = trimesh.creation.box((0.2, 0.1, 0.3))
+    points, directions = edge_anchors(box, 64, seed=0)
+    half = np.array([0.1, 0.05, 0.15])
+    on_faces = np.isclose(np.abs(points), half, atol=1e-9)
+    assert (on_faces.sum(1) >= 2).all()  # on two faces at once: an edge
+    assert np.allclose(np.linalg.norm(directions, axis=1), 1.0)
+    expected = np.where(on_faces, np.sign(points), 0.0)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert np.allclose(directions, expected, atol=1e-9)  # the bisector of the two faces, outwards
+    assert edge_anchors(trimesh.creation.icosphere(subdivisions=3), 8, seed=0) is None  # nothing sharp on a ball

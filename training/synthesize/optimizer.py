@@ -37,6 +37,9 @@ TYPE_PROBABILITIES = (0.7, 0.25, 0.05)
 # On objects with labelled parts, most hands start on a part people hold (handles, grips, stems, bodies); the rest
 # anywhere, so the data still shows other holds (people hold a mug by its body too).
 HOLD_START_SHARE = 0.85
+# Large objects (longest side >= LARGE_OBJECT) are held at edges and rims, where fingers and thumb can oppose
+# across a corner: this share of hands starts facing a sharp edge (bisecting its two faces) when the object has one.
+LARGE_OBJECT, EDGE_START_SHARE, EDGE_ANGLE_DEG = 0.15, 0.5, 50.0
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 
 
@@ -129,10 +132,11 @@ class GraspSynthesizer:
         return torch.tensor(np.array(masks), dtype=torch.float32)
 
     # -- initial poses around the object ----------------------------------------------------------
-    def initial_params(self, surface: np.ndarray, kinds: list[str], rng: np.random.Generator, anchors=None):
+    def initial_params(self, surface: np.ndarray, kinds: list[str], rng: np.random.Generator, anchors=None,
+                       share: float = HOLD_START_SHARE):
         """(rotations, translations, poses, started on a hold part (n,) bool): hands facing the object from random
         directions, at the object's support distance plus a stand-off; with ``anchors`` (points (M, 3), outward
-        normals (M, 3) on the parts people hold) a share ``HOLD_START_SHARE`` faces a random anchor instead."""
+        normals (M, 3), e.g. on the parts people hold) a ``share`` faces a random anchor instead."""
         n = len(kinds)
         d = rng.normal(size=(n, 3))
         d /= np.linalg.norm(d, axis=1, keepdims=True)
@@ -141,7 +145,7 @@ class GraspSynthesizer:
         target = d * (reach + stand)[:, None]
         on_part = np.zeros(n, dtype=bool)
         if anchors is not None:
-            on_part = rng.random(n) < HOLD_START_SHARE
+            on_part = rng.random(n) < share
             pick = rng.integers(len(anchors[0]), size=n)
             normal = anchors[1][pick] + rng.normal(scale=0.25, size=(n, 3))  # a little off the normal
             normal /= np.linalg.norm(normal, axis=1, keepdims=True)
@@ -186,12 +190,17 @@ class GraspSynthesizer:
         else:
             kinds = list(rng.choice(GRASP_TYPES, size=n, p=TYPE_PROBABILITIES))
             active = self.active_mask(kinds, rng)
-            if hold_faces is not None and np.any(hold_faces):
+            share, edges = HOLD_START_SHARE, None
+            hold_faces = None if hold_faces is None else np.asarray(hold_faces, dtype=bool)
+            if hold_faces is not None and 0 < hold_faces.mean() < 0.9:  # a part to prefer (not the whole object)
                 faces = np.asarray(mesh.faces)[np.asarray(hold_faces, dtype=bool)]
                 points, normals, _ = sample_triangles(mesh.vertices, faces, 512, seed=seed)
                 anchors = (points, normals)
-            rot0, tr0, pose0, on_part = self.initial_params(surface, kinds, rng, anchors)
-            if anchors is not None:
+            elif np.ptp(mesh.vertices, axis=0).max() >= LARGE_OBJECT:
+                edges = edge_anchors(mesh, 512, seed)
+                anchors, share = edges, EDGE_START_SHARE
+            rot0, tr0, pose0, on_part = self.initial_params(surface, kinds, rng, anchors, share)
+            if anchors is not None and edges is None:  # the pull towards hold parts; edges only start hands
                 hold = (torch.tensor(anchors[0][::4], dtype=torch.float32),
                         torch.tensor(on_part, dtype=torch.float32))
             prior = torch.tensor(np.array([pose_from_angles(np.deg2rad(_type_angles_deg(k, rng)), self.frames)
@@ -313,6 +322,25 @@ class GraspSynthesizer:
         centre = (active[..., None] * contacts).sum(1) / k
         torque = (active[..., None] * torch.cross(contacts - centre[:, None], normals, dim=-1)).sum(1) / k * 100
         return force.pow(2).sum(1) + 0.1 * torque.pow(2).sum(1)
+
+
+def edge_anchors(mesh: trimesh.Trimesh, n: int, seed: int, min_angle_deg: float = EDGE_ANGLE_DEG):
+    """(points (n, 3), directions (n, 3)) on the object's sharp edges (faces meeting at more than ``min_angle_deg``),
+    each facing out along the bisector of its two faces; None when the object has no sharp edge (a ball)."""
+    angles = mesh.face_adjacency_angles
+    sharp = angles > np.radians(min_angle_deg)
+    if not sharp.any():
+        return None
+    edges = mesh.face_adjacency_edges[sharp]
+    a, b = mesh.vertices[edges[:, 0]], mesh.vertices[edges[:, 1]]
+    length = np.linalg.norm(b - a, axis=1)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(edges), size=n, p=length / length.sum())
+    t = rng.random(n)[:, None]
+    points = a[pick] + t * (b[pick] - a[pick])
+    pair = mesh.face_adjacency[sharp][pick]
+    bisector = mesh.face_normals[pair[:, 0]] + mesh.face_normals[pair[:, 1]]
+    return points, bisector / np.maximum(np.linalg.norm(bisector, axis=1, keepdims=True), 1e-12)
 
 
 def _vertex_normals(verts, faces):
