@@ -207,7 +207,7 @@ def write_report(rows, pictures, args) -> None:
 
     lines = ["# Grasps on characters (Apply to Character)", "",
              f"`python bench/retarget_report.py --objects {args.objects} --grasps {args.grasps}` on "
-             f"{datetime.date.today()} (real bpy 5.0.1). " + __doc__.split("\n\n")[2].replace("\n", " "), "",
+             f"{datetime.date.today()}. " + __doc__.split("\n\n")[2].replace("\n", " "), "",
              "| rig | grasps | applied | digits in contact (built-in / character) | deepest penetration, cm, mean "
              "(built-in / character) | simulation 6-dir, cm, mean (built-in / character) | held <= 2 cm (built-in "
              "/ character) |", "|---|---|---|---|---|---|---|"]
