@@ -170,17 +170,19 @@ def test_bad_input_changes_nothing(addon):
         bpy.ops.jhod.apply_to_character()
 
 
-def test_rigify_rig(addon):
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_rigify_rig(addon, side):
     """Rigify's generated human rig (FK finger controls): a crude skin on its deform bones is enough to hold."""
-    rigify, skin = rigify_character()
-    shoulder = np.array(rigify.matrix_world @ rigify.pose.bones["upper_arm_fk.R"].head)
-    cylinder_at = shoulder + [-0.10, -0.28, -0.17]  # in front of the chest, as REACHABLE is for MakeHuman
-    cylinder, hand = grasp_on_cylinder("right", tuple(cylinder_at))
+    s = "R" if side == "right" else "L"
+    rigify, skin = rigify_character(s)
+    shoulder = np.array(rigify.matrix_world @ rigify.pose.bones[f"upper_arm_fk.{s}"].head)
+    offset = np.array([-0.10, -0.28, -0.17]) * ([1, 1, 1] if side == "right" else [-1, 1, 1])
+    cylinder, hand = grasp_on_cylinder(side, tuple(shoulder + offset))  # in front of the chest, within reach
     addon.scene.jhod.character, addon.scene.jhod.character_preset = rigify.name, "rigify"
     bpy.context.view_layer.objects.active = hand
     assert bpy.ops.jhod.apply_to_character() == {"FINISHED"}
-    mapping = preset_mapping("rigify", "right")
-    check_wrist_frame(rigify, hand, mapping, "right")
+    mapping = preset_mapping("rigify", side)
+    check_wrist_frame(rigify, hand, mapping, side)
     assert skin.modifiers["Armature"].object == rigify
     depth, touching = hand_report(rigify, cylinder, mapping)  # the FK controls move the skin via DEF- bones
-    assert depth < 0.002 and touching >= min(3, mano_touching(hand, cylinder, "right")), (depth, touching)
+    assert depth < 0.002 and touching >= min(3, mano_touching(hand, cylinder, side)), (depth, touching)
