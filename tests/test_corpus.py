@@ -229,3 +229,30 @@ def test_generated_corpus_integrity():
         assert data["points"].shape == data["normals"].shape == (len(ids), corpus.N_POINTS, 3)
     assert max(p.stat().st_size for p in CORPUS.rglob("*") if p.is_file()) < 40 * 2**20
     assert os.path.getsize(CORPUS / "points.npz") < 40 * 2**20
+
+
+def test_several_corpora_read_together(tmp_path):
+    """The training scripts take the v1 and the everyday corpora together: points, splits and grasps join."""
+    from jhod_core.io.grasp_shards import load_grasps, save_shard
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    build_corpus(a, plan_corpus(0, 1, random_indices=[], named=[], families=["box", "mug"]), seed=0, workers=1,
+                 progress=False)
+    build_corpus(b, plan_corpus(0, 1, random_indices=[], named=[], families=["torus"]), seed=0, workers=1,
+                 progress=False)
+    ids, points, _ = load_object_points([a, b])
+    assert list(ids) == list(load_object_points(a)[0]) + list(load_object_points(b)[0])
+    assert points.shape == (3, corpus.N_POINTS, 3)
+    for split in ("train", "val", "test"):
+        assert split_ids([a, b], split) == split_ids(a, split) + split_ids(b, split)
+    with pytest.raises(ValueError, match="ids repeat"):
+        load_object_points([a, a])
+    record = {"object_id": "x", "global_orient": np.zeros(3), "hand_pose": np.zeros(45), "transl": np.zeros(3),
+              "keypoints": np.zeros((21, 3)), "kind": "power", "digits_in_contact": ["thumb"],
+              **{k: 0.0 for k in ("penetration_depth_cm", "intersection_volume_cm3", "sim_displacement_6dir_cm",
+                                  "limit_violation_deg")}}
+    for root, n in ((a, 2), (b, 3)):
+        (root / "grasps" / "shards").mkdir(parents=True)
+        save_shard(root / "grasps" / "shards" / "shard_00000.npz", [record] * n, [], [{"object_id": "x"}], seed=0)
+    both = load_grasps([a / "grasps", b / "grasps"])
+    assert len(both["object_id"]) == 5 and len(both["stats"]) == 2

@@ -32,7 +32,8 @@ from training.losses import autoencoder_loss, chamfer_distance  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--objects", default="data/objects")
+    p.add_argument("--objects", nargs="+", default=["data/objects"],
+                   help="object corpus folder(s), e.g. data/objects data/objects_everyday")
     p.add_argument("--out", default="out/autoencoder")
     p.add_argument("--splits", default="train", help="comma-separated corpus splits to train on")
     p.add_argument("--val-split", default="val")

@@ -39,8 +39,10 @@ from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--grasps", default="data/grasps")
-    p.add_argument("--objects", default="data/objects")
+    p.add_argument("--grasps", nargs="+", default=["data/grasps"],
+                   help="grasp dataset folder(s), e.g. data/grasps data/grasps_everyday")
+    p.add_argument("--objects", nargs="+", default=["data/objects"],
+                   help="object corpus folder(s), e.g. data/objects data/objects_everyday")
     p.add_argument("--autoencoder", default="out/autoencoder/autoencoder.pt")
     p.add_argument("--out", default="out/diffusion")
     p.add_argument("--split", default="train", help="corpus split of the training grasps and object-only data")

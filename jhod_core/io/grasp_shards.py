@@ -62,8 +62,13 @@ def save_shard(path: str | os.PathLike, records: list[dict], skipped: list[tuple
     atomic_write(path, write=lambda tmp: np.savez_compressed(tmp, **arrays))
 
 
-def load_grasps(root: str | os.PathLike) -> dict:
-    """All shards of a dataset folder concatenated (arrays as in the table) plus `stats` (list)."""
+def load_grasps(root) -> dict:
+    """All shards of a dataset folder (or of several: a list) concatenated (arrays as in the table) plus `stats`."""
+    if not isinstance(root, (str, os.PathLike)):
+        parts = [load_grasps(r) for r in root]
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0] if k != "stats"}
+        out["stats"] = [s for p in parts for s in p["stats"]]
+        return out
     shards = sorted(s for s in Path(root, "shards").glob("shard_*.npz") if not s.name.endswith(".tmp.npz"))
     if not shards:
         raise FileNotFoundError(f"no grasp shards in {Path(root, 'shards')}")

@@ -424,13 +424,27 @@ def load_object_mesh(root: str | os.PathLike, object_id: str) -> trimesh.Trimesh
     return load_mesh(Path(root) / "meshes" / f"{object_id}.ply")
 
 
-def load_object_points(root: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(ids (N,), points (N, 2048, 3), normals (N, 2048, 3))``, float32, in manifest id order.
+def _roots(root) -> list:
+    """One corpus folder, or several (a list): the training scripts read the v1 and everyday corpora together."""
+    return [root] if isinstance(root, (str, os.PathLike)) else list(root)
+
+
+def load_object_points(root) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ids (N,), points (N, 2048, 3), normals (N, 2048, 3))``, float32, in manifest id order; several corpus
+    folders (a list) are read one after the other (ids must not repeat).
 
     Each object's points are an i.i.d. area-uniform surface sample, returned in a fixed random
     order (the file stores them grouped by face): any prefix is a valid smaller sample. Stored as
     float16: rounding error <= 3.1e-5 m for |coordinate| < 0.125 m, <= 6.1e-5 m below 0.25 m.
     """
+    roots = _roots(root)
+    if len(roots) > 1:
+        parts = [load_object_points(r) for r in roots]
+        ids = np.concatenate([p[0] for p in parts])
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError(f"object ids repeat across the corpora {', '.join(map(str, roots))}")
+        return ids, np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    root = roots[0]
     chunks = [_load_points_file(path) for path in points_files(root)]
     if not chunks:
         raise FileNotFoundError(f"no points.npz in {root}: build the corpus first (python -m training.data.corpus)")
@@ -440,11 +454,12 @@ def load_object_points(root: str | os.PathLike) -> tuple[np.ndarray, np.ndarray,
     return ids, take(points).astype(np.float32), take(normals).astype(np.float32)
 
 
-def split_ids(root: str | os.PathLike, split: str) -> list[str]:
-    """Ids of one split (``train``, ``val``, ``test`` or ``ood_test``), in manifest order."""
+def split_ids(root, split: str) -> list[str]:
+    """Ids of one split (``train``, ``val``, ``test``, ``ood_test`` or ``ood_family``), in manifest order (of each
+    corpus folder in turn, for a list of them)."""
     if split not in SPLITS:
         raise ValueError(f"unknown split '{split}'; expected one of {', '.join(SPLITS)}")
-    return [row["id"] for row in load_manifest(root) if row["split"] == split]
+    return [row["id"] for r in _roots(root) for row in load_manifest(r) if row["split"] == split]
 
 
 POINTS_PER_FILE = 2000  # objects per points file: ~25 MB compressed
