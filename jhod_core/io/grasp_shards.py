@@ -13,6 +13,7 @@ A dataset folder holds `shards/shard_XXXXX.npz`, each a plain-array npz (no pick
 | penetration_depth_cm, intersection_volume_cm3, sim_displacement_6dir_cm, limit_violation_deg | (G,) float32 | metrics at acceptance |
 | digits_in_contact | (G, 5) bool | thumb, index, middle, ring, pinky touching |
 | on_hold_part | (G,) int8 | 1: the contact centroid lies on a part people hold (objects with part labels), 0: not, -1: no labels (optional: older shards read as -1) |
+| betas | (G, 10) float32 | the hand's MANO shape (optional: older shards and synthesized grasps read as zeros, the mean hand) |
 | source | (G,) str | what proposed the grasp before the optimiser polished it: `optimiser` (hands started around the object) or `model` (the shipped model's samples; bootstrapped synthesis) (optional: older shards read as `optimiser`) |
 | skipped_id, skipped_reason | (S,) str | objects that could not be used, and why |
 | stats | () str | JSON list: per object tried / accepted / rejection reasons / seconds |
@@ -57,6 +58,7 @@ def save_shard(path: str | os.PathLike, records: list[dict], skipped: list[tuple
         stats=np.array(json.dumps(stats)), seed=np.array(seed),
         on_hold_part=np.array([r.get("on_hold_part", -1) for r in records], dtype=np.int8),
         source=np.array([r.get("source", "optimiser") for r in records], dtype="<U16"),
+        betas=np.array([r.get("betas", np.zeros(10)) for r in records], dtype=np.float32).reshape(g, 10),
         **{k: col(k) for k in _FLOAT_KEYS},
     )
     atomic_write(path, write=lambda tmp: np.savez_compressed(tmp, **arrays))
@@ -80,6 +82,7 @@ def load_grasps(root) -> dict:
             part = {k: z[k] for k in z.files if k not in ("stats", "seed", "format_version")}
             part.setdefault("on_hold_part", np.full(len(part["object_id"]), -1, dtype=np.int8))  # older shards
             part.setdefault("source", np.full(len(part["object_id"]), "optimiser", dtype="<U16"))
+            part.setdefault("betas", np.zeros((len(part["object_id"]), 10), dtype=np.float32))
             parts.append(part)
             stats += json.loads(str(z["stats"]))
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -1,0 +1,159 @@
+"""Dataset adapters (jhod convert): fixtures written in each dataset's published layout, converted, and checked to
+reproduce the fixture's hand vertices through the real-MANO path (a synthetic MANO pair of MANO's exact structure:
+778 vertices, PCA components, mean pose, a MANO_LEFT with the known shape-direction sign quirk)."""
+
+import pickle
+
+import numpy as np
+import pytest
+import trimesh
+import yaml
+
+from jhod_core.cli import main
+from jhod_core.hand import load_hand_data
+from jhod_core.hand.numpy_forward import forward, rodrigues
+from training.data.corpus import load_manifest, load_object_mesh
+from training.data.grasps import load_grasps
+
+MIRROR = np.array([-1.0, 1.0, 1.0])
+FLIP45 = np.tile([1.0, -1.0, -1.0], 15)
+
+
+def synthetic_mano(folder, seed=0):
+    """MANO_RIGHT.pkl and MANO_LEFT.pkl of MANO's structure, built from the open hand: 778 of its vertices, a
+    joint regressor, blended skinning weights, random shape directions, an orthonormal PCA basis and a mean pose.
+    The left file is the mirror image, except its shape directions' x components are not mirrored (the original
+    MANO_LEFT's quirk that the loader fixes)."""
+    from scipy.sparse import csc_matrix
+
+    open_hand = load_hand_data()
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(open_hand.num_vertices, 778, replace=False))
+    v = open_hand.v_template[idx]
+    weights = open_hand.weights[idx]
+    weights /= weights.sum(1, keepdims=True)
+    near = np.argsort(np.linalg.norm(v[None] - open_hand.rest_joints[:, None], axis=2), axis=1)[:, :4]
+    reg = np.zeros((16, 778))
+    for j in range(16):
+        reg[j, near[j]] = 0.25
+    q, _ = np.linalg.qr(rng.normal(size=(45, 45)))
+    right = {"v_template": v, "shapedirs": rng.normal(scale=0.004, size=(778, 3, 10)),
+             "posedirs": np.zeros((778, 3, 135)), "J_regressor": csc_matrix(reg), "weights": weights,
+             "kintree_table": np.stack([np.array([2 ** 32 - 1, *open_hand.parents[1:]]), np.arange(16)]),
+             "f": np.stack([np.arange(776), np.arange(1, 777), np.arange(2, 778)], 1),
+             "hands_components": q, "hands_mean": rng.normal(scale=0.2, size=45), "bs_type": "lrotmin"}
+    # the exact mirror would have shapedirs * MIRROR; the original MANO_LEFT leaves the x components unmirrored
+    left = dict(right, v_template=v * MIRROR, f=right["f"][:, ::-1], hands_components=q * FLIP45[None],
+                hands_mean=right["hands_mean"] * FLIP45, shapedirs=right["shapedirs"].copy())
+    for name, arrays in (("MANO_RIGHT.pkl", right), ("MANO_LEFT.pkl", left)):
+        with open(folder / name, "wb") as fh:
+            pickle.dump(arrays, fh, protocol=2)
+    return folder
+
+
+def random_rotation(rng):
+    return rodrigues(rng.normal(size=(1, 3)))[0]
+
+
+def write_dexycb(root, mano, rng):
+    """A two-sequence DexYCB fixture (one right, one left hand); returns, per sequence, what the last frame shows:
+    (side, hand vertices in the camera frame, object rotation, object translation)."""
+    (root / "calibration" / "mano_calib_a").mkdir(parents=True)
+    betas = rng.normal(size=10).round(4)
+    (root / "calibration" / "mano_calib_a" / "mano.yml").write_text(yaml.safe_dump({"betas": betas.tolist()}))
+    for name, extents in (("025_mug", (0.08, 0.09, 0.1)), ("003_cracker_box", (0.06, 0.16, 0.21))):
+        (root / "models" / name).mkdir(parents=True)
+        box = trimesh.creation.box(extents)
+        box.apply_translation((0.01, -0.02, 0.05))  # not centred, like the YCB models
+        box.export(root / "models" / name / "textured_simple.obj")
+    truth = []
+    for k, side in enumerate(("right", "left")):
+        seq = root / "20200709-subject-01" / f"20200709_14175{k}"
+        cam = seq / "836212060125"
+        cam.mkdir(parents=True)
+        meta = {"num_frames": 3, "ycb_ids": [2, 14], "ycb_grasp_ind": 1, "mano_sides": [side],
+                "mano_calib": ["calib_a"], "serials": ["836212060125"]}
+        (seq / "meta.yml").write_text(yaml.safe_dump(meta))
+        go, pca, tr = rng.normal(0, 0.7, 3), rng.normal(0, 0.8, 45), rng.normal(0, 0.1, 3) + [0, 0, 0.6]
+        pose_y = np.zeros((2, 3, 4))
+        for o in range(2):
+            pose_y[o, :, :3], pose_y[o, :, 3] = random_rotation(rng), rng.normal(0, 0.1, 3) + [0, 0, 0.6]
+        data = load_hand_data(mano, side)
+        verts, _, _ = forward(data, go[None], (pca @ data.hands_components)[None], tr[None], betas=betas[None],
+                              flat_hand_mean=False)
+        for f in range(3):  # earlier frames: the hand elsewhere (only the last one is the grasp)
+            pm = np.concatenate([go, pca, tr]) if f == 2 else np.zeros(51)
+            np.savez(cam / f"labels_{f:06d}.npz", pose_m=pm[None], pose_y=pose_y, seg=np.zeros((4, 4), np.uint8))
+        truth.append((side, verts[0], pose_y[1, :, :3], pose_y[1, :, 3]))
+    return truth
+
+
+def test_dexycb_grasps_reproduce_the_hands_through_real_mano(tmp_path):
+    mano = tmp_path / "mano"
+    mano.mkdir()
+    synthetic_mano(mano)
+    src, out = tmp_path / "dexycb", tmp_path / "converted"
+    truth = write_dexycb(src, mano, np.random.default_rng(3))
+    assert main(["convert", "--from", "dexycb", str(src), "--out", str(out), "--mano", str(mano)]) == 0
+    grasps = load_grasps(out / "grasps")
+    rows = {r["id"]: r for r in load_manifest(out / "objects")}
+    assert set(rows) == {"dexycb_025_mug", "dexycb_025_mug_mirrored"}
+    assert all("CC BY-NC" in r["licence"] for r in rows.values())
+    right = load_hand_data(mano, "right")
+    for k, (side, expected, rotation, translation) in enumerate(truth):
+        object_id = "dexycb_025_mug" + ("_mirrored" if side == "left" else "")
+        assert grasps["object_id"][k] == object_id and grasps["source"][k] == "dexycb"
+        verts, _, _ = forward(right, grasps["global_orient"][k][None].astype(np.float64),
+                              grasps["hand_pose"][k][None].astype(np.float64),
+                              grasps["transl"][k][None].astype(np.float64),
+                              betas=grasps["betas"][k][None].astype(np.float64))
+        mesh = load_object_mesh(out / "objects", object_id)
+        original = trimesh.load(src / "models" / "025_mug" / "textured_simple.obj", force="mesh")
+        source = original.vertices * (MIRROR if side == "left" else 1.0)
+        centre = (source.min(0) + source.max(0)) / 2  # the corpus frame is the bounding-box centre
+        np.testing.assert_allclose(mesh.bounds.mean(0), 0.0, atol=1e-9)
+        in_object = verts[0] + centre
+        if side == "left":
+            in_object = in_object * MIRROR  # the right hand on the mirrored mug is the left hand on the mug
+        in_camera = in_object @ rotation.T + translation
+        assert np.abs(in_camera - expected).max() < 1e-5, (side, np.abs(in_camera - expected).max())
+
+
+def test_convert_bad_input_writes_nothing(tmp_path, capsys):
+    mano = tmp_path / "mano"
+    mano.mkdir()
+    synthetic_mano(mano)
+    src = tmp_path / "dexycb"
+    write_dexycb(src, mano, np.random.default_rng(0))
+    out = tmp_path / "out"
+    cases = [(["--from", "dexycb", str(tmp_path / "mano"), "--out", str(out), "--mano", str(mano)],
+              "does not look like DexYCB"),
+             (["--from", "grabby", str(src), "--out", str(out)], "unknown dataset"),
+             (["--from", "dexycb", str(src / "nope"), "--out", str(out)], "is not a folder"),
+             (["--from", "dexycb", str(src), "--out", str(out), "--mano", str(tmp_path / "missing")],
+              "MANO")]
+    for argv, pattern in cases:
+        assert main(["convert", *argv]) == 1
+        err = capsys.readouterr().err
+        assert pattern in err and err.count("\n") == 1, err
+        assert not out.exists()
+    out.mkdir()
+    (out / "mine.txt").write_text("x")
+    assert main(["convert", "--from", "dexycb", str(src), "--out", str(out), "--mano", str(mano)]) == 1
+    assert "not empty" in capsys.readouterr().err and sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary folder left
+
+
+def test_left_mano_quirk_is_fixed_so_mirrored_left_hands_are_right_hands(tmp_path):
+    mano = tmp_path / "mano"
+    mano.mkdir()
+    synthetic_mano(mano)
+    right, left = load_hand_data(mano, "right"), load_hand_data(mano, "left")
+    rng = np.random.default_rng(1)
+    betas, go, hp, tr = rng.normal(size=10), rng.normal(0, 0.5, 3), rng.normal(0, 0.5, 45), rng.normal(0, 0.1, 3)
+    from training.datasets.common import mirror_to_right
+
+    left_verts = forward(left, go[None], hp[None], tr[None], betas=betas[None])[0][0]
+    rgo, rhp, rtr = mirror_to_right(go, hp, tr, betas, left, right)
+    right_verts = forward(right, rgo[None], rhp[None], rtr[None], betas=betas[None])[0][0]
+    np.testing.assert_allclose(right_verts, left_verts * MIRROR, atol=1e-9)
