@@ -5,7 +5,6 @@ reproduce the fixture's hand vertices through the real-MANO path (a synthetic MA
 import pickle
 
 import numpy as np
-import pytest
 import trimesh
 import yaml
 
