@@ -307,11 +307,14 @@ def add_convert(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("src", metavar="SRC", help="the dataset's root folder, as distributed")
     parser.add_argument("--from", dest="dataset", required=True, metavar="DATASET",
-                        help="dataset layout: dexycb")
+                        help="dataset layout: dexycb, ho3d")
     parser.add_argument("--out", required=True, metavar="DIR", help="new (or empty) output folder")
     parser.add_argument("--mano", default=None, metavar="DIR_OR_FILE",
                         help="folder with MANO_RIGHT/MANO_LEFT .pkl or .npz (default: $JHOD_MANO_DIR); the "
                         "datasets' PCA poses and shapes need the real MANO")
+    parser.add_argument("--models", default=None, metavar="DIR",
+                        help="where the object models are when the dataset keeps them apart (HO-3D: the YCB folder "
+                        "models/ branches off)")
     parser.set_defaults(func=run_convert)
 
 
@@ -336,7 +339,8 @@ def run_convert(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         raise JHODError(f"{out} exists and is not empty: give a new folder for the converted dataset")
-    records = module.read(src, lambda side: load_hand_data(args.mano, side))
+    extra = {"models": args.models} if args.models is not None else {}
+    records = module.read(src, lambda side: load_hand_data(args.mano, side), **extra)
     result = convert(records, out, args.mano, module.LICENCE)
     print(json.dumps({**result, "dataset": args.dataset}))
     return 0

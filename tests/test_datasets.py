@@ -156,3 +156,82 @@ def test_left_mano_quirk_is_fixed_so_mirrored_left_hands_are_right_hands(tmp_pat
     rgo, rhp, rtr = mirror_to_right(go, hp, tr, betas, left, right)
     right_verts = forward(right, rgo[None], rhp[None], rtr[None], betas=betas[None])[0][0]
     np.testing.assert_allclose(right_verts, left_verts * MIRROR, atol=1e-9)
+
+
+def write_ho3d(root, models, mano, rng):
+    """An HO-3D fixture: one sequence of 12 frames; frames 0 and 10 hold the object (three digits on it), frame 5
+    too but the stride skips it, frame 3 is unlabelled, the rest have the hand away. Returns the expected
+    (frame, hand vertices in the camera frame, object rotation, object translation) of the grasp frames."""
+    data = load_hand_data(mano, "right")
+    betas = rng.normal(size=10)
+    pose, trans = rng.normal(0, 0.4, 48), np.array([0.02, -0.01, 0.5])
+    hand, _, _ = forward(data, pose[None, :3], pose[None, 3:], trans[None], betas=betas[None])
+    rotation, translation = random_rotation(rng), np.array([0.03, 0.0, 0.55])
+    tips = data.tip_vertex_ids[:4]  # thumb, index, middle, ring
+    grip = (hand[0][tips] - translation) @ rotation  # in the object's frame
+    obj = trimesh.convex.convex_hull(np.vstack([grip, grip.mean(0) + rng.normal(0, 0.01, (8, 3))]))
+    (models / "models" / "006_mustard_bottle").mkdir(parents=True)
+    obj.export(models / "models" / "006_mustard_bottle" / "textured_simple.obj")
+    meta = root / "train" / "MC1" / "meta"
+    meta.mkdir(parents=True)
+    expected = []
+    for f in range(12):
+        held = f in (0, 5, 10)
+        anno = {"handPose": pose, "handTrans": trans if held else trans + [0.3, 0, 0], "handBeta": betas,
+                "objRot": None if f == 3 else cv_rodrigues(rotation), "objTrans": translation,
+                "objName": "006_mustard_bottle", "camMat": np.eye(3)}
+        with open(meta / f"{f:04d}.pkl", "wb") as fh:
+            pickle.dump(anno, fh, protocol=2)
+        if f in (0, 10):
+            expected.append((f, hand[0], rotation, translation))
+    return expected
+
+
+def cv_rodrigues(rotation):
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_matrix(rotation).as_rotvec().reshape(3, 1)
+
+
+def test_ho3d_frames_in_contact_reproduce_the_hands(tmp_path, capsys):
+    mano = tmp_path / "mano"
+    mano.mkdir()
+    synthetic_mano(mano)
+    src, models, out = tmp_path / "HO3D_v3", tmp_path / "YCB", tmp_path / "converted"
+    expected = write_ho3d(src, models, mano, np.random.default_rng(5))
+    assert main(["convert", "--from", "ho3d", str(src), "--models", str(models), "--out", str(out), "--mano",
+                 str(mano)]) == 0, capsys.readouterr().err
+    grasps = load_grasps(out / "grasps")
+    assert len(grasps["object_id"]) == 2 and set(grasps["object_id"]) == {"ho3d_006_mustard_bottle"}
+    right = load_hand_data(mano, "right")
+    mesh_source = trimesh.load(models / "models" / "006_mustard_bottle" / "textured_simple.obj", force="mesh")
+    centre = mesh_source.bounds.mean(0)
+    for k, (_, hand, rotation, translation) in enumerate(expected):
+        verts, _, _ = forward(right, *(grasps[key][k][None].astype(np.float64) for key in
+                                       ("global_orient", "hand_pose", "transl")),
+                              betas=grasps["betas"][k][None].astype(np.float64))
+        in_camera = (verts[0] + centre) @ rotation.T + translation
+        assert np.abs(in_camera - hand).max() < 1e-5
+
+
+def test_annotation_pickles_that_hold_code_are_refused(tmp_path):
+    from jhod_core.errors import JHODError
+    from training.datasets.common import safe_pickle_load
+
+    class Evil:
+        def __reduce__(self):
+            import os
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "0000.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump({"handPose": Evil()}, fh)
+    try:
+        safe_pickle_load(path)
+    except JHODError as exc:
+        assert "refusing" in str(exc)
+    else:
+        raise AssertionError("an unsafe pickle was loaded")
+    with open(path, "wb") as fh:
+        pickle.dump({"handPose": np.arange(48.0), "objName": "x", "objRot": None}, fh, protocol=2)
+    assert safe_pickle_load(path)["handPose"].shape == (48,)

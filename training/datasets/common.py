@@ -52,6 +52,33 @@ class SourceGrasp:
     extra: dict = field(default_factory=dict)
 
 
+_PICKLE_ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                   ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+                   ("numpy", "ndarray"), ("numpy", "dtype"), ("copy_reg", "_reconstructor"),
+                   ("copyreg", "_reconstructor"), ("__builtin__", "object"), ("builtins", "object"),
+                   ("_codecs", "encode")}  # how protocol 2 stores an array's bytes from Python 3
+
+
+def safe_pickle_load(path):
+    """A dataset's annotation pickle (dicts, lists, numbers, strings, NumPy arrays) read with an unpickler that
+    refuses every other class: a pickle cannot run code through it."""
+    import pickle
+
+    class Restricted(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) in _PICKLE_ALLOWED:
+                return super().find_class(module, name)
+            raise JHODError(f"{path}: the pickle holds {module}.{name}, not plain arrays; refusing to load it")
+
+    try:
+        with open(path, "rb") as fh:
+            return Restricted(fh, encoding="latin1").load()
+    except JHODError:
+        raise
+    except Exception as exc:  # noqa: BLE001  truncated or not a pickle
+        raise JHODError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
 def pca_to_axis_angle(pca: np.ndarray, data, flat_hand_mean: bool) -> np.ndarray:
     """(45,) axis-angle finger pose in the flat-hand convention from ``k`` PCA coefficients of ``data``'s model."""
     pca = np.asarray(pca, dtype=np.float64).reshape(-1)

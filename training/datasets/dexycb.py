@@ -41,18 +41,20 @@ def _yaml(path: Path) -> dict:
 
 def sequences(src: Path) -> list[Path]:
     """Sequence folders (those with a meta.yml), in a stable order; JHODError when the layout is not DexYCB's."""
-    if not (src / "calibration").is_dir() or not (src / "models").is_dir():
-        raise JHODError(f"{src} does not look like DexYCB: expected calibration/ and models/ next to the subject "
-                        "folders (the folder DEX_YCB_DIR points to)")
+    if not (src / "calibration").is_dir():
+        raise JHODError(f"{src} does not look like DexYCB: expected calibration/ next to the subject folders (the "
+                        "folder DEX_YCB_DIR points to)")
     found = sorted(p.parent for p in src.glob("*/*/meta.yml"))
     if not found:
         raise JHODError(f"{src} has no <subject>/<sequence>/meta.yml: not the DexYCB layout")
     return found
 
 
-def read(src, hand_data) -> list[SourceGrasp]:
-    """One SourceGrasp per sequence. ``hand_data(side)`` gives the MANO model of a side (its PCA components)."""
+def read(src, hand_data, models=None) -> list[SourceGrasp]:
+    """One SourceGrasp per sequence. ``hand_data(side)`` gives the MANO model of a side (its PCA components);
+    ``models``: where ``models/`` is, if not in SRC."""
     src = Path(src)
+    models = Path(models) if models is not None else src
     out = []
     for seq in sequences(src):
         meta = _yaml(seq / "meta.yml")
@@ -72,7 +74,7 @@ def read(src, hand_data) -> list[SourceGrasp]:
         if pose_m.shape != (51,) or not np.any(pose_m):
             continue  # no hand in that frame
         name = YCB_CLASSES.get(int(ycb))
-        mesh = src / "models" / str(name) / "textured_simple.obj"
+        mesh = models / "models" / str(name) / "textured_simple.obj"
         if name is None or not mesh.is_file():
             raise JHODError(f"{seq}: object {ycb} has no mesh {mesh}")
         data = hand_data(side)
