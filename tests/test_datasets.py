@@ -235,3 +235,61 @@ def test_annotation_pickles_that_hold_code_are_refused(tmp_path):
     with open(path, "wb") as fh:
         pickle.dump({"handPose": np.arange(48.0), "objName": "x", "objRot": None}, fh, protocol=2)
     assert safe_pickle_load(path)["handPose"].shape == (48,)
+
+
+def write_grab(root, mano, rng):
+    """A GRAB fixture: one 61-frame sequence; the right hand holds the mug throughout (three of its parts in the
+    contact labels), the left hand only in frames 10-20. Returns (side, frame, expected world vertices, object
+    rotation as GRAB applies it (row vectors), object translation) for the grasp frames."""
+    n = 61
+    betas = rng.normal(size=10)
+    (root / "tools" / "object_meshes" / "contact_meshes").mkdir(parents=True)
+    (root / "tools" / "subject_meshes" / "male").mkdir(parents=True)
+    mug = trimesh.creation.cylinder(radius=0.04, height=0.1)
+    mug.apply_translation((0.0, 0.01, 0.05))
+    mug.export(root / "tools" / "object_meshes" / "contact_meshes" / "mug.ply")
+    obj_go, obj_tr = rng.normal(0, 0.5, (n, 3)), rng.normal(0, 0.2, (n, 3)) + [0, 0, 0.8]
+    contact = np.zeros((n, 50), dtype=np.int64)
+    contact[:, :3] = [22, 41, 53]  # right palm, index, thumb on three object vertices
+    contact[10:21, 3:6] = [21, 26, 38]  # the left hand joins for a while
+    seq = {"obj_name": "mug", "sbj_id": "s1", "n_frames": n,
+           "object": {"params": {"global_orient": obj_go, "transl": obj_tr},
+                      "object_mesh": "tools/object_meshes/contact_meshes/mug.ply"},
+           "contact": {"object": contact, "body": np.zeros((n, 10))}}
+    expected = []
+    for side, key in (("right", "rhand"), ("left", "lhand")):
+        data = load_hand_data(mano, side)
+        template = data.v_template + data.shapedirs @ betas
+        path = f"tools/subject_meshes/male/s1_{key}.ply"
+        trimesh.Trimesh(template, data.faces, process=False).export(root / path)
+        go, pose, tr = rng.normal(0, 0.5, (n, 3)), rng.normal(0, 0.4, (n, 45)), rng.normal(0, 0.1, (n, 3))
+        seq[key] = {"params": {"global_orient": go, "fullpose": pose, "transl": tr}, "vtemp": path}
+        for t in ((0, 30, 60) if side == "right" else (10,)):
+            verts = forward(data, go[t][None], pose[t][None], tr[t][None], betas=betas[None])[0][0]
+            expected.append((side, t, verts, rodrigues(obj_go[t][None])[0], obj_tr[t]))
+    (root / "grab" / "s1").mkdir(parents=True)
+    np.savez(root / "grab" / "s1" / "mug_lift_1.npz", **seq)
+    return expected
+
+
+def test_grab_contact_frames_reproduce_the_hands(tmp_path, capsys):
+    mano = tmp_path / "mano"
+    mano.mkdir()
+    synthetic_mano(mano)
+    src, out = tmp_path / "GRAB", tmp_path / "converted"
+    expected = write_grab(src, mano, np.random.default_rng(7))
+    assert main(["convert", "--from", "grab", str(src), "--out", str(out), "--mano", str(mano)]) == 0, \
+        capsys.readouterr().err
+    grasps = load_grasps(out / "grasps")
+    assert list(grasps["object_id"]) == ["grab_mug"] * 3 + ["grab_mug_mirrored"]
+    right = load_hand_data(mano, "right")
+    source = trimesh.load(src / "tools" / "object_meshes" / "contact_meshes" / "mug.ply", force="mesh")
+    for k, (side, _, hand, row_rotation, translation) in enumerate(expected):
+        verts = forward(right, *(grasps[key][k][None].astype(np.float64)
+                                 for key in ("global_orient", "hand_pose", "transl")),
+                        betas=grasps["betas"][k][None].astype(np.float64))[0][0]
+        mirror = MIRROR if side == "left" else np.ones(3)
+        centre = (source.vertices * mirror).min(0) / 2 + (source.vertices * mirror).max(0) / 2
+        in_object = (verts + centre) * mirror
+        world = in_object @ row_rotation + translation  # GRAB's object model: row vectors times R
+        assert np.abs(world - hand).max() < 1e-5, (side, np.abs(world - hand).max())

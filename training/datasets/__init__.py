@@ -12,6 +12,7 @@ from __future__ import annotations
 ADAPTERS = {
     "dexycb": "training.datasets.dexycb",
     "ho3d": "training.datasets.ho3d",
+    "grab": "training.datasets.grab",
 }
 
 

@@ -59,9 +59,7 @@ _PICKLE_ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.mult
                    ("_codecs", "encode")}  # how protocol 2 stores an array's bytes from Python 3
 
 
-def safe_pickle_load(path):
-    """A dataset's annotation pickle (dicts, lists, numbers, strings, NumPy arrays) read with an unpickler that
-    refuses every other class: a pickle cannot run code through it."""
+def _restricted_load(fh, path):
     import pickle
 
     class Restricted(pickle.Unpickler):
@@ -70,13 +68,64 @@ def safe_pickle_load(path):
                 return super().find_class(module, name)
             raise JHODError(f"{path}: the pickle holds {module}.{name}, not plain arrays; refusing to load it")
 
+    return Restricted(fh, encoding="latin1").load()
+
+
+def safe_pickle_load(path):
+    """A dataset's annotation pickle (dicts, lists, numbers, strings, NumPy arrays) read with an unpickler that
+    refuses every other class: a pickle cannot run code through it."""
     try:
         with open(path, "rb") as fh:
-            return Restricted(fh, encoding="latin1").load()
+            return _restricted_load(fh, path)
     except JHODError:
         raise
     except Exception as exc:  # noqa: BLE001  truncated or not a pickle
         raise JHODError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
+def safe_npz_load(path) -> dict:
+    """An npz whose members may be pickled objects (GRAB stores dicts in object arrays), each member read with the
+    arrays-only unpickler; plain arrays as NumPy reads them. Object arrays of one element come back as that
+    element (``np.load(...)[key].item()``)."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if not member.endswith(".npy"):
+                    continue
+                with archive.open(member) as fh:
+                    version = npy.read_magic(fh)
+                    shape, fortran, dtype = (npy.read_array_header_1_0(fh) if version == (1, 0)
+                                             else npy.read_array_header_2_0(fh))
+                    if dtype.hasobject:
+                        value = np.asarray(_restricted_load(fh, path), dtype=object)
+                        value = value.item() if value.size == 1 else value
+                    else:
+                        data = np.frombuffer(fh.read(), dtype=dtype)
+                        value = data.reshape(shape, order="F" if fortran else "C")
+                out[member[:-4]] = value
+    except JHODError:
+        raise
+    except Exception as exc:  # noqa: BLE001  not a zip, truncated
+        raise JHODError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    return out
+
+
+def betas_from_template(data, v_template: np.ndarray) -> tuple[np.ndarray, float]:
+    """(betas (10,), largest vertex residual in metres): the shape coefficients whose shaped hand is closest (least
+    squares) to a personalised template mesh of the same topology (GRAB stores subjects' hands as templates)."""
+    v_template = np.asarray(v_template, np.float64)
+    if v_template.shape != data.v_template.shape:
+        raise JHODError(f"a hand template of {len(v_template)} vertices does not fit the MANO model "
+                        f"({len(data.v_template)})")
+    basis = np.asarray(data.shapedirs, np.float64).reshape(-1, data.shapedirs.shape[-1])
+    betas, *_ = np.linalg.lstsq(basis, (v_template - data.v_template).reshape(-1), rcond=None)
+    residual = np.linalg.norm((basis @ betas).reshape(-1, 3) - (v_template - data.v_template), axis=1).max()
+    return betas[:10], float(residual)
 
 
 def pca_to_axis_angle(pca: np.ndarray, data, flat_hand_mean: bool) -> np.ndarray:
