@@ -293,3 +293,51 @@ def test_grab_contact_frames_reproduce_the_hands(tmp_path, capsys):
         in_object = (verts + centre) * mirror
         world = in_object @ row_rotation + translation  # GRAB's object model: row vectors times R
         assert np.abs(world - hand).max() < 1e-5, (side, np.abs(world - hand).max())
+
+
+def write_oakink(root, mano, rng):
+    """OakInk-Shape fixture: a real grasp (axis-angle) on a mug and a transferred one (quaternions) on a virtual
+    mug; returns (object name, hand vertices in the canonical frame) per grasp, in file order."""
+    from scipy.spatial.transform import Rotation
+
+    data = load_hand_data(mano, "right")
+    (root / "metaV2").mkdir(parents=True)
+    (root / "metaV2" / "object_id.json").write_text('{"C12001": {"name": "cup_real"}}')
+    (root / "metaV2" / "virtual_object_id.json").write_text('{"s12002": {"name": "cup_virtual_0"}}')
+    expected = []
+    for folder, name, extents in (("OakInkObjectsV2", "cup_real", (0.08, 0.08, 0.1)),
+                                  ("OakInkVirtualObjectsV2", "cup_virtual_0", (0.07, 0.07, 0.12))):
+        (root / folder / name / "align").mkdir(parents=True)
+        box = trimesh.creation.box(extents)
+        box.apply_translation((0.02, 0.0, 0.05))
+        box.export(root / folder / name / "align" / f"{name}_align.obj")
+    grasp = root / "oakink_shape_v2" / "mug" / "C12001" / "0cc013118e"
+    (grasp / "s12002").mkdir(parents=True)
+    for path, name, quaternion in ((grasp / "hand_param.pkl", "cup_real", False),
+                                   (grasp / "s12002" / "hand_param.pkl", "cup_virtual_0", True)):
+        pose, betas, tsl = rng.normal(0, 0.4, 48), rng.normal(size=10), rng.normal(0, 0.05, 3)
+        stored = Rotation.from_rotvec(pose.reshape(16, 3)).as_quat()[:, [3, 0, 1, 2]] if quaternion else pose
+        with open(path, "wb") as fh:
+            pickle.dump({"pose": stored, "shape": betas, "tsl": tsl}, fh, protocol=2)
+        verts, joints, _ = forward(data, pose[None, :3], pose[None, 3:], np.zeros((1, 3)), betas=betas[None])
+        expected.append((name, verts[0] - joints[0, 0] + tsl))  # manotorch center_idx=0, then + tsl
+    return expected
+
+
+def test_oakink_real_and_virtual_grasps_reproduce_the_hands(tmp_path, capsys):
+    mano = tmp_path / "mano"
+    mano.mkdir()
+    synthetic_mano(mano)
+    src, out = tmp_path / "shape", tmp_path / "converted"
+    expected = write_oakink(src, mano, np.random.default_rng(11))
+    assert main(["convert", "--from", "oakink", str(src), "--out", str(out), "--mano", str(mano)]) == 0, \
+        capsys.readouterr().err
+    grasps = load_grasps(out / "grasps")
+    assert list(grasps["object_id"]) == ["oakink_cup_real", "oakink_cup_virtual_0"]
+    right = load_hand_data(mano, "right")
+    for k, (name, hand) in enumerate(expected):
+        verts = forward(right, *(grasps[key][k][None].astype(np.float64)
+                                 for key in ("global_orient", "hand_pose", "transl")),
+                        betas=grasps["betas"][k][None].astype(np.float64))[0][0]
+        # both frames are the aligned mesh centred on its bounding box: no offset between them
+        assert np.abs(verts - hand).max() < 1e-5, (name, np.abs(verts - hand).max())

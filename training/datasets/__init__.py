@@ -13,6 +13,7 @@ ADAPTERS = {
     "dexycb": "training.datasets.dexycb",
     "ho3d": "training.datasets.ho3d",
     "grab": "training.datasets.grab",
+    "oakink": "training.datasets.oakink",
 }
 
 
