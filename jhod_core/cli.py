@@ -307,7 +307,7 @@ def add_convert(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("src", metavar="SRC", help="the dataset's root folder, as distributed")
     parser.add_argument("--from", dest="dataset", required=True, metavar="DATASET",
-                        help="dataset layout: dexycb, grab, ho3d, oakink")
+                        help="dataset layout: arctic, dexycb, grab, ho3d, oakink")
     parser.add_argument("--out", required=True, metavar="DIR", help="new (or empty) output folder")
     parser.add_argument("--mano", default=None, metavar="DIR_OR_FILE",
                         help="folder with MANO_RIGHT/MANO_LEFT .pkl or .npz (default: $JHOD_MANO_DIR); the "

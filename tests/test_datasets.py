@@ -2,6 +2,7 @@
 reproduce the fixture's hand vertices through the real-MANO path (a synthetic MANO pair of MANO's exact structure:
 778 vertices, PCA components, mean pose, a MANO_LEFT with the known shape-direction sign quirk)."""
 
+import json
 import pickle
 
 import numpy as np
@@ -11,6 +12,7 @@ import yaml
 from jhod_core.cli import main
 from jhod_core.hand import load_hand_data
 from jhod_core.hand.numpy_forward import forward, rodrigues
+from jhod_core.hand.rigid import rest_wrist, transform_params
 from training.data.corpus import load_manifest, load_object_mesh
 from training.data.grasps import load_grasps
 
@@ -341,3 +343,75 @@ def test_oakink_real_and_virtual_grasps_reproduce_the_hands(tmp_path, capsys):
                         betas=grasps["betas"][k][None].astype(np.float64))[0][0]
         # both frames are the aligned mesh centred on its bounding box: no offset between them
         assert np.abs(verts - hand).max() < 1e-5, (name, np.abs(verts - hand).max())
+
+
+def write_arctic(root, mano, rng):
+    """An ARCTIC fixture: one 61-frame sequence; the right hand holds the box (three fingertips on it) all along,
+    the left hand stays away. Returns (frame, world vertices, object rotation, translation in metres)."""
+    n = 61
+    data = load_hand_data(mano, "right")
+    betas = rng.normal(size=10)
+    rot, pose, trans = rng.normal(0, 0.5, (n, 3)), rng.normal(0, 0.4, (n, 45)), rng.normal(0, 0.1, (n, 3))
+    obj = np.zeros((n, 7))
+    obj[:, 0] = 0.0  # closed lid
+    obj[:, 1:4], obj[:, 4:] = rng.normal(0, 0.5, (n, 3)), rng.normal(0, 100, (n, 3))  # translation in mm
+    # the box is made around the right hand's fingertips of frame 0 (in the object's frame), and the hand
+    # keeps that relation: each frame's hand follows the object
+    hp0 = pose[0] + data.hands_mean
+    verts0 = forward(data, rot[0][None], hp0[None], trans[0][None], betas=betas[None])[0][0]
+    r0, t0 = rodrigues(obj[0, 1:4][None])[0], obj[0, 4:] / 1000
+    tips = (verts0[data.tip_vertex_ids[:4]] - t0) @ r0
+    box = trimesh.convex.convex_hull(np.vstack([tips, tips.mean(0) + rng.normal(0, 0.01, (8, 3))]))
+    folder = root / "meta" / "object_vtemplates" / "box"
+    folder.mkdir(parents=True)
+    trimesh.Trimesh(box.vertices * 1000, box.faces).export(folder / "mesh.obj")  # ARCTIC's templates are in mm
+    (folder / "parts.json").write_text(json.dumps([False] * len(box.vertices)))
+    expected = []
+    for t in range(n):
+        r, tr = rodrigues(obj[t, 1:4][None])[0], obj[t, 4:] / 1000
+        # same hand pose relative to the object: move the frame-0 hand rigidly with the object
+        rel = r @ r0.T
+        go, tt = transform_params(rot[0][None], trans[0][None], rel, tr - rel @ t0, rest_wrist(data, betas))
+        rot[t], trans[t], pose[t] = go[0], tt[0], pose[0]
+        if t % 30 == 0:
+            verts = forward(data, rot[t][None], hp0[None], trans[t][None], betas=betas[None])[0][0]
+            expected.append((t, verts, r, tr))
+    hands = {"right": {"rot": rot, "pose": pose, "trans": trans, "shape": betas, "fitting_err": np.zeros(n)},
+             "left": {"rot": rot, "pose": pose, "trans": trans + 1.0, "shape": betas, "fitting_err": np.zeros(n)}}
+    (root / "raw_seqs" / "s01").mkdir(parents=True)
+    np.save(root / "raw_seqs" / "s01" / "box_grab_01.mano.npy", hands)
+    np.save(root / "raw_seqs" / "s01" / "box_grab_01.object.npy", obj)
+    return expected
+
+
+def test_arctic_grasps_reproduce_the_hands(tmp_path, capsys):
+    mano = tmp_path / "mano"
+    mano.mkdir()
+    synthetic_mano(mano)
+    src, out = tmp_path / "arctic_data" / "data", tmp_path / "converted"
+    expected = write_arctic(src, mano, np.random.default_rng(13))
+    assert main(["convert", "--from", "arctic", str(src), "--out", str(out), "--mano", str(mano)]) == 0, \
+        capsys.readouterr().err
+    grasps = load_grasps(out / "grasps")
+    assert list(grasps["object_id"]) == ["arctic_box_a+000"] * 3  # the left hand never touches
+    right = load_hand_data(mano, "right")
+    template = trimesh.load(src / "meta" / "object_vtemplates" / "box" / "mesh.obj", force="mesh").vertices / 1000
+    centre = (template.min(0) + template.max(0)) / 2
+    for k, (_, hand, rotation, translation) in enumerate(expected):
+        verts = forward(right, *(grasps[key][k][None].astype(np.float64)
+                                 for key in ("global_orient", "hand_pose", "transl")),
+                        betas=grasps["betas"][k][None].astype(np.float64))[0][0]
+        world = (verts + centre) @ rotation.T + translation
+        assert np.abs(world - hand).max() < 1e-5, np.abs(world - hand).max()
+
+
+def test_arctic_articulation_turns_the_top_part_about_minus_z():
+    from training.datasets.arctic import articulated
+
+    vertices = np.array([[10.0, 0.0, 0.0], [0.0, 10.0, 5.0], [0.0, 0.0, -5.0], [5.0, 5.0, 5.0]])
+    faces = np.array([[0, 1, 2], [0, 2, 3], [0, 3, 1], [1, 3, 2]])
+    top = np.array([True, True, False, False])
+    mesh = articulated(vertices, faces, top, np.pi / 2)
+    np.testing.assert_allclose(mesh.vertices[0], [0.0, -0.01, 0.0], atol=1e-12)  # mm -> m, turned by -90 deg
+    np.testing.assert_allclose(mesh.vertices[1], [0.01, 0.0, 0.005], atol=1e-12)
+    np.testing.assert_allclose(mesh.vertices[2:], vertices[2:] / 1000)  # the bottom stays

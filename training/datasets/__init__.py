@@ -14,6 +14,7 @@ ADAPTERS = {
     "ho3d": "training.datasets.ho3d",
     "grab": "training.datasets.grab",
     "oakink": "training.datasets.oakink",
+    "arctic": "training.datasets.arctic",
 }
 
 

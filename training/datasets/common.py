@@ -50,6 +50,7 @@ class SourceGrasp:
     sequence: str = ""
     frame: int = -1
     extra: dict = field(default_factory=dict)
+    mesh: object = None  # the object's mesh when it is not a file as is (an articulated object's pose)
 
 
 _PICKLE_ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
@@ -83,36 +84,47 @@ def safe_pickle_load(path):
         raise JHODError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
 
 
-def safe_npz_load(path) -> dict:
-    """An npz whose members may be pickled objects (GRAB stores dicts in object arrays), each member read with the
-    arrays-only unpickler; plain arrays as NumPy reads them. Object arrays of one element come back as that
-    element (``np.load(...)[key].item()``)."""
-    import zipfile
-
+def _read_npy(fh, path):
+    """One .npy stream: plain arrays as NumPy reads them, object arrays through the arrays-only unpickler (a
+    one-element object array comes back as its element, like ``np.load(...).item()``)."""
     from numpy.lib import format as npy
 
-    out = {}
+    version = npy.read_magic(fh)
+    shape, fortran, dtype = npy.read_array_header_1_0(fh) if version == (1, 0) else npy.read_array_header_2_0(fh)
+    if dtype.hasobject:
+        value = np.asarray(_restricted_load(fh, path), dtype=object)
+        return value.item() if value.size == 1 else value
+    return np.frombuffer(fh.read(), dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+
+def safe_npy_load(path):
+    """A .npy file, object arrays included (ARCTIC stores dicts), read without running code."""
+    try:
+        with open(path, "rb") as fh:
+            return _read_npy(fh, path)
+    except JHODError:
+        raise
+    except Exception as exc:  # noqa: BLE001  truncated, not an npy
+        raise JHODError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+
+
+def safe_npz_load(path) -> dict:
+    """An npz whose members may be pickled objects (GRAB stores dicts in object arrays), each member read like
+    ``safe_npy_load``."""
+    import zipfile
+
     try:
         with zipfile.ZipFile(path) as archive:
+            out = {}
             for member in archive.namelist():
-                if not member.endswith(".npy"):
-                    continue
-                with archive.open(member) as fh:
-                    version = npy.read_magic(fh)
-                    shape, fortran, dtype = (npy.read_array_header_1_0(fh) if version == (1, 0)
-                                             else npy.read_array_header_2_0(fh))
-                    if dtype.hasobject:
-                        value = np.asarray(_restricted_load(fh, path), dtype=object)
-                        value = value.item() if value.size == 1 else value
-                    else:
-                        data = np.frombuffer(fh.read(), dtype=dtype)
-                        value = data.reshape(shape, order="F" if fortran else "C")
-                out[member[:-4]] = value
+                if member.endswith(".npy"):
+                    with archive.open(member) as fh:
+                        out[member[:-4]] = _read_npy(fh, path)
+            return out
     except JHODError:
         raise
     except Exception as exc:  # noqa: BLE001  not a zip, truncated
         raise JHODError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
-    return out
 
 
 def betas_from_template(data, v_template: np.ndarray) -> tuple[np.ndarray, float]:
@@ -181,7 +193,8 @@ def convert(records, out: str | os.PathLike, mano: str | os.PathLike | None, lic
             hp, betas = np.asarray(g.hand_pose, np.float64), np.asarray(g.betas, np.float64)
             object_id = f"{g.dataset}_{g.object_name}" + ("_mirrored" if g.side == "left" else "")
             if object_id not in specs:
-                mesh = trimesh.load(g.object_mesh, force="mesh", process=False)
+                mesh = g.mesh.copy() if g.mesh is not None else trimesh.load(g.object_mesh, force="mesh",
+                                                                              process=False)
                 if g.side == "left":
                     mesh = trimesh.Trimesh(mesh.vertices * MIRROR, mesh.faces[:, ::-1], process=False)
                 offsets[object_id] = np.asarray(mesh.bounds, np.float64).mean(axis=0)
