@@ -382,6 +382,11 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
     assert train_diffusion.main([*args, "--out", str(tmp_path / "abl"), "--steps", "1", "--sync-timesteps",
                                  "--no-object-only"]) == 0
     assert JHODDenoiser.load(tmp_path / "abl" / "denoiser.pt").config.sync_timesteps
+    # presets name the network sizes; bf16 autocast is refused without CUDA, before anything runs
+    assert train_diffusion.parse_args([*args, "--preset", "paper"]).config == "paper"
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit, match="--amp needs a CUDA device"):
+            train_diffusion.main([*args, "--out", str(tmp_path / "amp"), "--steps", "1", "--amp"])
 
 
 def test_numpy_object_autoencoder_matches_torch(tmp_path):

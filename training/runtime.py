@@ -136,11 +136,15 @@ def add_loop_arguments(p, *, steps: int, batch: int, batch_help: str, lr: float,
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (0: torch's default; on a busy CPU 1 can be several times faster)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--amp", action="store_true",
+                   help="bf16 autocast for the forward passes (CUDA only; the weights and optimiser stay fp32)")
 
 
 def start(args) -> tuple[Runtime, Path]:
     """Device / DDP set-up, threads, and the output folder."""
     rt = setup(args.device)
+    if getattr(args, "amp", False) and torch.device(rt.device).type != "cuda":
+        raise SystemExit(f"--amp needs a CUDA device (this run is on {rt.device})")
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -179,7 +183,8 @@ def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, args.lr, args.warmup, args.steps)
-        terms = step_loss(net, rng, gen)
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=bool(getattr(args, "amp", False))):
+            terms = step_loss(net, rng, gen)
         optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)

@@ -47,7 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default="out/diffusion")
     p.add_argument("--split", default="train", help="corpus split of the training grasps and object-only data")
     p.add_argument("--val-split", default="val", help="grasps of this split give the validation loss, if any")
-    p.add_argument("--config", default="default", choices=sorted(CONFIGS))
+    p.add_argument("--config", "--preset", dest="config", default="default", choices=sorted(CONFIGS),
+                   help="network size: cpu (= default, the shipped size) or paper (512-d tokens, 8 layers)")
     p.add_argument("--d-model", type=int)
     p.add_argument("--layers", type=int)
     p.add_argument("--heads", type=int)

@@ -41,6 +41,7 @@ class DenoiserConfig:
 
 CONFIGS = {
     "default": DenoiserConfig(),
+    "cpu": DenoiserConfig(),  # the shipped size: trains on a CPU in hours
     # token width 512 as the paper's z in R^{5x512}; depth, heads and ff as MDM's trans_enc
     "paper": DenoiserConfig(d_model=512, layers=8, heads=4, ff=1024),
 }
