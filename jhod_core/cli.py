@@ -33,6 +33,8 @@ def add_eval_grasp(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-sim", action="store_true", help="skip the PyBullet simulation metrics")
     parser.add_argument("--pitch", type=float, default=0.001,
                         help="grid spacing in metres for the intersection volume (default 0.001)")
+    parser.add_argument("--protocol", choices=("jhod", "halo", "grasptta", "oakink"), default="jhod",
+                        help="whose definitions of depth, volume and contact to reproduce (docs/metrics.md)")
     parser.set_defaults(func=run_eval_grasp)
 
 
@@ -49,7 +51,8 @@ def run_eval_grasp(args: argparse.Namespace) -> int:
     results = []
     for path, hand in tqdm(list(zip(args.hands, hands)), desc="eval-grasp", unit="hand",
                            file=sys.stderr, disable=not sys.stderr.isatty()):
-        metrics = evaluate_grasp(obj, hand.vertices, hand.faces, sim=not args.no_sim, pitch=args.pitch)
+        metrics = evaluate_grasp(obj, hand.vertices, hand.faces, sim=not args.no_sim, pitch=args.pitch,
+                                 protocol=args.protocol)
         results.append(metrics)
         print(json.dumps({"hand": path, **metrics}), flush=True)
 

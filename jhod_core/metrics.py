@@ -355,6 +355,52 @@ def frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2.0 * root))
 
 
+# --------------------------------------------------------------------------- protocols of published scripts
+
+def intersection_volume_surface_voxels(obj_mesh: trimesh.Trimesh, hand_mesh: trimesh.Trimesh,
+                                       pitch: float = 0.005) -> float:
+    """obman_train / GraspTTA ``intersect_vox``: the object's *surface* voxelised at ``pitch`` (trimesh
+    ``voxelized``, not filled), voxel centres inside the closed hand, times pitch^3 (cm^3)."""
+    points = obj_mesh.voxelized(pitch).points
+    return float(contains(hand_mesh, points).sum() * pitch**3 * 1e6)
+
+
+def intersection_volume_binvox(obj_mesh: trimesh.Trimesh, hand_mesh: trimesh.Trimesh, cells: int = 128) -> float:
+    """OakInk-Grasp-Generation ``solid_intersection_volume``: the object filled on a ``cells``^3 grid over its
+    bounding cube (binvox -d 128: pitch = longest side / 128), voxel centres inside the closed hand, times the voxel
+    volume (cm^3)."""
+    lo, hi = np.asarray(obj_mesh.bounds, dtype=np.float64)
+    pitch = float((hi - lo).max()) / cells
+    axes = [lo[i] + (np.arange(int(np.ceil((hi[i] - lo[i]) / pitch))) + 0.5) * pitch for i in range(3)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
+    solid = grid[contains(obj_mesh, grid)]
+    return float(contains(hand_mesh, solid).sum() * pitch**3 * 1e6)
+
+
+def penetration_depth_vertex(obj_mesh: trimesh.Trimesh, hand_verts: np.ndarray) -> float:
+    """OakInk-Grasp-Generation ``penetration``: max over hand vertices inside the object of the distance to the
+    nearest object *vertex* (cm); never smaller than ``penetration_depth`` and larger on coarse meshes."""
+    from scipy.spatial import cKDTree
+
+    hand_verts = np.asarray(hand_verts, dtype=np.float64)
+    inside = contains(obj_mesh, hand_verts)
+    if not inside.any():
+        return 0.0
+    return float(cKDTree(np.asarray(obj_mesh.vertices)).query(hand_verts[inside])[0].max() * 100.0)
+
+
+PROTOCOLS = {
+    # ours: exact surface depth, filled 1 mm grid (HALO's), contact within 5 mm (GraspTTA's)
+    "jhod": {"depth": "surface", "volume": "solid_1mm", "contact": "within_5mm"},
+    # HALO / ContactGen evaluation: filled 1 mm grid; in contact only when a hand vertex penetrates
+    "halo": {"depth": "surface", "volume": "solid_1mm", "contact": "penetrating"},
+    # obman_train / GraspTTA: object surface voxels at 5 mm; contact within 5 mm
+    "grasptta": {"depth": "surface", "volume": "surface_5mm", "contact": "within_5mm"},
+    # OakInk-Grasp-Generation (the JHOD paper's OakInk table): vertex depth, binvox 128^3 solid object voxels
+    "oakink": {"depth": "nearest_vertex", "volume": "binvox_128", "contact": "within_5mm"},
+}
+
+
 def evaluate_grasp(
     obj_mesh: trimesh.Trimesh,
     hand_verts: np.ndarray,
@@ -363,18 +409,31 @@ def evaluate_grasp(
     sim: bool = True,
     pitch: float = INTERSECTION_PITCH,
     cache: str | os.PathLike | None = None,
+    protocol: str = "jhod",
 ) -> dict:
     """All metrics of one grasp (object frame, metres in):
 
     ``penetration_depth_cm``, ``intersection_volume_cm3``, ``contact`` (bool),
-    ``sim_displacement_cm`` and ``sim_displacement_6dir_cm`` (``None`` when ``sim=False``).
+    ``sim_displacement_cm`` and ``sim_displacement_6dir_cm`` (``None`` when ``sim=False``). ``protocol`` picks the
+    published definitions to reproduce (``PROTOCOLS``: jhod, halo, grasptta, oakink; docs/metrics.md); the
+    simulation is the same in all (obman_train's, as OakInk and GraspTTA run it). ``pitch`` applies to the 1 mm
+    filled-grid volume of jhod and halo.
     """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown metric protocol {protocol!r}; protocols: {', '.join(PROTOCOLS)}")
+    rules = PROTOCOLS[protocol]
     hand_mesh = trimesh.Trimesh(np.asarray(hand_verts, dtype=np.float64), np.asarray(hand_faces), process=False)
     signed = signed_distance(obj_mesh, hand_mesh.vertices)  # shared by depth and contact
+    volume = {"solid_1mm": lambda: intersection_volume(obj_mesh, hand_mesh, pitch),
+              "surface_5mm": lambda: intersection_volume_surface_voxels(obj_mesh, hand_mesh),
+              "binvox_128": lambda: intersection_volume_binvox(obj_mesh, hand_mesh)}[rules["volume"]]
+    depth = depth_cm_from_signed(signed) if rules["depth"] == "surface" else \
+        penetration_depth_vertex(obj_mesh, hand_mesh.vertices)
+    touching = signed < 0 if rules["contact"] == "penetrating" else touching_from_signed(signed, CONTACT_THRESHOLD)
     result = {
-        "penetration_depth_cm": depth_cm_from_signed(signed),
-        "intersection_volume_cm3": intersection_volume(obj_mesh, hand_mesh, pitch),
-        "contact": bool(touching_from_signed(signed, CONTACT_THRESHOLD).any()),
+        "penetration_depth_cm": depth,
+        "intersection_volume_cm3": volume(),
+        "contact": bool(np.asarray(touching).any()),
         "sim_displacement_cm": None,
         "sim_displacement_6dir_cm": None,
     }

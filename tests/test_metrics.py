@@ -234,3 +234,29 @@ def test_frechet_distance():
     assert abs(frechet_distance(a, a + (1.0, 0.0, 0.0)) - 1.0) < 1e-6
     b = rng.normal(size=(200_000, 1))
     assert abs(frechet_distance(b, 2 * b) - 1.0) < 1e-2
+
+
+def test_protocol_switches_reproduce_the_published_definitions():
+    """Two boxes overlapping by a known slab: the filled 1 mm grid gets its volume, the binvox grid too (to its
+    voxel size), GraspTTA's surface voxels only a shell of it; OakInk's vertex depth is never below the surface
+    depth; HALO's contact needs a penetrating vertex."""
+    obj = trimesh.creation.box((0.06, 0.06, 0.06))
+    hand = trimesh.creation.box((0.04, 0.04, 0.04))
+    hand.apply_translation((0.0, 0.0, 0.035))  # 15 mm deep into the object's top
+    overlap = 0.04 * 0.04 * 0.015 * 1e6  # cm^3
+    jhod = metrics.evaluate_grasp(obj, hand.vertices, hand.faces, sim=False, protocol="jhod")
+    halo = metrics.evaluate_grasp(obj, hand.vertices, hand.faces, sim=False, protocol="halo")
+    tta = metrics.evaluate_grasp(obj, hand.vertices, hand.faces, sim=False, protocol="grasptta")
+    oak = metrics.evaluate_grasp(obj, hand.vertices, hand.faces, sim=False, protocol="oakink")
+    assert abs(jhod["intersection_volume_cm3"] - overlap) / overlap < 0.05
+    assert jhod["intersection_volume_cm3"] == halo["intersection_volume_cm3"]
+    assert abs(oak["intersection_volume_cm3"] - overlap) / overlap < 0.15  # 128 cells: 0.47 mm voxels here
+    assert tta["intersection_volume_cm3"] < 0.6 * overlap  # a surface shell of 5 mm voxels
+    assert abs(jhod["penetration_depth_cm"] - 1.0) < 1e-6  # the deepest corner is 1 cm from the side faces
+    assert oak["penetration_depth_cm"] >= jhod["penetration_depth_cm"]  # to the nearest object vertex
+    near = trimesh.creation.box((0.04, 0.04, 0.04))
+    near.apply_translation((0.0, 0.0, 0.052))  # 2 mm above the object: touching for GraspTTA, not for HALO
+    assert metrics.evaluate_grasp(obj, near.vertices, near.faces, sim=False)["contact"]
+    assert not metrics.evaluate_grasp(obj, near.vertices, near.faces, sim=False, protocol="halo")["contact"]
+    with pytest.raises(ValueError, match="unknown metric protocol"):
+        metrics.evaluate_grasp(obj, near.vertices, near.faces, sim=False, protocol="dexgraspnet")
