@@ -57,6 +57,11 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sim", action="store_true", help="skip the PyBullet metrics (fast check)")
     p.add_argument("--workers", type=int, default=1, help="processes for the metrics")
+    p.add_argument("--protocol", choices=("jhod", "halo", "grasptta", "oakink"), default="jhod",
+                   help="whose metric definitions to reproduce (docs/metrics.md)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where the metric jobs run: local processes, or Ray tasks (--address: a cluster)")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: start one here)")
     p.add_argument("--threads", type=int, default=1, help="CPU threads for sampling (torch and BLAS)")
     p.add_argument("--fid-extractor", default=None, metavar="MODULE:FUNCTION",
                    help="FID hook: a function (list of dicts with hand_vertices, hand_faces, object_vertices, "
@@ -90,7 +95,7 @@ def generate(args, objects) -> tuple[list[dict], dict, dict]:
         mesh = load_object_mesh(args.objects, oid)
         print(f"[{n + 1}/{len(objects)}] {oid} ({split})", flush=True)
         base = {"object_id": oid, "split": split, "mesh": str(Path(args.objects) / "meshes" / f"{oid}.ply"),
-                "sim": not args.no_sim}
+                "sim": not args.no_sim, "protocol": args.protocol}
         for method in (m for m in methods if not m.joint):
             t = time.perf_counter()
             jobs.append(method.run(ctx, mesh, base))
@@ -164,6 +169,24 @@ def add_fid(table: list[dict], jobs: list[dict], extractor: str, reference: str)
         entry["fid"] = frechet_distance(own, ref) if ref is not None and own is not None else None
 
 
+def measure_all(jobs: list[dict], args):
+    """Metric rows of every job, in job order: local processes, or Ray tasks (one CPU each) on a cluster; the
+    object meshes travel inside the jobs' paths, so the corpus must be readable at the same path on every node."""
+    if args.executor == "ray":
+        try:
+            import ray
+        except ImportError:
+            raise SystemExit("error: --executor ray needs Ray: pip install 'ray>=2.9'") from None
+        if not ray.is_initialized():
+            ray.init(address=args.address, num_cpus=None if args.address else args.workers,
+                     include_dashboard=False, log_to_driver=False)
+        task = ray.remote(num_cpus=1, max_retries=2)(measure_object)
+        yield from ray.get([task.remote(job) for job in jobs])
+        return
+    with ProcessPoolExecutor(args.workers) as pool:
+        yield from pool.map(measure_object, jobs)
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
@@ -171,12 +194,13 @@ def main(argv=None) -> int:
     objects = pick_objects(args.objects, args.splits.split(","), args.max_objects, args.seed)
     jobs, seconds, counts = generate(args, objects)
     print(f"measuring {sum(len(j['vertices']) for j in jobs)} grasps ...", flush=True)
+    for job in jobs:
+        job.setdefault("protocol", args.protocol)
     rows = []
-    with ProcessPoolExecutor(args.workers) as pool:
-        for k, result in enumerate(pool.map(measure_object, jobs)):
-            rows += result
-            if (k + 1) % 10 == 0 or k + 1 == len(jobs):
-                print(f"  measured {k + 1}/{len(jobs)} objects", flush=True)
+    for k, result in enumerate(measure_all(jobs, args)):
+        rows += result
+        if (k + 1) % 10 == 0 or k + 1 == len(jobs):
+            print(f"  measured {k + 1}/{len(jobs)} objects", flush=True)
     with open(out / "rows.jsonl", "w") as handle:
         for r in rows:
             handle.write(json.dumps(r) + "\n")

@@ -26,7 +26,8 @@ def measure_object(job: dict) -> list[dict]:
     frames = anatomical_frames(data.rest_joints)
     rows = []
     for i, (verts, pose) in enumerate(zip(job["vertices"], job["hand_pose"])):
-        m = metrics.evaluate_grasp(mesh, verts, data.closed_faces, sim=job["sim"])
+        m = metrics.evaluate_grasp(mesh, verts, data.closed_faces, sim=job["sim"],
+                                   protocol=job.get("protocol", "jhod"))
         touching = metrics.touching_from_signed(signed_distance(mesh, verts), metrics.CONTACT_THRESHOLD)
         m["digits_in_contact"] = int(sum(touching[ids].any() for ids in fingers.values()))
         m["limit_violation_deg"] = float(np.rad2deg(limit_violation(np.asarray(pose), frames).max()))
