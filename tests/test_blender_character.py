@@ -117,20 +117,21 @@ def test_makehuman_character_holds_the_grasp(addon, side):
     assert depth < 0.002 and touching >= min(3, mano_touching(hand, cylinder, side)), (depth, touching)
 
 
-def test_mixamo_names_and_a_centimetre_scene(addon):
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_mixamo_names_and_a_centimetre_scene(addon, side):
     """The same character with Mixamo bone names, in a scene whose unit is the centimetre."""
     unit = 0.01
     char = add_character(unit)
-    mixamo, makehuman = preset_mapping("mixamo", "right"), preset_mapping("makehuman", "right")
+    mixamo, makehuman = preset_mapping("mixamo", side), preset_mapping("makehuman", side)
     for joint, name in makehuman.items():
         char.data.bones[name].name = mixamo[joint]  # vertex groups follow the bones' names
-    cylinder, hand = grasp_on_cylinder("right", REACHABLE["right"], unit)
+    cylinder, hand = grasp_on_cylinder(side, REACHABLE[side], unit)
     addon.scene.jhod.character, addon.scene.jhod.character_preset = char.name, "mixamo"
     bpy.context.view_layer.objects.active = hand
     assert bpy.ops.jhod.apply_to_character() == {"FINISHED"}
-    check_wrist_frame(char, hand, mixamo, "right", unit)
+    check_wrist_frame(char, hand, mixamo, side, unit)
     depth, touching = hand_report(char, cylinder, mixamo, unit)
-    assert depth < 0.002 and touching >= min(3, mano_touching(hand, cylinder, "right", unit)), (depth, touching)
+    assert depth < 0.002 and touching >= min(3, mano_touching(hand, cylinder, side, unit)), (depth, touching)
 
 
 def test_bad_input_changes_nothing(addon):
