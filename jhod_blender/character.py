@@ -45,14 +45,12 @@ def build_character(collection, meters_per_unit: float = 1.0, location=(0.0, 0.0
     collection.objects.link(arm)
     arm.scale = (1.0 / meters_per_unit,) * 3
     arm.location = location
-    layer = bpy.context.view_layer
-    previous = layer.objects.active
-    layer.objects.active = arm
-    bpy.ops.object.mode_set(mode="EDIT")
-    try:
+    from .rig import edit_mode, skin_material
+
+    with edit_mode(arm) as edit_bones:
         bones = []
         for k, bone_name in enumerate(names):
-            bone = arm.data.edit_bones.new(bone_name)
+            bone = edit_bones.new(bone_name)
             m = c["bone_matrices"][k].astype(np.float64)
             bone.head = m[:3, 3].tolist()
             bone.tail = (m[:3, 3] + m[:3, 1] * float(c["bone_lengths"][k])).tolist()
@@ -61,9 +59,6 @@ def build_character(collection, meters_per_unit: float = 1.0, location=(0.0, 0.0
         for k, parent in enumerate(c["bone_parents"]):
             if parent >= 0:
                 bones[k].parent = bones[parent]
-    finally:
-        bpy.ops.object.mode_set(mode="OBJECT")
-        layer.objects.active = previous
     mesh_data = bpy.data.meshes.new(f"{name}_mesh")
     mesh_data.from_pydata(c["vertices"].astype(np.float64).tolist(), [], c["faces"].tolist())
     mesh_data.update()
@@ -79,7 +74,6 @@ def build_character(collection, meters_per_unit: float = 1.0, location=(0.0, 0.0
             groups[b].add([v], w, "ADD")
     modifier = mesh.modifiers.new("Armature", "ARMATURE")
     modifier.object = arm
-    from .rig import skin_material
     mesh_data.materials.append(skin_material(meters_per_unit))
     for bone in arm.pose.bones:
         bone.rotation_mode = "QUATERNION"
@@ -367,11 +361,4 @@ class JHOD_OT_apply_to_character(bpy.types.Operator):
 _classes = (JHOD_OT_add_character, JHOD_OT_save_mapping, JHOD_OT_apply_to_character)
 
 
-def register():
-    for cls in _classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_classes)

@@ -141,11 +141,4 @@ class JHOD_OT_render_maps(bpy.types.Operator):
 _classes = (JHOD_OT_render_maps,)
 
 
-def register():
-    for cls in _classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_classes)

@@ -253,11 +253,4 @@ class JHOD_OT_add_approach(_HandOperator, bpy.types.Operator):
 _classes = (JHOD_OT_fit_fingers, JHOD_OT_adjust_fingers, JHOD_OT_mirror_hand, JHOD_OT_add_approach)
 
 
-def register():
-    for cls in _classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_classes)

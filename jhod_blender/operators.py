@@ -408,11 +408,4 @@ _classes = (JHOD_OT_add_hand, JHOD_OT_generate_grasp, JHOD_OT_sample_hand_object
             JHOD_OT_keep_grasp)
 
 
-def register():
-    for cls in _classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_classes)

@@ -19,6 +19,8 @@ subdivision, so metrics and maps see exactly the core's hand.
 
 from __future__ import annotations
 
+import contextlib
+
 import bpy
 import numpy as np
 from mathutils import Matrix
@@ -29,6 +31,21 @@ CORRECTIVE_KEY = "mano_pose_correctives"
 CORE_VERTICES_KEY = "jhod_core_vertices"  # on the skin: how many leading vertices are the model's own
 SUBDIVISION = "Subdivision"
 SKIN_MATERIAL = "JHOD Skin"
+
+
+@contextlib.contextmanager
+def edit_mode(arm: bpy.types.Object):
+    """Edit mode on ``arm`` (edit bones need it on the active object); Object mode and the previous active object
+    again afterwards, whatever happens."""
+    view_layer = bpy.context.view_layer
+    previous_active = view_layer.objects.active
+    view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    try:
+        yield arm.data.edit_bones
+    finally:
+        bpy.ops.object.mode_set(mode="OBJECT")
+        view_layer.objects.active = previous_active
 
 
 def _bone_tail(data, joints: np.ndarray, k: int) -> np.ndarray:
@@ -52,12 +69,7 @@ def build_hand(data, name: str, collection: bpy.types.Collection, meters_per_uni
     arm["jhod_side"] = data.side
     arm["jhod_hand_source"] = data.source
 
-    # edit bones need edit mode on the active object
-    view_layer = bpy.context.view_layer
-    previous_active = view_layer.objects.active
-    view_layer.objects.active = arm
-    bpy.ops.object.mode_set(mode="EDIT")
-    try:
+    with edit_mode(arm):
         bones = []
         for k, joint_name in enumerate(topology.JOINT_NAMES):
             bone = arm_data.edit_bones.new(joint_name)
@@ -69,9 +81,6 @@ def build_hand(data, name: str, collection: bpy.types.Collection, meters_per_uni
             if parent >= 0:
                 bones[k].parent = bones[parent]
                 bones[k].use_connect = False
-    finally:
-        bpy.ops.object.mode_set(mode="OBJECT")
-        view_layer.objects.active = previous_active
 
     vertices, faces = data.v_template, data.closed_faces
     if dressed:

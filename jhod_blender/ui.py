@@ -62,11 +62,4 @@ class JHOD_PT_main(bpy.types.Panel):
 _classes = (JHOD_PT_main,)
 
 
-def register():
-    for cls in _classes:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(_classes):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_classes)

@@ -10,43 +10,20 @@ import pytest
 bpy = pytest.importorskip("bpy", reason="install the [blender] extra (bpy==5.0.1) for add-on tests")
 torch = pytest.importorskip("torch")
 
-import jhod_blender  # noqa: E402
 from jhod_blender import backend, editing, rig  # noqa: E402
 from jhod_core.hand import load_hand_data, numpy_forward  # noqa: E402
 from jhod_core.hand.adjust import adjust_pose  # noqa: E402
 from jhod_core.steering import palm_directions  # noqa: E402
-from tests.tiny_model import write_tiny_weights  # noqa: E402
 
 STEPS = 3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
-
-
-@pytest.fixture()
-def addon(weights):
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    jhod_blender.register()
-    addons = bpy.context.preferences.addons
-    entry = addons.get("jhod_blender") or addons.new()
-    entry.module = "jhod_blender"
-    entry.preferences.backend = "NUMPY"
-    entry.preferences.checkpoint_path = str(weights)
-    scene = bpy.context.scene
-    scene.jhod.num_grasps, scene.jhod.seed, scene.jhod.steps = 1, 3, STEPS
-    yield SimpleNamespace(prefs=entry.preferences, scene=scene)
-    jhod_blender.unregister()
-    addons.remove(entry)
+@pytest.fixture(autouse=True)
+def _one_grasp(addon):
+    addon.scene.jhod.num_grasps = 1
 
 
 def add_cube(location=(0.2, -0.1, 0.05)):

@@ -13,45 +13,15 @@ import pytest
 bpy = pytest.importorskip("bpy", reason="install the [blender] extra (bpy==5.0.1) for add-on tests")
 torch = pytest.importorskip("torch")
 
-import jhod_blender  # noqa: E402
 from jhod_blender import backend, rig  # noqa: E402
 from jhod_core.errors import JHODError  # noqa: E402
 from jhod_core.hand import load_hand_data, numpy_forward  # noqa: E402
-from tests.tiny_model import write_tiny_weights  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-STEPS = 3
+STEPS = 3  # conftest.ADDON_STEPS
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
-
-
-@pytest.fixture()
-def addon(weights):
-    """Factory scene, add-on registered from the checkout, preferences pointing at the tiny weights."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    jhod_blender.register()
-    addons = bpy.context.preferences.addons
-    entry = addons.get("jhod_blender") or addons.new()
-    entry.module = "jhod_blender"
-    prefs = entry.preferences
-    prefs.backend = "NUMPY"
-    prefs.checkpoint_path = str(weights)
-    scene = bpy.context.scene
-    scene.jhod.num_grasps, scene.jhod.seed, scene.jhod.steps = 2, 3, STEPS
-    yield SimpleNamespace(prefs=prefs, scene=scene)
-    jhod_blender.unregister()
-    addons.remove(entry)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def add_cube(size_units=0.08, location=(0.2, -0.1, 0.05)):

@@ -7,28 +7,16 @@ import os
 
 import numpy as np
 import pytest
-import torch
 import trimesh
 
 from jhod_core.cli import main
 from jhod_core.errors import JHODError, MeshError
-from tests.tiny_model import write_tiny_weights
 from jhod_core.sample import sample_grasps, sample_hand_object, surface_points
 
 STEPS = 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    return write_tiny_weights(tmp_path_factory.mktemp("weights"))
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 import trimesh
 
 from jhod_core.cli import main
@@ -20,17 +19,12 @@ from tests.tiny_model import write_tiny_weights
 STEPS = 4
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    return load_backend(write_tiny_weights(tmp_path_factory.mktemp("weights")), "numpy")
+def model(weights):
+    return load_backend(weights, "numpy")
 
 
 @pytest.fixture(scope="module")

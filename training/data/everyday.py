@@ -222,6 +222,15 @@ def make_saucepan(rng: np.random.Generator) -> PartedObject:
     return assemble([Part("pot", outer, NO_HOLD)] + [Part("handle", h, HOLD) for h in handles], subtract=[cavity])
 
 
+def _loop_handle(major: float, minor: float, minor_scale, x: float, z: float, n_u: int = 32, stretch: float = 1.0):
+    """A loop handle in the xz plane (a torus, stretched ``stretch`` times along z) centred at (x, 0, z)."""
+    handle = _torus(major, minor, n_u=n_u, n_v=12, minor_scale=minor_scale)
+    if stretch != 1.0:
+        handle.apply_scale([1.0, 1.0, stretch])
+    _rotate(handle, np.pi / 2, [1, 0, 0])
+    return _move(handle, [x, 0.0, z])
+
+
 def make_mug_v2(rng: np.random.Generator) -> PartedObject:
     """Mug or cup 7-13 cm tall with a loop handle: held by the handle or the body."""
     height = rng.uniform(0.07, 0.13)
@@ -229,10 +238,9 @@ def make_mug_v2(rng: np.random.Generator) -> PartedObject:
     outer, cavity = _vessel(r_bottom, r_bottom * rng.uniform(0.95, 1.2), height, rng.uniform(0.004, 0.007),
                             rng.uniform(0.005, 0.01))
     major = height * rng.uniform(0.22, 0.32)
-    handle = _torus(major, rng.uniform(0.004, 0.007), n_u=32, n_v=12, minor_scale=(rng.uniform(0.6, 1.0), 1.0))
-    _rotate(handle, np.pi / 2, [1, 0, 0])
+    minor, squash = rng.uniform(0.004, 0.007), rng.uniform(0.6, 1.0)
     z = height * rng.uniform(0.45, 0.55)
-    _move(handle, [r_bottom * 1.05 + major * rng.uniform(0.1, 0.35), 0.0, z])
+    handle = _loop_handle(major, minor, (squash, 1.0), r_bottom * 1.05 + major * rng.uniform(0.1, 0.35), z)
     return assemble([Part("body", outer, HOLD), Part("handle", handle, HOLD)], subtract=[cavity])
 
 
@@ -468,10 +476,9 @@ def make_pitcher(rng: np.random.Generator) -> PartedObject:
     outer, cavity = _vessel(r_bottom, r_bottom * rng.uniform(0.85, 1.1), height, rng.uniform(0.004, 0.006),
                             rng.uniform(0.006, 0.01))
     major = height * rng.uniform(0.25, 0.32)
-    handle = _torus(major, rng.uniform(0.006, 0.009), n_u=36, n_v=12, minor_scale=(rng.uniform(0.7, 1.0), 1.4))
-    handle.apply_scale([1.0, 1.0, rng.uniform(1.2, 1.5)])  # taller than wide
-    _rotate(handle, np.pi / 2, [1, 0, 0])
-    _move(handle, [r_bottom * 1.0 + major * 0.35, 0.0, height * rng.uniform(0.5, 0.6)])
+    minor, squash, stretch = rng.uniform(0.006, 0.009), rng.uniform(0.7, 1.0), rng.uniform(1.2, 1.5)
+    handle = _loop_handle(major, minor, (squash, 1.4), r_bottom * 1.0 + major * 0.35,
+                          height * rng.uniform(0.5, 0.6), n_u=36, stretch=stretch)  # taller than wide
     return assemble([Part("body", outer, HOLD), Part("handle", handle, HOLD)], subtract=[cavity])
 
 
