@@ -54,6 +54,8 @@ def run_mode(mode: str, objects, per_object: int, cache: str) -> dict:
     wrist, spread = [], []
     for object_id, _ in objects:
         mine = [r for r in records if r["object_id"] == object_id]
+        if not mine:
+            continue
         keypoints = np.array([r["keypoints"] for r in mine]).reshape(len(mine), -1)
         wrist.append(pairwise_cm(np.array([r["keypoints"][0] for r in mine])))
         spread.append(pairwise_cm(keypoints / np.sqrt(21)))  # per-keypoint RMS distance
