@@ -70,3 +70,22 @@ def test_the_add_on_builds_mano_hands(mano, weights):
     finally:
         jhod_blender.unregister()
         bpy.context.preferences.addons.remove(entry)
+
+
+def test_training_runs_on_the_users_mano(mano, tmp_path, capsys):
+    """The denoiser's losses (joint distance fields, vertices) use the user's MANO hand."""
+    from tests.test_model import _tiny_corpus
+    from training import train_autoencoder, train_diffusion
+
+    objects, grasps = _tiny_corpus(tmp_path)
+    common = ["--no-progress", "--log-every", "1", "--eval-every", "2", "--batch", "2"]
+    assert train_autoencoder.main(["--objects", str(objects), "--out", str(tmp_path / "ae"), "--steps", "1",
+                                   "--encoder-points", "256", "--stage1", "16,32", "--stage2", "32,32",
+                                   "--head-hidden", "64", "--context", "32", "--patch-hidden", "16", *common]) == 0
+    assert train_diffusion.main(["--objects", str(objects), "--grasps", str(grasps), "--autoencoder",
+                                 str(tmp_path / "ae" / "autoencoder.pt"), "--out", str(tmp_path / "diff"),
+                                 "--d-model", "32", "--layers", "1", "--heads", "2", "--ff", "32",
+                                 "--encoder-hidden", "32", "--steps", "2", "--eval-batches", "1", *common]) == 0
+    from jhod_core.hand import HandModel
+
+    assert HandModel().data.num_vertices == 778  # what the training's hand model was
