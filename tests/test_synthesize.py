@@ -233,3 +233,21 @@ def test_edge_anchors_sit_on_sharp_edges_facing_out_between_their_faces():
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     assert np.allclose(directions, expected, atol=1e-9)  # the bisector of the two faces, outwards
     assert edge_anchors(trimesh.creation.icosphere(subdivisions=3), 8, seed=0) is None  # nothing sharp on a ball
+
+
+def test_the_distance_grid_only_skips_points_outside_so_the_volume_is_unchanged():
+    from training.synthesize.sdf_grid import SDFGrid
+
+    mesh = trimesh.creation.annulus(r_min=0.03, r_max=0.036, height=0.1)  # a thin-walled cup
+    sdf = SDFGrid(mesh, resolution=64, seed=0)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        hand = trimesh.creation.box((0.05, 0.03, 0.06))
+        hand.apply_translation(rng.normal(0, 0.02, 3) + [0.033, 0, 0])
+        exact = metrics.intersection_volume(mesh, hand)
+        assert metrics.intersection_volume(mesh, hand, may_be_inside=sdf.may_be_inside) == exact
+    from jhod_core.geometry.inside import contains
+
+    points = rng.uniform(-0.06, 0.06, (20000, 3))
+    inside = contains(mesh, points)
+    assert sdf.may_be_inside(points)[inside].all()  # never drops a point that is inside

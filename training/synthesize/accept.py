@@ -29,19 +29,23 @@ class Thresholds:
 
 
 def check_grasp(obj_mesh: trimesh.Trimesh, hand_verts: np.ndarray, hand_faces: np.ndarray, hand_pose: np.ndarray,
-                frames: np.ndarray, fingers: dict, thr: Thresholds = Thresholds(), cache=None) -> tuple[dict, str]:
+                frames: np.ndarray, fingers: dict, thr: Thresholds = Thresholds(), cache=None,
+                sdf=None) -> tuple[dict, str]:
     """(metrics, reason): reason is "" when the grasp is accepted, else the first failed test.
+
+    ``sdf`` (optional, the optimiser's ``SDFGrid`` of the object): skips the exact inside tests of the intersection
+    volume where the grid says a point is certainly outside (same volume, less time).
 
     `metrics` also carries `seconds_checks`, `seconds_simulation`, `seconds_volume` (where time goes).
     """
     t = time.perf_counter()
     out = {"seconds_checks": 0.0, "seconds_simulation": 0.0, "seconds_volume": 0.0}
-    result = _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, cache, out)
+    result = _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, cache, out, sdf)
     out["seconds_checks"] = time.perf_counter() - t - out["seconds_simulation"] - out["seconds_volume"]
     return out, result
 
 
-def _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, cache, out) -> str:
+def _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, cache, out, sdf=None) -> str:
     out["limit_violation_deg"] = float(np.rad2deg(limit_violation(hand_pose, frames).max()))
     if out["limit_violation_deg"] > thr.limit_tolerance_deg:
         return "joint limits"
@@ -63,7 +67,8 @@ def _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, ca
     if out["sim_displacement_6dir_cm"] > thr.sim_6dir_cm:
         return "simulation"
     t = time.perf_counter()
-    out["intersection_volume_cm3"] = metrics.intersection_volume(obj_mesh, hand_mesh)
+    out["intersection_volume_cm3"] = metrics.intersection_volume(
+        obj_mesh, hand_mesh, may_be_inside=None if sdf is None else sdf.may_be_inside)
     out["seconds_volume"] = time.perf_counter() - t
     if out["intersection_volume_cm3"] > thr.volume_cm3:
         return "intersection volume"

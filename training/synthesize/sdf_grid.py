@@ -35,6 +35,16 @@ class SDFGrid:
         # grid_sample wants (N, C, D, H, W) with x indexing W: store as [z, y, x]
         self.values = torch.tensor(sdf.transpose(2, 1, 0)[None, None], dtype=torch.float32)
         self.lo_t = torch.tensor(self.lo, dtype=torch.float32)
+        # how far the interpolated value can be from the true distance: half a cell diagonal, plus the spacing of
+        # the surface samples the distances were measured to
+        spacing = np.sqrt(mesh.area / surface_samples)
+        self.error_bound = float(self.size / (resolution - 1) * np.sqrt(3) / 2 + spacing)
+
+    def may_be_inside(self, points: np.ndarray) -> np.ndarray:
+        """(n,) bool: False only for points certainly outside the object (grid distance beyond its error bound)."""
+        with torch.no_grad():
+            values = self(torch.as_tensor(np.asarray(points), dtype=torch.float32)).numpy()
+        return values <= 2.0 * self.error_bound
 
     def __call__(self, points: torch.Tensor) -> torch.Tensor:
         """Signed distance (metres, negative inside) at points (..., 3); outside the box: clamped."""

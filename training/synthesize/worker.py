@@ -97,7 +97,7 @@ def synthesize_objects(job: dict) -> dict:
             timing["optimise"] += time.perf_counter() - t
             tried[source] += len(result["kind"])
             _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job, accepted, reasons, timing,
-                         limit)
+                         limit, sdf)
         records += accepted
         stats.append(dict(object_id=object_id, tried=sum(tried.values()), tried_by_source=tried,
                           accepted=len(accepted), rejected=reasons, seconds=round(time.perf_counter() - t0, 2),
@@ -117,7 +117,8 @@ def _round_source(mode: str, round_: int, rounds: int, accepted: list, per_objec
     return "model" if round_ % 2 == 0 and from_model < (per_object + 1) // 2 else "optimiser"
 
 
-def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job, accepted, reasons, timing, limit):
+def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job, accepted, reasons, timing, limit,
+                 sdf=None):
     """Accept the round's candidates, most promising first, until ``limit`` grasps are accepted."""
     import torch
 
@@ -134,7 +135,7 @@ def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job,
             break
         verts = out.vertices[i].numpy().astype(np.float64)
         m, reason = check_grasp(mesh, verts, syn.hand.faces, result["hand_pose"][i], syn.frames, fingers,
-                                cache=job["vhacd_cache"])
+                                cache=job["vhacd_cache"], sdf=sdf)
         for stage in ("checks", "simulation", "volume"):
             timing[stage] += m.pop(f"seconds_{stage}", 0.0)
         if reason:
