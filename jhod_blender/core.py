@@ -50,8 +50,9 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
 
 CANDIDATES, DEFAULT_DDIM_STEPS, MIRROR = pipeline.CANDIDATES, pipeline.DEFAULT_DDIM_STEPS, pipeline.MIRROR
 
-__all__ = ["CANDIDATES", "ObjectSurface", "Steering", "close_fingers", "preset_mapping", "retarget",
-           "retarget_check_mapping", "adjust_pose", "mirror_grasp", "palm_directions", "DEFAULT_DDIM_STEPS", "HandModelError", "JHODError", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE",
-           "MIRROR", "atomic_write", "check_object_size", "forearm_stub", "forward", "load_grasps", "load_hand_data", "load_mesh",
-           "named_pose", "pipeline", "points_to_mesh", "ply_bytes", "pose_correctives", "rodrigues", "sample_triangles", "topology",
+__all__ = ["adjust_pose", "atomic_write", "CANDIDATES", "check_object_size", "close_fingers", "DEFAULT_DDIM_STEPS",
+           "forearm_stub", "forward", "HandModelError", "JHODError", "load_grasps", "load_hand_data", "load_mesh",
+           "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE", "MIRROR", "mirror_grasp", "named_pose", "ObjectSurface",
+           "palm_directions", "pipeline", "ply_bytes", "points_to_mesh", "pose_correctives", "preset_mapping",
+           "retarget", "retarget_check_mapping", "rodrigues", "sample_triangles", "Steering", "topology",
            "validate_mesh"]

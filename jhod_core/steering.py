@@ -10,7 +10,8 @@ A ``Steering`` names any of three wishes, all in the object's frame (metres):
   ``pinch`` (thumb and one finger).
 
 Until the model is trained with these conditions (the model v2 issue), steering chooses: the pipeline samples
-``POOL`` times as many grasps as asked and keeps those that best meet the wishes (``choose``). The measures (``contact_centroids``, ``palm_directions``, ``grasp_types``) are the ones the
+``POOL`` times as many grasps as asked and keeps those that best meet the wishes (``choose``). The measures
+(``contact_centroids``, ``palm_directions``, ``grasp_types``) are the ones the
 benchmarks report. NumPy only.
 """
 

@@ -115,7 +115,8 @@ def test_a_grown_corpus_resumes_by_object(objects, tmp_path):
             "--shard-size", "1", "--batch", "2", "--steps", "3", "--per-object", "2", "--seed", "7"]
     assert synthesize_main(args) == 0
     after = load_grasps(tmp_path)
-    assert sorted(s["object_id"] for s in after["stats"]) == sorted([s["object_id"] for s in before["stats"]] + ["ball"])
+    expected = sorted([s["object_id"] for s in before["stats"]] + ["ball"])
+    assert sorted(s["object_id"] for s in after["stats"]) == expected
     assert len(list((tmp_path / "shards").glob("shard_*.npz"))) == 5
 
 

@@ -4,9 +4,10 @@
 
 `--objects` is a corpus folder (with manifest.csv, see training.data.corpus) or mesh files. Objects
 are grouped into shards of `--shard-size`; each shard is written atomically to
-`OUT/shards/shard_XXXXX.npz` (see training.data.grasps for the format); a restarted run skips the objects
-finished shards cover (by id, so the corpus may grow between starts) and never redoes or loses a finished shard. Each object's random stream comes from
-(--seed, object id): the same command gives the same grasps. Unusable meshes are skipped with the
+`OUT/shards/shard_XXXXX.npz` (see training.data.grasps for the format); a restarted run skips the
+objects finished shards cover (by id, so the corpus may grow between starts) and never redoes or loses
+a finished shard. Each object's random stream comes from (--seed, object id): the same command gives the
+same grasps. Unusable meshes are skipped with the
 reason logged to OUT/skipped.log and stored in the shard.
 
 `--mode bootstrap` polishes the shipped model's proposals instead of optimising from scratch (`mix`: half of each
@@ -95,8 +96,9 @@ def main(argv=None) -> int:
     todo = [item for item in objects if item[0] not in done]
     first = max((int(p.stem.split("_")[1]) + 1 for p in _shard_files(shard_dir)), default=0)
     jobs = [{"objects": todo[k:k + args.shard_size],
-             "path": str(shard_dir / f"shard_{first + k // args.shard_size:05d}.npz"), "seed": args.seed, "per_object": args.per_object, "rounds": args.rounds, "batch": args.batch,
-             "steps": args.steps, "mode": args.mode, "vhacd_cache": str(args.out / "vhacd_cache")}
+             "path": str(shard_dir / f"shard_{first + k // args.shard_size:05d}.npz"), "seed": args.seed,
+             "per_object": args.per_object, "rounds": args.rounds, "batch": args.batch, "steps": args.steps,
+             "mode": args.mode, "vhacd_cache": str(args.out / "vhacd_cache")}
             for k in range(0, len(todo), args.shard_size)]
     print(f"{len(objects)} objects; {len(objects) - len(todo)} done in earlier shards, {len(todo)} to go in "
           f"{len(jobs)} shard(s) with {args.workers} worker(s)", file=sys.stderr)
