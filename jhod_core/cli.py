@@ -326,7 +326,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
     try:
         from training.datasets import adapter
-        from training.datasets.common import convert
+        from training.datasets.common import check_output_folder, convert
     except ImportError as exc:
         raise JHODError(f"jhod convert needs the training package (a checkout installed with pip install -e .): "
                         f"{exc}") from None
@@ -339,9 +339,7 @@ def run_convert(args: argparse.Namespace) -> int:
     src = Path(args.src)
     if not src.is_dir():
         raise JHODError(f"{src} is not a folder: give the dataset's root folder")
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise JHODError(f"{out} exists and is not empty: give a new folder for the converted dataset")
+    out = check_output_folder(args.out)  # before the dataset is read
     extra = {"models": args.models} if args.models is not None else {}
     records = module.read(src, lambda side: load_hand_data(args.mano, side), **extra)
     result = convert(records, out, args.mano, module.LICENCE)

@@ -5,8 +5,8 @@ import pickle
 import numpy as np
 
 from jhod_core.hand import load_hand_data
+from jhod_core.hand.model_file import MIRROR  # noqa: F401  (re-exported for the tests)
 
-MIRROR = np.array([-1.0, 1.0, 1.0])
 FLIP45 = np.tile([1.0, -1.0, -1.0], 15)
 
 

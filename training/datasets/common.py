@@ -26,10 +26,8 @@ import numpy as np
 import trimesh
 
 from jhod_core.errors import JHODError
+from jhod_core.hand.model_file import MIRROR, mirror_grasp
 from jhod_core.hand.rigid import rest_wrist, transform_params
-
-FLIP = np.array([1.0, -1.0, -1.0])
-MIRROR = np.array([-1.0, 1.0, 1.0])
 
 
 @dataclass
@@ -156,9 +154,17 @@ def to_object_frame(g: SourceGrasp, data) -> tuple[np.ndarray, np.ndarray]:
 
 def mirror_to_right(go, hp, tr, betas, left_data, right_data):
     """A left hand's parameters -> the right hand that is its mirror image (x -> -x)."""
-    wrist_left = rest_wrist(left_data, betas) + tr
-    return (np.asarray(go) * FLIP, np.asarray(hp) * np.tile(FLIP, 15),
-            wrist_left * MIRROR - rest_wrist(right_data, betas))
+    go_right, hp_right, _ = mirror_grasp(go, hp, tr)  # rotations as the open hand mirrors them
+    wrist_left = rest_wrist(left_data, betas) + tr  # each side's own shaped wrist joint places the hand
+    return go_right, hp_right, wrist_left * MIRROR - rest_wrist(right_data, betas)
+
+
+def check_output_folder(out) -> Path:
+    """The output folder of a conversion: new or empty (JHODError otherwise, before any work)."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise JHODError(f"{out} exists and is not empty: give a new folder for the converted dataset")
+    return out
 
 
 def convert(records, out: str | os.PathLike, mano: str | os.PathLike | None, licence: str, *,
@@ -172,9 +178,7 @@ def convert(records, out: str | os.PathLike, mano: str | os.PathLike | None, lic
     from training.data.corpus import ObjectSpec, build_corpus
     from training.data.grasps import save_shard
 
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise JHODError(f"{out} exists and is not empty: give a new folder for the converted dataset")
+    out = check_output_folder(out)
     hands = {}
 
     def hand(side):
