@@ -48,6 +48,8 @@ MAX_CANDIDATES = 16
 # (-y 2.06 vs 2.08 cm at 3 candidates) and better than each grasp choosing among its own (2.39 cm), while grasp i
 # stays the same whatever the number asked for (docs/model.md, "Choosing in blocks").
 CHOICE_BLOCK = 4
+# Classifier-free guidance weight for a model with controls (1: the conditional prediction alone).
+GUIDANCE = 1.0
 BATCH_GRASPS = 128       # grasps per network batch (x candidates rows): bounds memory for any --num
 MIRROR = np.array([-1.0, 1.0, 1.0])  # left hands: right hands sampled on the object mirrored x -> -x
 METHODS = ("ddim", "ddpm")
@@ -77,8 +79,12 @@ class Backend(Protocol):
     def decode(self, latent: np.ndarray) -> np.ndarray:
         """Raw object latents (B, 512) -> points (B, 2048, 3), metres."""
 
-    def denoise(self, x: np.ndarray, t_hand: np.ndarray, t_object: np.ndarray) -> np.ndarray:
-        """Model-space state (B, 563) at integer levels (B,), (B,) -> predicted clean state (B, 563)."""
+    controls: bool  # the denoiser takes a control row (spec.CONTROL_DIM)
+
+    def denoise(self, x: np.ndarray, t_hand: np.ndarray, t_object: np.ndarray,
+                control: np.ndarray | None = None) -> np.ndarray:
+        """Model-space state (B, 563) at integer levels (B,), (B,), controls (B, CONTROL_DIM) or None -> predicted
+        clean state (B, 563)."""
 
 
 def weights_folder(weights_dir: str | os.PathLike | None = None) -> Path:
@@ -247,14 +253,16 @@ class NoiseStreams:
 
 
 def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: NoiseStreams,
-            fixed_object: np.ndarray | None = None):
+            fixed_object: np.ndarray | None = None, control: np.ndarray | None = None, guidance: float = 1.0):
     """Generator: x_T (B, 563) model space -> x_0 (its return value), yielding the fraction done after each step.
 
     Paper sec. 3.3.3: the network predicts x0, and the scheduler moves x_t to the next level s < t: deterministic
     DDIM over ``steps`` strided levels, or ancestral DDPM. With ``fixed_object`` (model space) only the hand is
     denoised and the object stays clean at t_O = 0 (UniDiffuser's conditional mode); a model trained with
     synchronised timesteps never saw t_O = 0, so for it the object is re-noised to the hand's level at every
-    step instead (replacement conditioning).
+    step instead (replacement conditioning). ``control`` (B, CONTROL_DIM), for a model with controls: the
+    prediction is x0(nothing asked) + ``guidance`` (x0(control) - x0(nothing asked)) (classifier-free guidance;
+    1 = the conditional prediction alone, one network call).
     """
     abar = spec.cosine_alphas_cumprod(backend.num_train_steps)
     ts = spec.ddim_timesteps(steps, backend.num_train_steps)
@@ -271,7 +279,13 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
             else:
                 t_object = np.zeros(n, dtype=np.int64)
             x = np.concatenate([x[:, :spec.HAND_DIM], obj], axis=1)
-        x0 = np.asarray(backend.denoise(x, t_hand, t_object), dtype=np.float64)
+        if control is None:
+            x0 = np.asarray(backend.denoise(x, t_hand, t_object), dtype=np.float64)
+        else:
+            x0 = np.asarray(backend.denoise(x, t_hand, t_object, control), dtype=np.float64)
+            if guidance != 1.0:
+                free = np.asarray(backend.denoise(x, t_hand, t_object), dtype=np.float64)
+                x0 = free + guidance * (x0 - free)
         if method == "ddim":
             x = spec.ddim_update(x, x0, abar[t], abar[s])
         else:
@@ -353,7 +367,8 @@ def refine_result(result: dict, points, normals, side: str = "right") -> dict:
 
 def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS,
                 method: str = "ddim", refine: bool = True, candidates: int = CANDIDATES, side: str = "right",
-                normals=None, first: int = 0, batch_size: int = BATCH_GRASPS, steering=None):
+                normals=None, first: int = 0, batch_size: int = BATCH_GRASPS, steering=None,
+                guidance: float = GUIDANCE):
     """Grasps ``first .. first + num - 1`` of ``obj`` (see ``prepare_object``), in the object's frame (metres).
 
     Checks everything and encodes the object at once (bad input raises here), then returns a generator that
@@ -363,7 +378,9 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
     ``refine`` (default) refines every sample and keeps the best of each grasp's ``candidates``; without it the
     raw diffusion samples are returned (one per grasp). ``side="left"``: right hands are sampled on the mirrored
     object and mirrored back into left hands. ``steering`` (``jhod_core.steering.Steering``, object frame): grasps
-    ``first * POOL ..`` are sampled and the ``num`` that best meet its wishes kept (``pool_index`` says which).
+    ``first * POOL ..`` are sampled and the ``num`` that best meet its wishes kept (``pool_index`` says which); a
+    model trained with controls is also told the wishes (``guidance``: see ``reverse``) and samples
+    ``CONTROLLED_POOL`` times as many.
     """
     check_counts(num, steps, seed, first)
     check_options(side, candidates, method)
@@ -378,6 +395,10 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
     per = int(candidates) if refine else 1
     offset = prepared.centre * MIRROR if side == "left" else prepared.centre
 
+    flip = MIRROR if side == "left" else np.ones(3)
+    steered = steering is not None and steering.active
+    control = steering.controls(prepared.centre, flip) if steered and getattr(backend, "controls", False) else None
+
     def make(rows, noise):
         obj_part = np.broadcast_to(fixed, (rows, spec.OBJECT_DIM))
         return np.concatenate([noise.normal(spec.HAND_DIM), obj_part], axis=1), obj_part
@@ -386,12 +407,12 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
         raw_hand, _ = _denormalize(backend, x)
         return {**finish_hands(raw_hand, prepared.centre, surface, side, per, CHOICE_BLOCK), "seed": int(seed),
                 "offset": offset}
-    if steering is not None and steering.active:
-        from .steering import POOL
+    if steered:
+        from .steering import CONTROLLED_POOL, POOL
 
-        pool = _batches(backend, num * POOL, first * POOL, CHOICE_BLOCK, seed, GRASP_STREAM, CHOICE_BLOCK * per,
-                        steps, method, batch_size, make, finish)
-        flip = MIRROR if side == "left" else np.ones(3)
+        pool = POOL if control is None else CONTROLLED_POOL
+        pool = _batches(backend, num * pool, first * pool, CHOICE_BLOCK, seed, GRASP_STREAM, CHOICE_BLOCK * per,
+                        steps, method, batch_size, make, finish, control, guidance)
         normals = None if prepared.normals is None else prepared.normals * flip
         return _steered(pool, steering, (prepared.points * flip, normals), side, num, first)  # object frame
     return _batches(backend, num, first, CHOICE_BLOCK, seed, GRASP_STREAM, CHOICE_BLOCK * per, steps, method,
@@ -439,18 +460,21 @@ def iter_hand_object(backend: Backend, num: int, *, seed: int = 0, steps: int = 
     return _batches(backend, num, first, 1, seed, PAIR_STREAM, 1, steps, method, batch_size, make, finish)
 
 
-def _batches(backend, num, first, per_unit, seed, stream, rows_each, steps, method, batch_size, make, finish):
+def _batches(backend, num, first, per_unit, seed, stream, rows_each, steps, method, batch_size, make, finish,
+             control=None, guidance=1.0):
     """The batch loop of both pipelines. Items come in units of ``per_unit`` (a choice block, or one pair) that
     draw ``rows_each`` rows of noise from their own stream; per batch of units: ``make(rows, noise)`` -> (x_T,
     fixed object), the reverse loop, ``finish(x_0)`` -> the units' items; those in first .. first + num - 1 are
-    yielded with their ``index``."""
+    yielded with their ``index``. ``control`` (CONTROL_DIM,): the same controls for every row."""
     units = np.arange(first // per_unit, (first + num - 1) // per_unit + 1)
     step = max(1, batch_size // per_unit)
     for k in range(0, len(units), step):
         chunk = units[k:k + step]
         noise = NoiseStreams(seed, stream, chunk, rows_each)
         x, fixed_object = make(len(chunk) * rows_each, noise)
-        x = yield from _scaled(reverse(backend, x, int(steps), method, noise, fixed_object=fixed_object),
+        rows = None if control is None else np.broadcast_to(control, (len(x), len(control)))
+        x = yield from _scaled(reverse(backend, x, int(steps), method, noise, fixed_object=fixed_object,
+                                       control=rows, guidance=guidance),
                                k / len(units), 0.9 * len(chunk) / len(units))
         batch = finish(x)
         indices = (chunk[:, None] * per_unit + np.arange(per_unit)).ravel()

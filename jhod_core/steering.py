@@ -9,10 +9,11 @@ A ``Steering`` names any of three wishes, all in the object's frame (metres):
 * ``grasp_type``: ``power`` (the palm touches: a wrap), ``precision`` (three or more digits, no palm) or
   ``pinch`` (thumb and one finger).
 
-Until the model is trained with these conditions (the model v2 issue), steering chooses: the pipeline samples
-``POOL`` times as many grasps as asked and keeps those that best meet the wishes (``choose``). The measures
-(``contact_centroids``, ``palm_directions``, ``grasp_types``) are the ones the
-benchmarks report. NumPy only.
+Every model can be steered by choice: the pipeline samples ``POOL`` times as many grasps as asked and keeps those
+that best meet the wishes (``choose``). A model trained with controls (``DenoiserConfig.controls``) is also told the
+wishes (``Steering.controls``, the ``spec.CONTROL_DIM`` layout), and then chooses among fewer samples
+(``CONTROLLED_POOL``). The measures (``measure_grasps``: contact centroid, palm direction, grasp type) are the
+training labels of those controls and what the benchmarks report. NumPy only.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import numpy as np
 from .errors import JHODError
 
 GRASP_TYPES = ("power", "precision", "pinch")
-POOL = 6  # grasps sampled per grasp kept when steering
+POOL = 6  # grasps sampled per grasp kept when steering by choice alone
+CONTROLLED_POOL = 2  # ... and when the model is told the wishes too
 CONTACT_GAP = 0.003  # metres: hand vertices this close to the surface (or inside) touch it
 NEAR_SCALE = 0.02  # metres of contact-centroid distance that cost as much as...
 ANGLE_SCALE = 30.0  # ...this many degrees between the palm and the approach, or...
@@ -56,11 +58,43 @@ class Steering:
     def active(self) -> bool:
         return self.near is not None or self.approach is not None or self.grasp_type is not None
 
+    def controls(self, centre: np.ndarray, flip: np.ndarray | None = None) -> np.ndarray:
+        """The wishes as one ``spec.CONTROL_DIM`` row in the sampling frame: mirrored by ``flip`` (x -> -x for
+        left hands), then the object's bounding-box centre ``centre`` (sampling frame) subtracted from ``near``."""
+        flip = np.ones(3) if flip is None else np.asarray(flip, dtype=np.float64)
+        near = None if self.near is None else (np.asarray(self.near) * flip - centre)[None]
+        approach = None if self.approach is None else (np.asarray(self.approach) * flip)[None]
+        kind = None if self.grasp_type is None else np.array([GRASP_TYPES.index(self.grasp_type)])
+        return control_vectors(1, near, approach, kind)[0]
+
     def mirrored(self, mirror: np.ndarray) -> "Steering":
         """The same wishes in a mirrored frame (x -> -x: left hands are sampled as right hands)."""
         return Steering(None if self.near is None else tuple(np.asarray(self.near) * mirror),
                         None if self.approach is None else tuple(np.asarray(self.approach) * mirror),
                         self.grasp_type)
+
+
+def control_vectors(rows: int, near=None, approach=None, type_index=None) -> np.ndarray:
+    """(rows, ``spec.CONTROL_DIM``) float32 controls: ``near`` (rows, 3) metres in the centred sampling frame and
+    ``approach`` (rows, 3) directions (a row with NaN: not given), ``type_index`` (rows,) into ``GRASP_TYPES``
+    (-1: not given); None: that control is given for no row."""
+    from .model import spec
+
+    out = np.zeros((rows, spec.CONTROL_DIM), dtype=np.float32)
+    if near is not None:
+        near = np.broadcast_to(np.asarray(near, dtype=np.float64), (rows, 3))
+        on = np.isfinite(near).all(1)
+        out[on, 0:3], out[on, 3] = near[on] * spec.CONTROL_SCALE, 1.0
+    if approach is not None:
+        approach = np.broadcast_to(np.asarray(approach, dtype=np.float64), (rows, 3))
+        on = np.isfinite(approach).all(1) & (np.linalg.norm(np.nan_to_num(approach), axis=1) > 1e-9)
+        out[on, 4:7], out[on, 7] = approach[on] / np.linalg.norm(approach[on], axis=1, keepdims=True), 1.0
+    if type_index is not None:
+        type_index = np.broadcast_to(np.asarray(type_index, dtype=np.int64), (rows,))
+        on = type_index >= 0
+        out[np.flatnonzero(on), 8 + type_index[on]] = 1.0
+        out[on, 11] = 1.0
+    return out
 
 
 def parse_vector(text: str, what: str) -> tuple[float, float, float]:
@@ -104,6 +138,17 @@ def grasp_types(contact: np.ndarray, digit_vertices: dict, palm_vertices: np.nda
     digits = np.stack([contact[:, ids].any(1) for ids in digit_vertices.values()], 1).sum(1)
     palm = contact[:, palm_vertices].any(1)
     return np.where(palm, "power", np.where(digits <= 2, "pinch", "precision"))
+
+
+def measure_grasps(vertices: np.ndarray, keypoints: np.ndarray, surface, hand_data, side: str = "right") -> dict:
+    """What steering asks for, measured on grasps (G, V, 3) / (G, 21, 3) in the surface's frame: ``near`` (G, 3)
+    contact centroid (NaN: touches nothing), ``approach`` (G, 3) palm direction, ``type`` (G,) grasp type."""
+    from .hand.regions import finger_vertex_ids, palmar_pads
+
+    vertices = np.asarray(vertices, dtype=np.float64)
+    contact = touching(vertices, surface)
+    return {"near": contact_centroids(vertices, contact), "approach": palm_directions(keypoints, side),
+            "type": grasp_types(contact, finger_vertex_ids(hand_data), palmar_pads(hand_data)[0])}
 
 
 def steering_costs(result: dict, surface, steering: Steering, hand_data, side: str = "right") -> dict:

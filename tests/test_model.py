@@ -378,6 +378,11 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
     assert (out / "denoiser.npz").exists() and (out / "curves.png").exists()
     x = np.zeros((2, spec.STATE_DIM))
     assert np.isfinite(NumpyDenoiser(out / "denoiser.npz").forward(x, [3, 3], [0, 0])).all()
+    # controls: labels measured on the grasps, dropped at random; the saved model takes a control row
+    assert train_diffusion.main([*args, "--out", str(tmp_path / "ctl"), "--steps", "2", "--controls"]) == 0
+    assert JHODDenoiser.load(tmp_path / "ctl" / "denoiser.pt").config.controls
+    control = np.zeros((2, spec.CONTROL_DIM))
+    assert np.isfinite(NumpyDenoiser(tmp_path / "ctl" / "denoiser.npz").forward(x, [3, 3], [0, 0], control)).all()
     # the ablation switches run too
     assert train_diffusion.main([*args, "--out", str(tmp_path / "abl"), "--steps", "1", "--sync-timesteps",
                                  "--no-object-only"]) == 0
@@ -389,10 +394,11 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
             train_diffusion.main([*args, "--out", str(tmp_path / "amp"), "--steps", "1", "--amp"])
 
 
-def test_numpy_object_autoencoder_matches_torch(tmp_path):
+@pytest.mark.parametrize("neighbours", [0, 6])
+def test_numpy_object_autoencoder_matches_torch(tmp_path, neighbours):
     torch.manual_seed(0)
     model = ObjectAutoencoder(AutoencoderConfig(stage1=(16, 32), stage2=(32, 64), head_hidden=64, context=32,
-                                                patch_hidden=16)).eval()
+                                                patch_hidden=16, neighbours=neighbours)).eval()
     model.save(tmp_path / "ae.npz")
     points = torch.rand(3, 2048, 3, generator=torch.Generator().manual_seed(1)) * 0.1 - 0.05
     with torch.no_grad():
@@ -404,3 +410,38 @@ def test_numpy_object_autoencoder_matches_torch(tmp_path):
     with torch.no_grad():
         decoded = model.decode(torch.from_numpy(expected)).numpy()
     assert np.abs(numpy_model.decode(expected) - decoded).max() < 1e-5
+
+
+def test_controls_reach_the_network_on_both_backends(tmp_path):
+    """A model with controls: NumPy and torch agree with and without a control row, all zeros means nothing asked,
+    and a model without controls refuses one."""
+    torch.manual_seed(0)
+    model = tiny_model(config=DenoiserConfig(**{**TINY.__dict__, "controls": True})).eval()
+    torch.nn.init.normal_(model.control_encoder[2].weight)  # trained, not the zero start
+    model.save(tmp_path / "d.npz")
+    ObjectAutoencoder(TINY_AE).save(tmp_path / "ae.npz")
+    backends = (NumpyBackend(tmp_path / "ae.npz", tmp_path / "d.npz"),
+                TorchBackend.from_files(tmp_path / "ae.npz", tmp_path / "d.npz"))
+    assert all(b.controls for b in backends)
+    x = np.random.default_rng(0).normal(size=(3, spec.STATE_DIM))
+    t_hand, t_object = np.array([10, 500, 999]), np.zeros(3, dtype=np.int64)
+    control = np.zeros((3, spec.CONTROL_DIM), np.float32)
+    control[:, 4:8] = [0.0, 0.0, -1.0, 1.0]  # approach from above
+    with torch.no_grad():
+        ref = model(torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(t_hand), torch.as_tensor(t_object),
+                    control=torch.as_tensor(control)).numpy()
+    for b in backends:
+        asked, free = b.denoise(x, t_hand, t_object, control), b.denoise(x, t_hand, t_object)
+        assert np.abs(asked - ref).max() < 1e-4
+        assert np.abs(asked - free).max() > 1e-3
+        assert np.abs(b.denoise(x, t_hand, t_object, np.zeros_like(control)) - free).max() < 1e-6
+    plain = tiny_model().eval()
+    with pytest.raises(ValueError, match="without controls"):
+        plain(torch.zeros(1, spec.STATE_DIM), torch.zeros(1, dtype=torch.long), torch.zeros(1, dtype=torch.long),
+              control=torch.zeros(1, spec.CONTROL_DIM))
+    # a fresh model with controls starts as the same model without them (zero last layer)
+    fresh = tiny_model(config=DenoiserConfig(**{**TINY.__dict__, "controls": True})).eval()
+    with torch.no_grad():
+        xt = torch.as_tensor(x, dtype=torch.float32)
+        assert torch.equal(fresh(xt, torch.as_tensor(t_hand), torch.as_tensor(t_object), control=torch.ones(3, 12)),
+                           fresh(xt, torch.as_tensor(t_hand), torch.as_tensor(t_object)))

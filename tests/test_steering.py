@@ -121,3 +121,77 @@ def test_cli_steering_options(box, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code != 0 and pattern in err and err.count("\n") == 1, err
         assert before == {p.name: p.stat().st_mtime_ns for p in out.iterdir()}  # nothing changed
+
+
+def _touching_scene():
+    """A fist and a sphere cloud (with normals) that overlaps its palm: a grasp that touches something."""
+    data = load_hand_data()
+    pose = named_pose("fist", data)[None]
+    vertices, _, _ = forward(data, np.zeros((1, 3)), pose, np.zeros((1, 3)))
+    centre = vertices[0].mean(0)
+    radius = np.sort(np.linalg.norm(vertices[0] - centre, axis=1))[40]
+    directions = np.random.default_rng(0).normal(size=(2048, 3))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    return data, pose, centre + radius * directions - centre, directions, -centre  # cloud centred at 0
+
+
+def test_control_labels_move_with_the_object():
+    """Training labels (measure_grasps on the grasp data) under a rotation augmentation equal the labels measured
+    on the rotated grasp: the controls the network learns mean the same in every orientation."""
+    from scipy.spatial.transform import Rotation
+
+    from jhod_core.hand.rigid import rest_wrist, transform_params
+    from jhod_core.steering import measure_grasps
+    from training.data.grasps import GraspDataset, grasp_controls
+
+    data, pose, cloud, normals, transl = _touching_scene()
+    grasps = {"object_id": np.array(["a"]), "global_orient": np.zeros((1, 3)), "hand_pose": pose,
+              "transl": transl[None], "keypoints": np.zeros((1, 21, 3))}
+    ds = GraspDataset(grasps, np.array(["a"]), cloud[None].astype(np.float32))
+    labels = grasp_controls(ds, normals[None])
+    assert np.isfinite(labels["near"]).all() and labels["type_index"][0] == 0  # the palm touches: power
+    rot, off = Rotation.from_euler("xyz", [0.3, -1.1, 2.0]).as_matrix(), np.array([0.01, -0.02, 0.005])
+    go, tr = transform_params(np.zeros((1, 3)), transl[None], rot, -off, rest_wrist(data))
+    vertices, _, keypoints = forward(data, go, pose, tr)
+    moved = measure_grasps(vertices, keypoints, ObjectSurface.from_points(cloud @ rot.T - off, normals @ rot.T),
+                           data)
+    np.testing.assert_allclose(moved["near"][0], rot @ labels["near"][0] - off, atol=1e-6)
+    np.testing.assert_allclose(moved["approach"][0], rot @ labels["approach"][0], atol=1e-6)
+    assert moved["type"][0] == "power"
+
+
+def test_control_vectors_layout():
+    from jhod_core.model import spec
+    from jhod_core.steering import control_vectors
+
+    rows = control_vectors(3, near=[[0.01, 0.0, -0.02], [np.nan] * 3, [0.0, 0.0, 0.0]],
+                           approach=[[0.0, 0.0, -2.0], [0.0, 0.0, 0.0], [np.nan] * 3], type_index=[2, -1, 0])
+    assert rows.shape == (3, spec.CONTROL_DIM)
+    np.testing.assert_allclose(rows[0], [0.1, 0, -0.2, 1, 0, 0, -1, 1, 0, 0, 1, 1], atol=1e-6)
+    np.testing.assert_array_equal(rows[1], 0)  # nothing given
+    np.testing.assert_allclose(rows[2], [0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 1])
+    # the wishes in the sampling frame: mirrored for left hands, the object's centre subtracted
+    steering = Steering(near=(0.2, 0.0, 0.1), approach=(1.0, 0.0, 0.0), grasp_type="precision")
+    row = steering.controls(np.array([-0.2, 0.0, 0.05]), MIRROR)
+    np.testing.assert_allclose(row, [0, 0, 0.5, 1, -1, 0, 0, 1, 0, 1, 0, 1], atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def controlled_model(tmp_path_factory):
+    return load_backend(write_tiny_weights(tmp_path_factory.mktemp("controlled"), controls=True), "numpy")
+
+
+def test_a_model_with_controls_is_told_the_wishes(controlled_model, box):
+    """Steering a model with controls: the network gets the wishes, and the choice is among CONTROLLED_POOL x as
+    many samples, reproducibly."""
+    from jhod_core.steering import CONTROLLED_POOL
+
+    steering = Steering(approach=(0.0, 0.0, -1.0))
+    steered = collect(iter_grasps(controlled_model, box, 3, seed=4, steps=STEPS, steering=steering))
+    assert steered["pool_index"].max() < 3 * CONTROLLED_POOL
+    pool = collect(iter_grasps(controlled_model, box, 3 * CONTROLLED_POOL, seed=4, steps=STEPS))
+    differs = [np.abs(steered["transl"][k] - pool["transl"][i]).max() > 1e-6
+               for k, i in enumerate(steered["pool_index"])]
+    assert all(differs)  # the network was told: not a choice among the unsteered samples
+    again = collect(iter_grasps(controlled_model, box, 3, seed=4, steps=STEPS, steering=steering))
+    np.testing.assert_array_equal(again["transl"], steered["transl"])

@@ -11,13 +11,16 @@ TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, d
 TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)
 
 
-def write_tiny_weights(folder: Path) -> Path:
-    """The training scripts' .pt files and their export (autoencoder.npz, denoiser.npz) in `folder`."""
+def write_tiny_weights(folder: Path, controls: bool = False) -> Path:
+    """The training scripts' .pt files and their export (autoencoder.npz, denoiser.npz) in `folder`; ``controls``:
+    a denoiser with controls whose control layer is not at its zero start (as after training)."""
     from training.export_weights import export
 
     torch.manual_seed(0)
     ObjectAutoencoder(TINY_AE).save(folder / "autoencoder.pt", {"train_splits": "train", "steps": 1})
-    model = JHODDenoiser(TINY)
+    model = JHODDenoiser(DenoiserConfig(**{**TINY.__dict__, "controls": controls}))
+    if controls:
+        torch.nn.init.normal_(model.control_encoder[2].weight, std=0.5)
     g = torch.Generator().manual_seed(1)
     model.set_statistics(torch.zeros(51), 0.05 + 0.1 * torch.rand(51, generator=g),
                          torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))

@@ -49,13 +49,16 @@ def parse_args(argv=None):
     p.add_argument("--head-hidden", type=int, default=d.head_hidden)
     p.add_argument("--context", type=int, default=d.context)
     p.add_argument("--patch-hidden", type=int, default=d.patch_hidden)
+    p.add_argument("--neighbours", type=int, default=d.neighbours,
+                   help="the decoder sees each latent point's k nearest latent points (0: off)")
     return p.parse_args(argv)
 
 
 def model_config(args) -> AutoencoderConfig:
     widths = lambda s: tuple(int(v) for v in s.split(","))  # noqa: E731
     return AutoencoderConfig(stage1=widths(args.stage1), stage2=widths(args.stage2), head_hidden=args.head_hidden,
-                             context=args.context, patch_hidden=args.patch_hidden)
+                             context=args.context, patch_hidden=args.patch_hidden,
+                             neighbours=args.neighbours)
 
 
 @torch.no_grad()
@@ -116,7 +119,9 @@ def main(argv=None) -> int:
     train_ids = {i for s in args.splits.split(",") for i in split_ids(args.objects, s)}
     train_points = points[[str(i) in train_ids for i in ids]]
     val_ids = set(split_ids(args.objects, args.val_split)) if args.val_split else set()
-    val_points = points[[str(i) in val_ids for i in ids]][: args.eval_objects]
+    val_points = points[[str(i) in val_ids for i in ids]]
+    if len(val_points) > args.eval_objects:  # spread over every corpus and family, not the first folder's
+        val_points = val_points[np.linspace(0, len(val_points) - 1, args.eval_objects).astype(int)]
 
     model = ObjectAutoencoder(model_config(args)).to(rt.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))

@@ -7,7 +7,9 @@
 Each step draws ``--batch`` grasps of the ``--split`` objects (half unconditional, half conditional,
 eq. 11-12) and ``--object-only-batch`` clouds of all objects of that split, with or without grasps
 (eq. 13-14), and minimises eq. (17) (``training.losses``, which documents the masks). Object
-latents are the frozen encoder's posterior means, computed once at start. Ablations:
+latents are the frozen encoder's posterior means, computed once at start. ``--controls`` trains the model v2
+controls (target point, approach direction, grasp type, measured on each grasp by ``jhod_core.steering``), each
+given to the network with probability ``--control-keep`` per row (condition dropout). Ablations:
 ``--sync-timesteps`` (t_H = t_O, Table 4) and ``--no-object-only`` (Table 2).
 
 Writes ``<out>/ckpt.pt`` (resume with ``--resume``), ``<out>/denoiser.pt`` (weights, config and
@@ -34,7 +36,9 @@ from jhod_core.torch.schedule import CosineSchedule  # noqa: E402
 from training import runtime  # noqa: E402
 from training.data.corpus import load_object_points, split_ids  # noqa: E402
 from training.data.augmentation import RotationAugmentation, encode_objects  # noqa: E402
-from training.data.grasps import GraspDataset, load_grasps  # noqa: E402
+from jhod_core.model import spec  # noqa: E402
+from jhod_core.steering import control_vectors  # noqa: E402
+from training.data.grasps import GraspDataset, grasp_controls, load_grasps  # noqa: E402
 from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
 
 def parse_args(argv=None):
@@ -64,6 +68,10 @@ def parse_args(argv=None):
     p.add_argument("--lambda-xyz", type=float, default=0.01, help="weight of eq. 16 (cm^2)")
     p.add_argument("--rotations", type=int, default=32,
                    help="rotation augmentation: fixed rotations per grasped object (1 = off)")
+    p.add_argument("--controls", action="store_true",
+                   help="train with controls (target point, approach, grasp type) for steering")
+    p.add_argument("--control-keep", type=float, default=0.5,
+                   help="probability that each control is given to the network in a training row")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--eval-batches", type=int, default=4)
     return p.parse_args(argv)
@@ -72,28 +80,43 @@ def parse_args(argv=None):
 def model_config(args):
     overrides = {k: getattr(args, k) for k in ("d_model", "layers", "heads", "ff", "encoder_hidden", "dropout")
                  if getattr(args, k) is not None}
-    return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, **overrides)
+    return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, controls=args.controls, **overrides)
 
 
 class Data:
     """Grasps of one split with their objects' clouds and frozen-encoder latents (raw)."""
 
-    def __init__(self, ds: GraspDataset, latents: torch.Tensor, augment: RotationAugmentation | None = None):
+    def __init__(self, ds: GraspDataset, latents: torch.Tensor, augment: RotationAugmentation | None = None,
+                 controls: dict | None = None, control_keep: float = 0.5):
         self.ds = ds
         self.latents = latents
         self.augment = augment
+        self.controls, self.control_keep = controls, control_keep
 
     def draw(self, rng: np.random.Generator, batch: int, object_only: int, device):
-        """Raw (hand (B, 51), object latents (B, 512), clouds (B, P, 3), object-only latents (M, 512))."""
+        """Raw (hand (B, 51), object latents (B, 512), clouds (B, P, 3), object-only latents (M, 512), controls
+        (B + M, CONTROL_DIM) or None; object-only rows ask for nothing)."""
         ds = self.ds
         idx = rng.integers(0, len(ds), batch)
         obj = ds.object_index[idx]
         only = ds.object_only_index[rng.integers(0, len(ds.object_only_index), object_only)]
         params, latents, clouds = ds.params[idx], self.latents[obj], ds.points[obj].astype(np.float32)
+        rot, off = np.broadcast_to(np.eye(3), (batch, 3, 3)), np.zeros((batch, 3))
         if self.augment is not None:
-            params, latents, clouds = self.augment.draw(rng, obj, params, clouds)
+            rows, which = self.augment.pick(rng, obj)
+            params, latents, clouds = self.augment.apply(rows, which, params, clouds)
+            rot, off = self.augment.frames(rows, which)
         t = lambda a: torch.as_tensor(a, dtype=torch.float32).to(device)  # noqa: E731
-        return t(params), latents.to(device), t(clouds), self.latents[only].to(device)
+        control = None
+        if self.controls is not None:  # the labels move with the object; each is given with probability keep
+            keep = rng.random((batch, 3)) < self.control_keep
+            near = np.einsum("bij,bj->bi", rot, self.controls["near"][idx]) - off
+            approach = np.einsum("bij,bj->bi", rot, self.controls["approach"][idx])
+            near[~keep[:, 0]], approach[~keep[:, 1]] = np.nan, np.nan
+            kind = np.where(keep[:, 2], self.controls["type_index"][idx], -1)
+            control = t(np.concatenate([control_vectors(batch, near, approach, kind),
+                                        np.zeros((object_only, spec.CONTROL_DIM), np.float32)]))
+        return t(params), latents.to(device), t(clouds), self.latents[only].to(device), control
 
 
 def main(argv=None) -> int:
@@ -104,7 +127,7 @@ def main(argv=None) -> int:
 
     # data: grasps, clouds, frozen autoencoder latents
     grasps = load_grasps(args.grasps)
-    ids, points, _ = load_object_points(args.objects)
+    ids, points, normals = load_object_points(args.objects)
     autoencoder = ObjectAutoencoder.load(args.autoencoder, map_location=rt.device).eval().requires_grad_(False)
     splits = {s: split_ids(args.objects, s) for s in {args.split, args.val_split} if s}
     wanted = {i for s in splits.values() for i in s}
@@ -116,7 +139,8 @@ def main(argv=None) -> int:
         if args.rotations > 1 and len(ds):
             augment = RotationAugmentation(autoencoder, points, np.unique(ds.object_index), args.rotations,
                                            args.seed, rt.device)
-        return Data(ds, latents, augment)
+        controls = grasp_controls(ds, normals) if args.controls and len(ds) else None
+        return Data(ds, latents, augment, controls, args.control_keep)
 
     train = data(splits[args.split])
     val = data(splits[args.val_split]) if args.val_split else None
@@ -141,11 +165,11 @@ def main(argv=None) -> int:
               f"batch {args.batch} HOI + {object_only} object-only x {rt.world_size} on {rt.device}")
 
     def loss_on(data, rng, gen, net):
-        hand, obj, clouds, only = data.draw(rng, args.batch, object_only, rt.device)
+        hand, obj, clouds, only, control = data.draw(rng, args.batch, object_only, rt.device)
         hand, obj = model.normalize(hand, obj)
         only = model.normalize(None, only)[1] if object_only else None
         batch = make_diffusion_batch(schedule, hand, obj, only, gen, args.sync_timesteps)
-        pred = net(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand)
+        pred = net(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand, control=control)
         return diffusion_loss(pred, batch, model, hand_model, clouds, args.lambda_distance, args.lambda_xyz)
 
     @torch.no_grad()

@@ -88,13 +88,19 @@ class NumpyDenoiser:
         x = norm(x + self._attention(x, p + "self_attn."), 1)
         return norm(x + ff(x), 2)
 
-    def forward(self, x, t_hand, t_object) -> np.ndarray:
-        """x (B, 563) model space, t_hand / t_object (B,) integers -> predicted x0 (B, 563)."""
+    def forward(self, x, t_hand, t_object, control=None) -> np.ndarray:
+        """x (B, 563) model space, t_hand / t_object (B,) integers, ``control`` (B, CONTROL_DIM) or None
+        -> predicted x0 (B, 563)."""
         x = np.asarray(x, dtype=DTYPE)
         b = x.shape[0]
         hand, obj = x[:, : spec.HAND_DIM], x[:, spec.HAND_DIM:]
         emb = self.w["token_embedding"]
         hand_token = self._mlp(hand, "hand_encoder", self.act) + self._time(t_hand, "hand_time") + emb[0]
+        if self.config.get("controls", False):
+            control = np.zeros((b, spec.CONTROL_DIM), DTYPE) if control is None else np.asarray(control, DTYPE)
+            hand_token = hand_token + self._mlp(control, "control_encoder", self.act)
+        elif control is not None:
+            raise ValueError("this denoiser was trained without controls")
         obj_tokens = (self._mlp(obj.reshape(b, spec.OBJECT_TOKENS, spec.CHUNK_DIM), "object_encoder", self.act)
                       + self._time(t_object, "object_time")[:, None] + emb[1:])
         tokens = np.concatenate([hand_token[:, None], obj_tokens], axis=1)
@@ -115,6 +121,14 @@ def _sequential(weights: dict, prefix: str, x: np.ndarray, last_activation: bool
         if last_activation or n < len(indices) - 1:
             x = np.maximum(x, 0.0)
     return x
+
+
+def _neighbour_offsets(xyz: np.ndarray, k: int) -> np.ndarray:
+    """``autoencoder.neighbour_offsets`` in NumPy: offsets to each point's k nearest other points, nearest first."""
+    d = np.linalg.norm(xyz[:, :, None] - xyz[:, None], axis=-1) + np.eye(xyz.shape[1], dtype=xyz.dtype) * 1e9
+    idx = np.argsort(d, axis=-1, kind="stable")[..., :k]
+    near = np.take_along_axis(xyz[:, None], idx[..., None], axis=2)
+    return (near - xyz[:, :, None]).reshape(xyz.shape[0], xyz.shape[1], 3 * k)
 
 
 class NumpyObjectAutoencoder:
@@ -140,7 +154,10 @@ class NumpyObjectAutoencoder:
         lat = latent.reshape(b, k, spec.LATENT_POINT_DIM)
         ctx = np.broadcast_to(_sequential(self.w, "context", latent, last_activation=True)[:, None],
                               (b, k, self.config["context"]))
-        h = _sequential(self.w, "patch", np.concatenate([lat, ctx], axis=-1), last_activation=True)
+        parts = [lat, ctx]
+        if self.config.get("neighbours", 0):
+            parts.append(_neighbour_offsets(lat[..., :3], int(self.config["neighbours"])))
+        h = _sequential(self.w, "patch", np.concatenate(parts, axis=-1), last_activation=True)
         grid = self.w["fold_grid"]
         h = np.broadcast_to(h[:, :, None], (b, k, p, h.shape[-1]))
         seeds = np.broadcast_to(grid, (b, k, p, 2))
@@ -156,6 +173,7 @@ class NumpyBackend:
         self.denoiser = NumpyDenoiser(denoiser_path)
         config, w = self.denoiser.config, self.denoiser.w
         self.num_train_steps, self.sync_timesteps = int(config["num_train_steps"]), bool(config["sync_timesteps"])
+        self.controls = bool(config.get("controls", False))
         self.hand_mean, self.hand_std = w["hand_mean"].astype(np.float64), w["hand_std"].astype(np.float64)
         self.object_mean, self.object_std = w["object_mean"].astype(np.float64), w["object_std"].astype(np.float64)
 
@@ -165,5 +183,5 @@ class NumpyBackend:
     def decode(self, latent):
         return self.autoencoder.decode(latent)
 
-    def denoise(self, x, t_hand, t_object):
-        return self.denoiser.forward(x, t_hand, t_object)
+    def denoise(self, x, t_hand, t_object, control=None):
+        return self.denoiser.forward(x, t_hand, t_object, control)

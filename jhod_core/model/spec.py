@@ -22,6 +22,11 @@ OBJECT_DIM = LATENT_POINTS * LATENT_POINT_DIM  # 512
 OBJECT_TOKENS = 4
 CHUNK_DIM = OBJECT_DIM // OBJECT_TOKENS  # 128 numbers = 32 latent points per token
 STATE_DIM = HAND_DIM + OBJECT_DIM  # 563
+# Controls of a model trained with them (model v2): [near xyz x CONTROL_SCALE, on | approach xyz, on |
+# power, precision, pinch, on], in the centred sampling frame; a control that is not given is all zeros.
+CONTROL_DIM = 12
+CONTROL_NEAR, CONTROL_APPROACH, CONTROL_TYPE = slice(0, 4), slice(4, 8), slice(8, 12)
+CONTROL_SCALE = 10.0  # metres -> decimetres, as the autoencoder's network units
 NUM_TRAIN_STEPS = 1000
 # DDIM steps unless asked otherwise: 25 measured as good as 50 (refined grasps, joint pairs; docs/model.md)
 DEFAULT_DDIM_STEPS = 25

@@ -12,7 +12,9 @@
   copy input points (FPS anchors have no consistent order across objects).
 * Decoder: folding. Each latent point unfolds into 16 points = its xyz + an offset from an MLP of
   [that latent point, a context vector of the whole (ordered) latent, a 4x4 grid seed], so decoded
-  point ``16 k + j`` belongs to latent point k.
+  point ``16 k + j`` belongs to latent point k. With ``neighbours`` = k > 0 the patch MLP also gets
+  the offsets to that latent point's k nearest latent points (nearest first): the local shape of the
+  surface around it, which a global context vector carries poorly.
 
 Coordinates inside the network are metres x ``point_scale`` (decimetres by default: the corpus
 objects reach 0.15 m); ``encode`` takes metres and returns latents in network units, ``decode``
@@ -41,6 +43,7 @@ class AutoencoderConfig:
     head_hidden: int = 512
     context: int = 256              # decoder's whole-latent context vector
     patch_hidden: int = 128
+    neighbours: int = 0             # decoder sees each latent point's k nearest latent points (local surface)
     log_sigma_offset: float = 6.0   # initial posterior sigma ~ exp(-6) (LION)
 
     @property
@@ -66,6 +69,15 @@ def mlp(widths, last_activation: bool = True) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def neighbour_offsets(xyz: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, K, 3) latent xyz -> (B, K, 3 k): offsets to each point's k nearest other points, nearest first."""
+    d = torch.cdist(xyz, xyz)
+    d = d + torch.eye(xyz.shape[1], dtype=d.dtype, device=d.device) * 1e9   # not itself
+    idx = d.topk(k, dim=-1, largest=False).indices                          # (B, K, k)
+    near = torch.gather(xyz[:, None].expand(-1, xyz.shape[1], -1, -1), 2, idx[..., None].expand(-1, -1, -1, 3))
+    return (near - xyz[:, :, None]).flatten(2)
+
+
 class ObjectAutoencoder(WeightsFile, nn.Module):
     config_class = AutoencoderConfig
 
@@ -77,7 +89,8 @@ class ObjectAutoencoder(WeightsFile, nn.Module):
         self.stage2 = mlp((2 * c1[-1], *c2))
         self.head = mlp((c2[-1], config.head_hidden, 2 * spec.OBJECT_DIM), last_activation=False)
         self.context = mlp((spec.OBJECT_DIM, config.context, config.context))
-        self.patch = mlp((spec.LATENT_POINT_DIM + config.context, config.patch_hidden, config.patch_hidden))
+        patch_in = spec.LATENT_POINT_DIM + config.context + 3 * config.neighbours
+        self.patch = mlp((patch_in, config.patch_hidden, config.patch_hidden))
         self.fold = mlp((config.patch_hidden + 2, config.patch_hidden, config.patch_hidden, 3), last_activation=False)
         side = int(round(config.points_per_latent ** 0.5))
         g = torch.linspace(-1.0, 1.0, side)
@@ -102,7 +115,10 @@ class ObjectAutoencoder(WeightsFile, nn.Module):
         b, k, p = latent.shape[0], spec.LATENT_POINTS, self.config.points_per_latent
         lat = latent.reshape(b, k, spec.LATENT_POINT_DIM)
         ctx = self.context(latent)[:, None].expand(b, k, self.config.context)
-        h = self.patch(torch.cat([lat, ctx], dim=-1))                       # (B, K, H)
+        parts = [lat, ctx]
+        if self.config.neighbours:
+            parts.append(neighbour_offsets(lat[..., :3], self.config.neighbours))
+        h = self.patch(torch.cat(parts, dim=-1))                             # (B, K, H)
         seeds = self.fold_grid.expand(b, k, p, 2)
         h = h[:, :, None].expand(b, k, p, h.shape[-1])
         offsets = self.fold(torch.cat([h, seeds], dim=-1))                   # (B, K, P, 3)

@@ -35,6 +35,7 @@ class TorchBackend:
         self.denoiser = denoiser.to(device).eval()
         self.num_train_steps = int(denoiser.config.num_train_steps)
         self.sync_timesteps = bool(denoiser.config.sync_timesteps)
+        self.controls = bool(denoiser.config.controls)
         for name in ("hand_mean", "hand_std", "object_mean", "object_std"):
             setattr(self, name, getattr(denoiser, name).detach().cpu().double().numpy())
 
@@ -54,7 +55,8 @@ class TorchBackend:
         return self.autoencoder.decode(self._tensor(latent)).cpu().double().numpy()
 
     @torch.no_grad()
-    def denoise(self, x, t_hand, t_object):
+    def denoise(self, x, t_hand, t_object, control=None):
         t_hand = torch.as_tensor(np.asarray(t_hand, dtype=np.int64), device=self.device)
         t_object = torch.as_tensor(np.asarray(t_object, dtype=np.int64), device=self.device)
-        return self.denoiser(self._tensor(x), t_hand, t_object).cpu().double().numpy()
+        control = None if control is None else self._tensor(control)
+        return self.denoiser(self._tensor(x), t_hand, t_object, control=control).cpu().double().numpy()

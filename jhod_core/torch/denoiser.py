@@ -12,6 +12,11 @@ Each token also gets the embedding of its own timestep (t_H for the hand token, 
 tokens; sinusoidal + MLP, as MDM's timestep embedder) and a learned token-type embedding, then a
 ``nn.TransformerEncoder`` (post-LN, GELU, as MDM) mixes the 5 tokens. The dataset statistics that
 define the normalised space are buffers, so they are saved with the weights.
+
+Controls (model v2, ``controls=True``; beyond the paper): a ``spec.CONTROL_DIM`` row (target point, approach
+direction, grasp type, each with an "is given" flag; all zeros = nothing asked) goes through an MLP whose last
+layer starts at zero and is added to the hand token. Training drops each control at random (condition dropout),
+so one network samples with any subset of them and without any (classifier-free guidance mixes the two).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ class DenoiserConfig:
     norm_first: bool = False        # False: post-LN as MDM; True adds a final LayerNorm
     num_train_steps: int = spec.NUM_TRAIN_STEPS
     sync_timesteps: bool = False    # trained with t_H = t_O (Table 4 ablation): conditional sampling adapts
+    controls: bool = False          # takes a spec.CONTROL_DIM control row (near, approach, grasp type)
 
 
 CONFIGS = {
@@ -92,6 +98,10 @@ class JHODDenoiser(WeightsFile, nn.Module):
                                            norm_first=c.norm_first)
         final_norm = nn.LayerNorm(c.d_model) if c.norm_first else None
         self.transformer = nn.TransformerEncoder(layer, c.layers, norm=final_norm, enable_nested_tensor=False)
+        if c.controls:
+            self.control_encoder = _modality_mlp(spec.CONTROL_DIM, c.d_model, c.d_model, c.activation)
+            nn.init.zeros_(self.control_encoder[2].weight)  # starts as a model without controls
+            nn.init.zeros_(self.control_encoder[2].bias)
         self.hand_decoder = _modality_mlp(c.d_model, c.encoder_hidden, spec.HAND_DIM, c.activation)
         self.object_decoder = _modality_mlp(c.d_model, c.encoder_hidden, spec.CHUNK_DIM, c.activation)
         for name, dim in (("hand", spec.HAND_DIM), ("object", spec.OBJECT_DIM)):
@@ -121,15 +131,22 @@ class JHODDenoiser(WeightsFile, nn.Module):
     # ----------------------------------------------------------------- network
 
     def forward(self, x: torch.Tensor, t_hand: torch.Tensor, t_object: torch.Tensor,
-                freeze_hand: torch.Tensor | None = None) -> torch.Tensor:
+                freeze_hand: torch.Tensor | None = None, control: torch.Tensor | None = None) -> torch.Tensor:
         """Predict clean x0 (B, 563) from the noisy state x (B, 563) at per-sample levels t_hand, t_object (B,).
 
         ``freeze_hand`` (B,) bool: samples whose hand token is detached, so that they train nothing
-        on the hand side (object-only data, eq. 13-14: "the hand part as-is").
+        on the hand side (object-only data, eq. 13-14: "the hand part as-is"). ``control`` (B, CONTROL_DIM)
+        for a model with controls (None: nothing asked); a model without them refuses one.
         """
         b = x.shape[0]
         hand, obj = split_state(x)
         hand_token = self.hand_encoder(hand) + self.hand_time(t_hand) + self.token_embedding[0]
+        if self.config.controls:
+            if control is None:
+                control = x.new_zeros(b, spec.CONTROL_DIM)
+            hand_token = hand_token + self.control_encoder(control)
+        elif control is not None:
+            raise ValueError("this denoiser was trained without controls")
         if freeze_hand is not None:
             hand_token = torch.where(freeze_hand[:, None], hand_token.detach(), hand_token)
         object_tokens = (self.object_encoder(obj.reshape(b, spec.OBJECT_TOKENS, spec.CHUNK_DIM))

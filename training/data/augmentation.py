@@ -54,8 +54,12 @@ class RotationAugmentation:
         """(params, latents, clouds) of the grasps on objects ``obj`` under random rotations."""
         return self.apply(*self.pick(rng, obj), params, clouds)
 
+    def frames(self, rows: np.ndarray, which: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rotations (B, 3, 3), offsets (B, 3)): a corpus-frame point p goes to R p - offset."""
+        return self.rotations[which], self.offsets[rows, which]
+
     def apply(self, rows: np.ndarray, which: np.ndarray, params: np.ndarray, clouds: np.ndarray):
-        rot, off = self.rotations[which], self.offsets[rows, which]
+        rot, off = self.frames(rows, which)
         go, tr = transform_params(params[:, GLOBAL_ORIENT], params[:, TRANSL], rot, -off, self.wrist)
         params = join_params(go, params[:, HAND_POSE], tr).astype(np.float32)
         clouds = np.einsum("bij,bpj->bpi", rot, clouds) - off[:, None]

@@ -47,3 +47,27 @@ class GraspDataset:
         pts = self.points[self.object_index[idx]].astype(np.float32)
         extra = self.points[self.object_only_index[rng.integers(0, len(self.object_only_index), object_only)]]
         return pts, self.params[idx].astype(np.float32), extra.astype(np.float32)
+
+
+def grasp_controls(ds: GraspDataset, normals: np.ndarray, batch: int = 256) -> dict:
+    """What each grasp of ``ds`` would be asked for as controls (``jhod_core.steering.measure_grasps``, corpus
+    frame): ``near`` (G, 3) contact centroid (NaN: touches nothing), ``approach`` (G, 3) palm direction,
+    ``type_index`` (G,) into ``GRASP_TYPES``. ``normals``: the corpus normals, row for row with ``ds.points``."""
+    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.hand.params import split_params
+    from jhod_core.refine import ObjectSurface
+    from jhod_core.steering import GRASP_TYPES, measure_grasps
+
+    data = load_hand_data(None, "right")
+    g = len(ds)
+    out = {"near": np.full((g, 3), np.nan), "approach": np.zeros((g, 3)), "type_index": np.full(g, -1, np.int64)}
+    for obj in np.unique(ds.object_index):
+        surface = ObjectSurface.from_points(ds.points[obj].astype(np.float64), normals[obj].astype(np.float64))
+        rows = np.flatnonzero(ds.object_index == obj)
+        for i in range(0, len(rows), batch):
+            sel = rows[i:i + batch]
+            vertices, _, keypoints = numpy_forward(data, *split_params(ds.params[sel].astype(np.float64)))
+            m = measure_grasps(vertices, keypoints, surface, data)
+            out["near"][sel], out["approach"][sel] = m["near"], m["approach"]
+            out["type_index"][sel] = [GRASP_TYPES.index(t) for t in m["type"]]
+    return out
