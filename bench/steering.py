@@ -1,13 +1,16 @@
 """How well steering meets its wishes, and what it costs: the shipped model, choosing among samples.
 
-    python bench/steering.py [--objects 12] [--num 4] [--out docs/eval/steering.md]
+    python bench/steering.py [--objects 12] [--num 4] [--weights DIR] [--pool K] [--guidance W]
+        [--out docs/eval/steering.md]
 
 Objects: the first validation object of each everyday family (``data/objects_everyday``). Per object, seeded: a
 target point on the surface, an approach direction (a random direction from the object's centre), a grasp type.
 For each wish alone, ``num`` grasps are sampled with it (``jhod_core.steering``, the pipeline's default settings)
 and without it (the plain first ``num`` grasps of the same seed); reported: median distance from the hands'
 contact centroid to the target, median angle between palm and approach, share of grasps of the asked type, the
-quality of the chosen grasps (penetration, 6-direction simulation) and seconds per grasp.
+quality of the chosen grasps (penetration, 6-direction simulation) and seconds per grasp. A model trained with
+controls is also told the wish (``--guidance``) and chooses among ``--pool`` x as many samples (default: the
+pipeline's, 6 without controls, 2 with them).
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ def main(argv=None) -> int:
     parser.add_argument("--objects", type=int, default=12)
     parser.add_argument("--num", type=int, default=4)
     parser.add_argument("--sim", action="store_true", help="also the 6-direction simulation (slow)")
+    parser.add_argument("--weights", default=None, help="model folder (default: the shipped model)")
+    parser.add_argument("--pool", type=int, default=None, help="samples per grasp kept (default: the pipeline's)")
+    parser.add_argument("--guidance", type=float, default=None, help="classifier-free guidance weight")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
     from jhod_core import metrics
     from jhod_core.hand import load_hand_data
-    from jhod_core.pipeline import collect, iter_grasps, load_backend, set_threads
+    from jhod_core.pipeline import GUIDANCE, collect, iter_grasps, load_backend, set_threads
     from jhod_core.refine import ObjectSurface
     from jhod_core.steering import GRASP_TYPES, Steering, steering_costs
     from training.data.corpus import load_manifest, load_object_mesh
@@ -47,7 +53,8 @@ def main(argv=None) -> int:
             seen.add(row["family"])
             rows.append(row)
     rows = rows[:args.objects]
-    model = load_backend(None, "auto")
+    model = load_backend(args.weights, "auto")
+    guidance = GUIDANCE if args.guidance is None else args.guidance
     hand = load_hand_data()
     rng = np.random.default_rng(0)
     results = {kind: {"plain": [], "steered": [], "seconds": [], "plain_seconds": [], "pen": [], "sim": []}
@@ -65,7 +72,8 @@ def main(argv=None) -> int:
         plain_seconds = (time.perf_counter() - t) / args.num
         for kind, wish in wishes.items():
             t = time.perf_counter()
-            steered = collect(iter_grasps(model, mesh, args.num, seed=n, steering=wish))
+            steered = collect(iter_grasps(model, mesh, args.num, seed=n, steering=wish, pool=args.pool,
+                                          guidance=guidance))
             results[kind]["seconds"].append((time.perf_counter() - t) / args.num)
             results[kind]["plain_seconds"].append(plain_seconds)
             for name, grasps in (("plain", plain), ("steered", steered)):
@@ -79,9 +87,12 @@ def main(argv=None) -> int:
                 if args.sim:
                     results[kind]["sim"].append(r["sim_displacement_6dir_cm"])
         print(f"[{n + 1}/{len(rows)}] {row['id']}", file=sys.stderr, flush=True)
-    lines = ["# Steering by choice among samples (the shipped model)", "",
+    how = "told the wishes and choosing among samples" if model.controls else "choosing among samples"
+    options = "".join(f" --{k} {v}" for k, v in (("weights", args.weights), ("pool", args.pool),
+                                                  ("guidance", args.guidance)) if v is not None)
+    lines = [f"# Steering: {'the shipped model' if args.weights is None else args.weights}, {how}", "",
              f"`python bench/steering.py --objects {args.objects} --num {args.num}"
-             f"{' --sim' if args.sim else ''}` on {datetime.date.today()}. "
+             f"{' --sim' if args.sim else ''}{options}` on {datetime.date.today()}. "
              + __doc__.split("\n\n")[2].replace("\n", " "), "",
              "| wish | measure | without steering | with steering | goal (model v2) | steered penetration, cm "
              + ("| steered 6-dir simulation, cm " if args.sim else "") + "| s per grasp (plain / steered) |",

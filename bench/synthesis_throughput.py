@@ -1,6 +1,7 @@
 """Accepted grasps per CPU-minute of the data engine's modes (scratch / bootstrap / mix) on the same objects.
 
     python bench/synthesis_throughput.py --out docs/synthesis_throughput.md [--per-family 1] [--per-object 8]
+        [--weights DIR]   # the model that proposes in bootstrap and mix modes (default: the shipped one)
 
 The objects: the first ``--per-family`` validation objects of each family of ``data/objects_everyday`` (never
 grasped by the running synthesis, never trained on). Each mode runs the data engine's own worker
@@ -45,10 +46,10 @@ def pairwise_cm(x: np.ndarray) -> float:
     return float(d[np.triu_indices(len(x), 1)].mean() * 100)
 
 
-def run_mode(mode: str, objects, per_object: int, cache: str) -> dict:
+def run_mode(mode: str, objects, per_object: int, cache: str, weights=None) -> dict:
     t = time.process_time()
     shard = synthesize_objects({"objects": objects, "seed": 0, "per_object": per_object, "rounds": 3, "batch": 16,
-                                "steps": 200, "mode": mode, "vhacd_cache": cache})
+                                "steps": 200, "mode": mode, "weights": weights, "vhacd_cache": cache})
     cpu = time.process_time() - t
     records = shard["records"]
     wrist, spread = [], []
@@ -74,6 +75,7 @@ def main(argv=None) -> int:
     parser.add_argument("--per-family", type=int, default=1)
     parser.add_argument("--per-object", type=int, default=8)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--weights", default=None, help="model folder proposing in bootstrap / mix (default: shipped)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     import torch
@@ -83,17 +85,17 @@ def main(argv=None) -> int:
     cache = "data/grasps_everyday/vhacd_cache"
     import trimesh
 
-    _model_proposals(trimesh.creation.box((0.05, 0.05, 0.05)), 1, 0, 0)  # load the model outside the clock
+    _model_proposals(trimesh.creation.box((0.05, 0.05, 0.05)), 1, 0, 0, args.weights)  # loaded outside the clock
     rows = []
     for mode in args.modes:
-        rows.append(run_mode(mode, objects, args.per_object, cache))
+        rows.append(run_mode(mode, objects, args.per_object, cache, args.weights))
         r = rows[-1]
         print(f"{mode}: {r['accepted']} accepted in {r['cpu']:.0f} CPU s", file=sys.stderr, flush=True)
     base = next((r for r in rows if r["mode"] == "scratch"), rows[0])
     lines = [
         "# Synthesis throughput by mode", "",
         f"`python bench/synthesis_throughput.py --per-family {args.per_family} --per-object {args.per_object}"
-        f"{' --out ' + str(args.out) if args.out else ''}` on {datetime.date.today()}: {len(objects)} validation "
+        f"{' --weights ' + args.weights if args.weights else ''}{' --out ' + str(args.out) if args.out else ''}` on {datetime.date.today()}: {len(objects)} validation "
         f"objects of `{CORPUS}` ({args.per_family} per family), {args.per_object} accepted grasps wanted per "
         "object, up to 3 rounds of 16 candidates, the data engine's acceptance; process CPU time, one thread.", "",
         "| mode | accepted | from the model | objects with all wanted | candidates | CPU min | accepted per CPU-min "

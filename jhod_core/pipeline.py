@@ -368,7 +368,7 @@ def refine_result(result: dict, points, normals, side: str = "right") -> dict:
 def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS,
                 method: str = "ddim", refine: bool = True, candidates: int = CANDIDATES, side: str = "right",
                 normals=None, first: int = 0, batch_size: int = BATCH_GRASPS, steering=None,
-                guidance: float = GUIDANCE):
+                guidance: float = GUIDANCE, pool: int | None = None):
     """Grasps ``first .. first + num - 1`` of ``obj`` (see ``prepare_object``), in the object's frame (metres).
 
     Checks everything and encodes the object at once (bad input raises here), then returns a generator that
@@ -380,10 +380,12 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
     object and mirrored back into left hands. ``steering`` (``jhod_core.steering.Steering``, object frame): grasps
     ``first * POOL ..`` are sampled and the ``num`` that best meet its wishes kept (``pool_index`` says which); a
     model trained with controls is also told the wishes (``guidance``: see ``reverse``) and samples
-    ``CONTROLLED_POOL`` times as many.
+    ``CONTROLLED_POOL`` times as many. ``pool`` overrides that number (1: the network's own steering alone).
     """
     check_counts(num, steps, seed, first)
     check_options(side, candidates, method)
+    if pool is not None and (not _is_int(pool) or not 1 <= pool <= MAX_CANDIDATES):
+        raise JHODError(f"the steering pool must be an integer in 1..{MAX_CANDIDATES}, got {pool!r}")
     prepared = prepare_object(obj, seed=int(seed), side=side, normals=normals)
     latent = np.asarray(backend.encode(prepared.cloud[None]), dtype=np.float64)
     fixed = (latent - backend.object_mean) / backend.object_std
@@ -410,7 +412,7 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
     if steered:
         from .steering import CONTROLLED_POOL, POOL
 
-        pool = POOL if control is None else CONTROLLED_POOL
+        pool = int(pool) if pool is not None else POOL if control is None else CONTROLLED_POOL
         pool = _batches(backend, num * pool, first * pool, CHOICE_BLOCK, seed, GRASP_STREAM, CHOICE_BLOCK * per,
                         steps, method, batch_size, make, finish, control, guidance)
         normals = None if prepared.normals is None else prepared.normals * flip

@@ -252,3 +252,15 @@ def test_the_distance_grid_only_skips_points_outside_so_the_volume_is_unchanged(
     points = rng.uniform(-0.06, 0.06, (20000, 3))
     inside = contains(mesh, points)
     assert sdf.may_be_inside(points)[inside].all()  # never drops a point that is inside
+
+
+def test_model_proposals_come_from_the_asked_weights(tmp_path):
+    """--weights: bootstrap proposals come from that model folder (here a tiny random one), not the shipped model."""
+    from tests.tiny_model import write_tiny_weights
+    from training.synthesize.worker import _model_proposals
+
+    mesh = trimesh.creation.box((0.05, 0.05, 0.08))
+    tiny = _model_proposals(mesh, 2, 0, 0, str(write_tiny_weights(tmp_path)))
+    shipped = _model_proposals(mesh, 2, 0, 0)
+    assert tiny["transl"].shape == shipped["transl"].shape == (2, 3)
+    assert np.abs(tiny["hand_pose"] - shipped["hand_pose"]).max() > 1e-3

@@ -83,6 +83,8 @@ def main(argv=None) -> int:
     parser.add_argument("--mode", choices=MODES, default="scratch",
                         help="scratch: optimise from hands placed around the object; bootstrap: polish the shipped "
                              "model's proposals; mix: half of each")
+    parser.add_argument("--weights", default=None,
+                        help="model folder that proposes in bootstrap and mix modes (default: the shipped model)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local")
     parser.add_argument("--address", default=None, help="Ray cluster address (ray executor; default: start one here)")
     parser.add_argument("--seed", type=int, default=0)
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
     jobs = [{"objects": todo[k:k + args.shard_size],
              "path": str(shard_dir / f"shard_{first + k // args.shard_size:05d}.npz"), "seed": args.seed,
              "per_object": args.per_object, "rounds": args.rounds, "batch": args.batch, "steps": args.steps,
-             "mode": args.mode, "vhacd_cache": str(args.out / "vhacd_cache")}
+             "mode": args.mode, "weights": args.weights, "vhacd_cache": str(args.out / "vhacd_cache")}
             for k in range(0, len(todo), args.shard_size)]
     print(f"{len(objects)} objects; {len(objects) - len(todo)} done in earlier shards, {len(todo)} to go in "
           f"{len(jobs)} shard(s) with {args.workers} worker(s)", file=sys.stderr)

@@ -38,7 +38,7 @@ def synthesize_objects(job: dict) -> dict:
     """The accepted grasps of one shard's objects: ``records``, ``skipped``, ``stats`` (what ``save_shard`` takes).
 
     ``job["mode"]``: ``scratch`` (default) optimises hands started around the object; ``bootstrap`` polishes the
-    shipped model's proposals (``POLISH_STEPS`` steps) and falls back to scratch rounds for an object where the
+    model's proposals (``POLISH_STEPS`` steps; ``job["weights"]``: a model folder, default the shipped model) and falls back to scratch rounds for an object where the
     model's proposals were not enough; ``mix`` takes at most half of each object's grasps from the model, the rest
     from scratch. The same acceptance decides for every source; each record says which made it (``source``)."""
     import torch
@@ -87,7 +87,7 @@ def synthesize_objects(job: dict) -> dict:
                 limit = min(limit, len(accepted) + (limit + 1) // 2 - sum(a["source"] == "model" for a in accepted))
             t = time.perf_counter()
             if source == "model":
-                proposals = _model_proposals(mesh, job["batch"], rng_seed, model_rounds)
+                proposals = _model_proposals(mesh, job["batch"], rng_seed, model_rounds, job.get("weights"))
                 model_rounds += 1
                 timing["propose"] += time.perf_counter() - t
                 t = time.perf_counter()
@@ -153,14 +153,15 @@ def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job,
                              limit_violation_deg=m["limit_violation_deg"], on_hold_part=on_hold, source=source))
 
 
-def _model_proposals(mesh, count: int, seed: int, round_: int) -> dict:
-    """``count`` refined grasps of the shipped model on ``mesh`` (object frame): grasps ``round_ * count ...`` of
-    the object's seed, so every round sees new ones. The model is loaded once per worker process."""
+def _model_proposals(mesh, count: int, seed: int, round_: int, weights=None) -> dict:
+    """``count`` refined grasps of the model in folder ``weights`` (None: the shipped one) on ``mesh`` (object
+    frame): grasps ``round_ * count ...`` of the object's seed, so every round sees new ones. Loaded once per worker
+    process."""
     from jhod_core.pipeline import collect, iter_grasps, load_backend
 
-    model = _worker_cache.get("model")
+    model = _worker_cache.get(("model", weights))
     if model is None:
-        model = _worker_cache["model"] = load_backend(None, "auto", "cpu")
+        model = _worker_cache[("model", weights)] = load_backend(weights, "auto", "cpu")
     return collect(iter_grasps(model, mesh, count, seed=seed % 2**31, first=round_ * count))
 
 
