@@ -116,3 +116,33 @@ def test_shards_without_hold_labels_read_as_unknown(tmp_path):
     save_shard(tmp_path / "shards" / "shard_00000.npz", [record], [], [], seed=0)
     save_shard(tmp_path / "shards" / "shard_00001.npz", [{**record, "on_hold_part": 1}], [], [], seed=0)
     assert load_grasps(tmp_path)["on_hold_part"].tolist() == [-1, 1]
+
+
+def test_evaluation_says_whether_grasps_hold_a_hold_part(tmp_path):
+    """training.eval's metric worker adds on_hold_part for corpus objects with part labels: a hand resting on a
+    knife's handle holds it there, the same hand on the blade does not."""
+    import trimesh
+
+    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.hand.regions import palmar_pads
+    from training.data.corpus import build_corpus, load_object_mesh, load_object_parts, plan_everyday
+    from training.eval.worker import measure_object
+
+    build_corpus(tmp_path, plan_everyday(seed=0, per_family=1, families=["kitchen_knife"]), seed=0, workers=1,
+                 progress=False)
+    mesh = load_object_mesh(tmp_path, "ev_kitchen_knife_0000")
+    parts = load_object_parts(tmp_path, "ev_kitchen_knife_0000")
+    hold = parts["part_hold"][parts["face_part"]]
+    data = load_hand_data()
+    vertices, _, _ = numpy_forward(data, np.zeros((1, 3)), np.zeros((1, 45)), np.zeros((1, 3)))
+    palm = vertices[0, palmar_pads(data)[0]].mean(axis=0)
+    hands = []
+    for faces in (hold, ~hold):
+        centre = mesh.triangles_center[faces].mean(axis=0)
+        _, _, face = trimesh.proximity.closest_point(mesh, centre[None])
+        target = mesh.triangles_center[face[0]] + 0.001 * mesh.face_normals[face[0]]
+        hands.append(vertices[0] - palm + target)
+    rows = measure_object({"object_id": "ev_kitchen_knife_0000", "split": "test", "method": "jhod", "sim": False,
+                           "mesh": str(tmp_path / "meshes" / "ev_kitchen_knife_0000.ply"), "vertices": hands,
+                           "hand_pose": np.zeros((2, 45))})
+    assert [r["on_hold_part"] for r in rows] == [True, False]

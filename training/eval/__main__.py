@@ -17,7 +17,8 @@ Methods (``--methods``, comma separated):
 Objects: the first ``--max-objects`` of each split in a seeded random order (all named ``ood_test``
 household objects fit). Every object gets ``--num`` grasps with seed ``--seed``. Metrics per grasp are
 ``jhod_core.metrics.evaluate_grasp`` (penetration, volume, contact, simulation displacement with
-gravity along -y and the six-direction mean) plus digits in contact and joint-limit violation;
+gravity along -y and the six-direction mean) plus digits in contact and joint-limit violation, and for objects
+with part labels (the everyday corpus) whether the hand's contact centroid lies on a part people hold;
 diversity is k-means entropy over all grasps of a (method, split). Speed is grasps per second of
 wall time for sampling (+ refinement), measured in this process, one object at a time.
 
@@ -129,6 +130,8 @@ def summarise(rows: list[dict], jobs: list[dict], seconds: dict, counts: dict) -
                  "three_digits_ratio": float(np.mean([r["digits_in_contact"] >= 3 for r in sel])),
                  "limit_violation_deg_mean": float(np.mean([r["limit_violation_deg"] for r in sel])),
                  "diversity_entropy": entropy, "diversity_cluster_cm": cluster,
+                 "on_hold_part_ratio": (float(np.mean([r["on_hold_part"] for r in sel if "on_hold_part" in r]))
+                                        if any("on_hold_part" in r for r in sel) else None),
                  "grasps_per_s": counts[method] / seconds[method] if seconds.get(method) else None}
         for key in METRIC_KEYS:
             values = [r[key] for r in sel if r[key] is not None]

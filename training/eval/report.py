@@ -13,7 +13,7 @@ COLUMNS = (
     ("sim_displacement_6dir_cm", "sim. disp. 6-dir (cm)", "{:.2f}"),
     ("contact_ratio", "contact ratio", "{:.3f}"), ("three_digits_ratio", ">= 3 digits", "{:.2f}"),
     ("diversity_entropy", "entropy", "{:.2f}"), ("diversity_cluster_cm", "cluster size (cm)", "{:.2f}"),
-    ("grasps_per_s", "grasps/s", "{:.2f}"), ("fid", "FID", "{:.2f}"),
+    ("on_hold_part_ratio", "on hold part", "{:.2f}"), ("grasps_per_s", "grasps/s", "{:.2f}"), ("fid", "FID", "{:.2f}"),
 )
 
 

@@ -24,6 +24,11 @@ def measure_object(job: dict) -> list[dict]:
     data = load_hand_data()
     fingers = finger_vertex_ids(data)
     frames = anatomical_frames(data.rest_joints)
+    hold_faces = None
+    if isinstance(job["mesh"], str):  # corpus objects with part labels: does the hand hold a part people hold?
+        from training.synthesize.worker import _hold_faces
+
+        hold_faces = _hold_faces(job["mesh"], len(mesh.faces))
     rows = []
     for i, (verts, pose) in enumerate(zip(job["vertices"], job["hand_pose"])):
         m = metrics.evaluate_grasp(mesh, verts, data.closed_faces, sim=job["sim"],
@@ -31,5 +36,9 @@ def measure_object(job: dict) -> list[dict]:
         touching = metrics.touching_from_signed(signed_distance(mesh, verts), metrics.CONTACT_THRESHOLD)
         m["digits_in_contact"] = int(sum(touching[ids].any() for ids in fingers.values()))
         m["limit_violation_deg"] = float(np.rad2deg(limit_violation(np.asarray(pose), frames).max()))
+        if hold_faces is not None and hold_faces.any():
+            from training.synthesize.accept import contact_on_hold_part
+
+            m["on_hold_part"] = contact_on_hold_part(mesh, np.asarray(verts, dtype=np.float64), hold_faces)
         rows.append({"object_id": job["object_id"], "split": job["split"], "method": job["method"], "grasp": i, **m})
     return rows
