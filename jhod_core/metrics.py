@@ -188,6 +188,15 @@ def simulation_displacement_6dir(
     return total / len(SIX_DIRECTIONS)
 
 
+def simulation_displacements(obj_mesh: trimesh.Trimesh, hand_mesh: trimesh.Trimesh | None,
+                             cache: str | os.PathLike | None = None) -> np.ndarray:
+    """(6,) displacement (**cm**) per gravity direction of ``SIX_DIRECTIONS`` (the third, +y, is the protocol's
+    ``simulation_displacement``; the mean is ``simulation_displacement_6dir``), all six run to the end."""
+    decomposition = vhacd_decomposition(obj_mesh, cache)
+    return np.array([float(np.linalg.norm(move)) * 100.0
+                     for move in _simulate(decomposition, obj_mesh, hand_mesh, SIX_DIRECTIONS)])
+
+
 def vhacd_decomposition(obj_mesh: trimesh.Trimesh, cache: str | os.PathLike | None = None) -> Path:
     """Path of the VHACD convex decomposition (.obj) of ``obj_mesh``, computed once per object.
 

@@ -1,0 +1,118 @@
+"""A learned critic for choosing among refined candidates: will this hand hold this object in the simulation?
+
+The refiner's ``scores`` count the pull directions a hand blocks (one hand-made number). The critic looks at more
+of the hand-object contact (``grasp_features``: blocked directions at several gaps, depth, which digits touch,
+whether the contacts oppose each other, how spread they are, the object's size) and maps it through a small
+network fitted to the simulated outcomes of the model's own refined samples (``training/critic``): the probability
+that the six-direction simulation displacement stays within ``HELD_CM``. NumPy only (Blender has no SciPy or
+torch): the weights are plain arrays in ``critic.npz`` next to the model's weights; without that file the pipeline
+chooses by the refiner's score as before.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .model.weights_file import read_npz, write_npz
+
+HELD_CM = 2.0  # the data engine's acceptance: six-direction mean displacement <= 2 cm
+GAPS = (0.002, 0.004, 0.008)  # m: a vertex this close to the surface (or inside) touches it
+ALIGNMENTS = (0.32, 0.6)  # n . g at which a touching vertex blocks a pull g (friction cone, firmer)
+REGION_GAP = 0.004
+FILE = "critic.npz"
+FEATURE_NAMES = (
+    ["depth_cm", "inside_share"]
+    + [f"touch_share_{int(g * 1000)}mm" for g in GAPS]
+    + [f"blocked_{int(g * 1000)}mm_{a}" for g in GAPS for a in ALIGNMENTS]
+    + [f"touch_{r}" for r in ("thumb", "index", "middle", "ring", "pinky", "palm")]
+    + ["normal_balance", "spread_1_cm", "spread_2_cm", "spread_3_cm", "size_1_cm", "size_2_cm", "size_3_cm",
+       "centroid_offset"]
+)
+
+
+def grasp_features(vertices: np.ndarray, surface, regions: list[np.ndarray]) -> np.ndarray:
+    """(G, len(FEATURE_NAMES)) features of hands ``vertices`` (G, V, 3) against an ``refine.ObjectSurface`` (same
+    frame, metres). ``regions``: vertex ids of thumb, index, middle, ring, pinky and palm (``critic_regions``)."""
+    from .refine import PULL_DIRECTIONS
+
+    vertices = np.asarray(vertices, dtype=np.float64)
+    g, v, _ = vertices.shape
+    sd, normal = surface.signed_distance(vertices.reshape(-1, 3))
+    sd, normal = sd.reshape(g, v), normal.reshape(g, v, 3)
+    columns = [np.maximum(-sd.min(axis=1), 0.0) * 100, (sd < 0).mean(axis=1)]
+    columns += [(sd <= gap).mean(axis=1) for gap in GAPS]
+    dots = normal @ PULL_DIRECTIONS.T  # (G, V, 26)
+    for gap in GAPS:
+        reach = np.where((sd <= gap)[..., None], dots, -np.inf).max(axis=1)  # (G, 26) best blocker per pull
+        columns += [(reach >= a).mean(axis=1) for a in ALIGNMENTS]
+    touch = sd <= REGION_GAP
+    columns += [touch[:, ids].any(axis=1).astype(np.float64) for ids in regions]
+    weights = touch.astype(np.float64)
+    count = np.maximum(weights.sum(axis=1), 1.0)
+    # 1: all contact normals point one way (nothing opposes the push), 0: they cancel (opposed contacts)
+    columns.append(np.linalg.norm(np.einsum("gv,gvc->gc", weights, normal), axis=1) / count)
+    centroid = np.einsum("gv,gvc->gc", weights, vertices) / count[:, None]
+    offsets = (vertices - centroid[:, None]) * weights[..., None]
+    cov = np.einsum("gvi,gvj->gij", offsets, offsets) / count[:, None, None]
+    spread = np.sqrt(np.maximum(np.linalg.eigvalsh(cov)[:, ::-1], 0.0)) * 100
+    columns += list(spread.T)
+    points = np.asarray(surface.points, dtype=np.float64)
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    size = np.sort(hi - lo)[::-1] * 100
+    columns += [np.full(g, s) for s in size]
+    offset = np.linalg.norm(centroid - (lo + hi) / 2, axis=1) / max(np.linalg.norm(hi - lo), 1e-9)
+    columns.append(np.where(weights.sum(axis=1) > 0, offset, 1.0))
+    return np.stack(columns, axis=1)
+
+
+def critic_regions(hand_data) -> list[np.ndarray]:
+    """Vertex ids of the five digits (``finger_vertex_ids``) and the palm's pad (``palmar_pads``)."""
+    from .hand.regions import finger_vertex_ids, palmar_pads
+
+    fingers = finger_vertex_ids(hand_data)
+    return [fingers[name] for name in ("thumb", "index", "middle", "ring", "pinky")] + [palmar_pads(hand_data)[0]]
+
+
+class Critic:
+    """A fitted critic: standardised features -> MLP (ReLU) -> logit of "held". ``layers``: [(W, b), ...]."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, layers: list, info: dict | None = None):
+        self.mean, self.std, self.layers, self.info = mean, std, layers, info or {}
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        x = (np.asarray(features, dtype=np.float64) - self.mean) / self.std
+        for k, (w, b) in enumerate(self.layers):
+            x = x @ w + b
+            if k < len(self.layers) - 1:
+                x = np.maximum(x, 0.0)
+        return x[:, 0]
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """(G,) probability that each grasp holds (six-direction displacement <= ``HELD_CM``)."""
+        return 1.0 / (1.0 + np.exp(-self.logits(features)))
+
+    def save(self, path) -> None:
+        arrays = {"mean": self.mean, "std": self.std}
+        for k, (w, b) in enumerate(self.layers):
+            arrays[f"w{k}"], arrays[f"b{k}"] = w, b
+        write_npz(path, {"features": list(FEATURE_NAMES), "layers": len(self.layers)}, arrays, self.info)
+
+    @classmethod
+    def load(cls, path) -> "Critic":
+        config, arrays, info = read_npz(path)
+        if list(config.get("features", [])) != list(FEATURE_NAMES):
+            raise ValueError(f"{path} was fitted on other features than this version computes")
+        layers = [(arrays[f"w{k}"].astype(np.float64), arrays[f"b{k}"].astype(np.float64))
+                  for k in range(int(config["layers"]))]
+        return cls(arrays["mean"].astype(np.float64), arrays["std"].astype(np.float64), layers, info)
+
+
+def load_critic(weights_dir: str | os.PathLike | None) -> Critic | None:
+    """The critic beside a model's weights (``critic.npz``), or None where there is none."""
+    from .pipeline import DEFAULT_WEIGHTS_DIR
+
+    path = Path(weights_dir if weights_dir not in (None, "") else DEFAULT_WEIGHTS_DIR) / FILE
+    return Critic.load(path) if path.is_file() else None

@@ -1,0 +1,108 @@
+"""Training data for the critic: the model's own refined samples on corpus objects, each simulated.
+
+    python -m training.critic.collect --objects data/objects data/objects_everyday --split train \
+        --per-object 12 --out data/critic/train [--weights DIR] [--limit N]
+
+Per object (a seeded order of the split's objects over all corpora, so a partial run covers every family):
+``--per-object`` grasps of the model in ``--weights`` (default: the shipped one), each refined and none chosen
+(``candidates=1``: the pool the pipeline's choice picks from), with the object's seed; then the six-direction
+simulation of each, run to the end (``metrics.simulation_displacements``). Shards of ``--shard-size`` objects
+(``shard_NNNNN.npz``: ``object_id``, ``corpus``, ``seed``, ``params`` (G, 51), ``sim_cm`` (G, 6), ``grasp``
+index) are written atomically; a restart skips the objects already in shards. Features are not stored: the
+trainer recomputes them (``jhod_core.critic.grasp_features``) from the params and the object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from jhod_core.io.atomic import atomic_write  # noqa: E402
+from training.data.corpus import load_manifest, stable_seed  # noqa: E402
+from training.synthesize.worker import object_seed  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--objects", nargs="+", default=["data/objects", "data/objects_everyday"])
+    p.add_argument("--split", default="train")
+    p.add_argument("--per-object", type=int, default=12)
+    p.add_argument("--shard-size", type=int, default=8)
+    p.add_argument("--limit", type=int, default=None, help="first N objects of the seeded order only")
+    p.add_argument("--weights", default=None, help="model folder (default: the shipped model)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", required=True, type=Path)
+    return p.parse_args(argv)
+
+
+def object_order(roots, split: str, seed: int, limit: int | None) -> list[tuple[str, str]]:
+    """(corpus, id) of the split's objects in a seeded order that does not depend on the corpus sizes."""
+    items = [(str(root), row["id"]) for root in roots for row in load_manifest(root) if row["split"] == split]
+    items.sort(key=lambda item: stable_seed("critic", seed, item[1]))
+    return items[:limit] if limit else items
+
+
+def done_objects(shards: Path) -> set[str]:
+    done = set()
+    for path in sorted(shards.glob("shard_*.npz")):
+        with np.load(path, allow_pickle=False) as z:
+            done |= set(z["object_id"].tolist())
+    return done
+
+
+def collect_object(backend, corpus: str, object_id: str, per_object: int, seed: int, cache: Path) -> dict:
+    """The ``per_object`` refined samples of one object and their simulated displacements (cm, six directions)."""
+    import trimesh
+
+    from jhod_core import metrics
+    from jhod_core.hand.params import join_params
+    from jhod_core.pipeline import collect, iter_grasps
+    from training.data.corpus import load_object_mesh
+
+    mesh = load_object_mesh(corpus, object_id)
+    s = object_seed(seed, object_id) % 2**31
+    result = collect(iter_grasps(backend, mesh, per_object, seed=s, candidates=1))
+    sims = np.stack([metrics.simulation_displacements(mesh, trimesh.Trimesh(v, result["faces"], process=False),
+                                                      cache=cache) for v in result["vertices"]])
+    return {"object_id": np.full(per_object, object_id), "corpus": np.full(per_object, corpus),
+            "seed": np.full(per_object, s, dtype=np.int64), "grasp": np.arange(per_object),
+            "params": join_params(result["global_orient"], result["hand_pose"], result["transl"]).astype(np.float32),
+            "sim_cm": sims.astype(np.float32)}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from jhod_core.pipeline import load_backend, set_threads
+
+    set_threads(args.threads)
+    shards = args.out / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
+    done = done_objects(shards)
+    todo = [item for item in object_order(args.objects, args.split, args.seed, args.limit) if item[1] not in done]
+    first = max((int(p.stem.split("_")[1]) + 1 for p in shards.glob("shard_*.npz")), default=0)
+    print(f"{len(done)} objects done, {len(todo)} to go", file=sys.stderr, flush=True)
+    backend = load_backend(args.weights, "auto")
+    cache = args.out / "vhacd_cache"
+    t0 = time.perf_counter()
+    for k in range(0, len(todo), args.shard_size):
+        parts = [collect_object(backend, corpus, oid, args.per_object, args.seed, cache)
+                 for corpus, oid in todo[k:k + args.shard_size]]
+        shard = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+        path = shards / f"shard_{first + k // args.shard_size:05d}.npz"
+        atomic_write(path, write=lambda tmp: np.savez_compressed(tmp, **shard))
+        held = np.mean(shard["sim_cm"].mean(axis=1) <= 2.0)
+        rate = (k + len(parts)) * args.per_object / (time.perf_counter() - t0)
+        print(f"{path.name}: {k + len(parts)}/{len(todo)} objects, held {held:.0%}, {rate:.2f} grasps/s",
+              file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
