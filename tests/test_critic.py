@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import trimesh
 
 from jhod_core.critic import FEATURE_NAMES, Critic, critic_regions, grasp_features
 from jhod_core.hand import load_hand_data, numpy_forward
