@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent
 DATA_FILES = ["assets/model/autoencoder.npz", "assets/model/denoiser.npz", "assets/model/MODEL_CARD.md",
               "assets/OPENHAND_RIGHT.npz", "assets/OPENHAND_LICENSE.md", "assets/MAKEHUMAN_CHARACTER.npz",
               "assets/MAKEHUMAN_CHARACTER_LICENSE.md"]
+OPTIONAL_DATA_FILES = ["assets/model/critic.npz"]  # shipped when the model has one (jhod_core.critic)
 
 
 def core_files() -> list[str]:
@@ -89,7 +90,8 @@ def build(out_dir: Path = ROOT / "dist") -> Path:
         for path in sorted((ROOT / "jhod_blender").rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 zf.write(path, path.relative_to(ROOT / "jhod_blender").as_posix())
-        for name in modules + DATA_FILES:
+        optional = [name for name in OPTIONAL_DATA_FILES if (ROOT / "jhod_core" / name).is_file()]
+        for name in modules + DATA_FILES + optional:
             zf.write(ROOT / "jhod_core" / name, f"jhod_core/{name}")
     return out
 

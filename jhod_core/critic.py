@@ -23,6 +23,7 @@ GAPS = (0.002, 0.004, 0.008)  # m: a vertex this close to the surface (or inside
 ALIGNMENTS = (0.32, 0.6)  # n . g at which a touching vertex blocks a pull g (friction cone, firmer)
 REGION_GAP = 0.004
 FILE = "critic.npz"
+PENETRATION_WEIGHT = 15.0  # per metre of depth in ``choice_scores``: as the refiner's SELECT_PENETRATION
 FEATURE_NAMES = (
     ["depth_cm", "inside_share"]
     + [f"touch_share_{int(g * 1000)}mm" for g in GAPS]
@@ -94,6 +95,12 @@ class Critic:
         """(G,) probability that each grasp holds (six-direction displacement <= ``HELD_CM``)."""
         return 1.0 / (1.0 + np.exp(-self.logits(features)))
 
+    def choice_scores(self, vertices: np.ndarray, surface, regions: list[np.ndarray]) -> np.ndarray:
+        """(G,) what the pipeline chooses candidates by, higher is better: the probability of holding minus
+        ``PENETRATION_WEIGHT`` per metre of the deepest vertex (the refiner's choice weighs depth the same)."""
+        features = grasp_features(vertices, surface, regions)
+        return self(features) - PENETRATION_WEIGHT * features[:, FEATURE_NAMES.index("depth_cm")] / 100.0
+
     def save(self, path) -> None:
         arrays = {"mean": self.mean, "std": self.std}
         for k, (w, b) in enumerate(self.layers):
@@ -110,9 +117,7 @@ class Critic:
         return cls(arrays["mean"].astype(np.float64), arrays["std"].astype(np.float64), layers, info)
 
 
-def load_critic(weights_dir: str | os.PathLike | None) -> Critic | None:
-    """The critic beside a model's weights (``critic.npz``), or None where there is none."""
-    from .pipeline import DEFAULT_WEIGHTS_DIR
-
-    path = Path(weights_dir if weights_dir not in (None, "") else DEFAULT_WEIGHTS_DIR) / FILE
+def load_critic(weights_dir: str | os.PathLike) -> Critic | None:
+    """The critic beside a model's weights (``<weights_dir>/critic.npz``), or None where there is none."""
+    path = Path(weights_dir) / FILE
     return Critic.load(path) if path.is_file() else None

@@ -80,6 +80,7 @@ class Backend(Protocol):
         """Raw object latents (B, 512) -> points (B, 2048, 3), metres."""
 
     controls: bool  # the denoiser takes a control row (spec.CONTROL_DIM)
+    critic: object  # a critic.Critic that chooses among candidates (critic.npz beside the weights), or None
 
     def denoise(self, x: np.ndarray, t_hand: np.ndarray, t_object: np.ndarray,
                 control: np.ndarray | None = None) -> np.ndarray:
@@ -139,8 +140,12 @@ def load_backend(weights_dir: str | os.PathLike | None = None, backend: str = "a
         key = (file_version(*paths), "torch", device)
 
     def checked_load():
+        from .critic import load_critic
+
         try:
-            return load()
+            backend = load()
+            backend.critic = load_critic(folder)
+            return backend
         except JHODError:
             raise
         except Exception as exc:  # zip / key / shape errors all mean "not a usable weights file"
@@ -315,12 +320,13 @@ def _scaled(steps, start: float, share: float):
 # --------------------------------------------------------------------------- hands
 
 def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: str = "right",
-                 candidates: int = 1, block: int = 1) -> dict:
+                 candidates: int = 1, block: int = 1, critic=None) -> dict:
     """Raw hand params (rows, 51), centred frame -> MANO params, keypoints, vertices in frame + offset.
 
     With an ``ObjectSurface`` (output frame, right-hand side) the grasps are refined (``jhod_core.refine``); with
     ``candidates`` > 1 the rows come in groups of ``block`` x ``candidates`` and each group keeps its ``block``
-    best-scored (``GraspRefiner.scores``), in sample order.
+    best-scored (``GraspRefiner.scores``, or a ``critic.Critic``'s ``choice_scores`` where the model has one), in
+    sample order.
     ``side="left"``: the object was mirrored before sampling; the right hands are mirrored back into left hands.
     """
     from .hand import load_hand_data, mirror_grasp, numpy_forward
@@ -335,7 +341,14 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: s
         hand = refiner(hand, surface)
         if candidates > 1:
             group = block * candidates
-            scores = refiner.scores(hand, surface).reshape(-1, group)
+            if critic is None:
+                scores = refiner.scores(hand, surface)
+            else:
+                from .critic import critic_regions
+
+                vertices = numpy_forward(data, *split_params(hand))[0]
+                scores = critic.choice_scores(vertices, surface, critic_regions(data))
+            scores = scores.reshape(-1, group)
             best = np.sort(np.argsort(-scores, axis=1, kind="stable")[:, :block], axis=1)
             rows = (np.arange(len(scores))[:, None] * group + best).ravel()
             hand = hand[rows]
@@ -407,7 +420,8 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
 
     def finish(x):
         raw_hand, _ = _denormalize(backend, x)
-        return {**finish_hands(raw_hand, prepared.centre, surface, side, per, CHOICE_BLOCK), "seed": int(seed),
+        return {**finish_hands(raw_hand, prepared.centre, surface, side, per, CHOICE_BLOCK,
+                               getattr(backend, "critic", None)), "seed": int(seed),
                 "offset": offset}
     if steered:
         from .steering import CONTROLLED_POOL, POOL

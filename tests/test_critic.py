@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import trimesh
 
 from jhod_core.critic import FEATURE_NAMES, Critic, critic_regions, grasp_features
 from jhod_core.hand import load_hand_data, numpy_forward
@@ -73,3 +74,33 @@ def test_collect_then_fit_on_simulated_samples(tmp_path):
     critic = Critic.load(tmp_path / "model" / "critic.npz")
     assert critic.info["train_grasps"] == len(ids)
     assert "| critic |" in report.read_text() and "| oracle (the simulation itself) | 1.000 |" in report.read_text()
+
+
+def test_the_pipeline_chooses_by_the_critic_beside_the_weights(tmp_path):
+    """A critic.npz beside a model's weights takes over the choice among candidates: its grasps score higher by
+    that critic than the refiner's choice; without the file the choice is the refiner's."""
+    import shutil
+
+    from jhod_core.critic import critic_regions
+    from jhod_core.pipeline import collect, iter_grasps, load_backend, prepare_object
+    from tests.tiny_model import write_tiny_weights
+
+    (tmp_path / "plain").mkdir()
+    plain = write_tiny_weights(tmp_path / "plain")
+    judged = tmp_path / "judged"
+    shutil.copytree(plain, judged)
+    w = np.zeros((len(FEATURE_NAMES), 1))
+    w[FEATURE_NAMES.index("touch_share_8mm"), 0] = 3.0  # this critic likes hands that touch a lot
+    critic = Critic(np.zeros(len(FEATURE_NAMES)), np.full(len(FEATURE_NAMES), 0.01), [(w, np.zeros(1))])
+    critic.save(judged / "critic.npz")
+    box = trimesh.creation.box((0.06, 0.05, 0.12))
+    runs = {name: collect(iter_grasps(load_backend(folder, "numpy"), box, 4, seed=3, steps=4))
+            for name, folder in (("plain", plain), ("judged", judged))}
+    assert load_backend(judged, "numpy").critic is not None and load_backend(plain, "numpy").critic is None
+    prepared = prepare_object(box, seed=3)
+    surface = ObjectSurface(prepared.points, prepared.normals)
+    hand = load_hand_data()
+    score = {name: critic.choice_scores(r["vertices"], surface, critic_regions(hand)).mean()
+             for name, r in runs.items()}
+    assert not np.allclose(runs["plain"]["transl"], runs["judged"]["transl"])
+    assert score["judged"] > score["plain"]

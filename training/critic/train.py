@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from jhod_core.critic import FEATURE_NAMES, HELD_CM, Critic  # noqa: E402
+from jhod_core.critic import FEATURE_NAMES, HELD_CM, PENETRATION_WEIGHT, Critic  # noqa: E402
 
 DROP_CM = 5.0  # training.eval.tune_selection: over 5 cm of -y displacement the hand did not hold the object
 BLOCK = 4
@@ -163,7 +163,8 @@ def main(argv=None) -> int:
         dropped = val["sim_cm"][:, 2] > DROP_CM
         p = critic.logits(xv)
         scores = {"refiner score (today's choice)": score, "refiner held share": held, "critic": p,
-                  "critic - 15 x depth": critic(xv) - 15.0 * val["depth_cm"] / 100,
+                  f"critic - {PENETRATION_WEIGHT:g} x depth (m): the pipeline's choice with it":
+                      critic(xv) - PENETRATION_WEIGHT * val["depth_cm"] / 100,
                   "oracle (the simulation itself)": -val["sim_cm"].mean(axis=1)}
         lines += ["", f"Held-out objects: {len(yv)} grasps of {len(set(val['object_id'].tolist()))} objects "
                   f"({yv.mean():.0%} held, {dropped.mean():.0%} dropped on -y).", "",
