@@ -264,3 +264,30 @@ def test_model_proposals_come_from_the_asked_weights(tmp_path):
     shipped = _model_proposals(mesh, 2, 0, 0)
     assert tiny["transl"].shape == shipped["transl"].shape == (2, 3)
     assert np.abs(tiny["hand_pose"] - shipped["hand_pose"]).max() > 1e-3
+
+
+def test_a_controlled_model_proposes_on_hold_parts(tmp_path, monkeypatch):
+    """Bootstrap proposals of a model with controls: groups of HOLD_GROUP are asked to hold a point of the hold
+    parts (here: the top half of a box) until HOLD_SHARE of them are; the same call gives the same proposals."""
+    import jhod_core.pipeline as pipeline
+    from tests.tiny_model import write_tiny_weights
+    from training.synthesize import worker
+
+    mesh = trimesh.creation.box((0.05, 0.05, 0.12))
+    hold = mesh.triangles_center[:, 2] > 0.0
+    folder = str(write_tiny_weights(tmp_path, controls=True))
+    calls, original = [], pipeline.iter_grasps
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("steering"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "iter_grasps", spy)
+    a = worker._model_proposals(mesh, 12, 5, 0, folder, hold)
+    assert a["transl"].shape == (12, 3) and "pool_index" not in a
+    targets = np.array([s.near for s in calls if s is not None])
+    assert len(calls) == 3 and len(targets) == 2  # 3/4 of 12 is 9: the first two groups of 4 (8 grasps)
+    _, distance, _ = trimesh.proximity.closest_point(mesh, targets)
+    assert np.all(distance < 1e-6) and np.all(targets[:, 2] > 0.0) and len(np.unique(targets, axis=0)) == 2
+    b = worker._model_proposals(mesh, 12, 5, 0, folder, hold)
+    np.testing.assert_array_equal(a["transl"], b["transl"])

@@ -87,7 +87,8 @@ def synthesize_objects(job: dict) -> dict:
                 limit = min(limit, len(accepted) + (limit + 1) // 2 - sum(a["source"] == "model" for a in accepted))
             t = time.perf_counter()
             if source == "model":
-                proposals = _model_proposals(mesh, job["batch"], rng_seed, model_rounds, job.get("weights"))
+                proposals = _model_proposals(mesh, job["batch"], rng_seed, model_rounds, job.get("weights"),
+                                             hold_faces)
                 model_rounds += 1
                 timing["propose"] += time.perf_counter() - t
                 t = time.perf_counter()
@@ -153,16 +154,41 @@ def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job,
                              limit_violation_deg=m["limit_violation_deg"], on_hold_part=on_hold, source=source))
 
 
-def _model_proposals(mesh, count: int, seed: int, round_: int, weights=None) -> dict:
+def _model_proposals(mesh, count: int, seed: int, round_: int, weights=None, hold_faces=None) -> dict:
     """``count`` refined grasps of the model in folder ``weights`` (None: the shipped one) on ``mesh`` (object
     frame): grasps ``round_ * count ...`` of the object's seed, so every round sees new ones. Loaded once per worker
-    process."""
-    from jhod_core.pipeline import collect, iter_grasps, load_backend
+    process. A model trained with controls is asked, for ``HOLD_SHARE`` of the proposals, to hold the object near a
+    point of its hold parts (``hold_faces`` (F,) bool; a new area-weighted point per group of ``HOLD_GROUP``)."""
+    from jhod_core.pipeline import collect, iter_grasps, join_batches, load_backend
+    from jhod_core.steering import Steering
 
     model = _worker_cache.get(("model", weights))
     if model is None:
         model = _worker_cache[("model", weights)] = load_backend(weights, "auto", "cpu")
-    return collect(iter_grasps(model, mesh, count, seed=seed % 2**31, first=round_ * count))
+    first = round_ * count
+    if not getattr(model, "controls", False) or hold_faces is None or not np.any(hold_faces):
+        return collect(iter_grasps(model, mesh, count, seed=seed % 2**31, first=first))
+    rng = np.random.default_rng([seed % 2**31, round_])
+    faces = np.flatnonzero(hold_faces)
+    area = mesh.area_faces[faces] / mesh.area_faces[faces].sum()
+    steered = int(round(HOLD_SHARE * count))
+    batches = []
+    for start in range(0, count, HOLD_GROUP):
+        n = min(HOLD_GROUP, count - start)
+        steering = None
+        if start + n <= steered:
+            tri = mesh.triangles[faces[rng.choice(len(faces), p=area)]]
+            u, v = rng.random(2)
+            u, v = (1 - u, 1 - v) if u + v > 1 else (u, v)
+            steering = Steering(near=tuple(tri[0] + u * (tri[1] - tri[0]) + v * (tri[2] - tri[0])))
+        grasps = collect(iter_grasps(model, mesh, n, seed=seed % 2**31, first=first + start, steering=steering,
+                                     pool=1 if steering else None))
+        batches.append({k: v for k, v in grasps.items() if k != "pool_index"})
+    return join_batches(batches)
+
+
+HOLD_SHARE = 0.75  # of a controlled model's proposals aimed at hold parts (people hold most objects there)
+HOLD_GROUP = 4
 
 
 def _hold_faces(mesh_path: str, n_faces: int):
