@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from jhod_core import metrics
+    from jhod_core.geometry.sampling import sample_triangles
     from jhod_core.hand import load_hand_data
     from jhod_core.pipeline import GUIDANCE, collect, iter_grasps, load_backend, set_threads
     from jhod_core.refine import ObjectSurface
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
     for n, row in enumerate(rows):
         mesh = load_object_mesh(corpus, row["id"])
         surface = ObjectSurface.from_mesh(mesh)
-        target = mesh.sample(1, return_index=False)[0]
+        target = sample_triangles(mesh.vertices, mesh.faces, 1, seed=n)[0][0]  # seeded: same targets every run
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
         wishes = {"near": Steering(near=tuple(target)), "approach": Steering(approach=tuple(-direction)),
