@@ -8,7 +8,8 @@ Per object (a seeded order of the split's objects over all corpora, so a partial
 (``candidates=1``: the pool the pipeline's choice picks from), with the object's seed; then the six-direction
 simulation of each, run to the end (``metrics.simulation_displacements``). Shards of ``--shard-size`` objects
 (``shard_NNNNN.npz``: ``object_id``, ``corpus``, ``seed``, ``params`` (G, 51), ``sim_cm`` (G, 6), ``grasp``
-index) are written atomically; a restart skips the objects already in shards. Features are not stored: the
+index) are written atomically; a restart skips the objects already in shards, and those the pipeline refused
+(``skipped.txt``). Features are not stored: the
 trainer recomputes them (``jhod_core.critic.grasp_features``) from the params and the object.
 """
 
@@ -23,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from jhod_core.errors import JHODError  # noqa: E402
 from jhod_core.io.atomic import atomic_write  # noqa: E402
 from training.data.corpus import load_manifest, stable_seed  # noqa: E402
 from training.synthesize.worker import object_seed  # noqa: E402
@@ -84,7 +86,9 @@ def main(argv=None) -> int:
     set_threads(args.threads)
     shards = args.out / "shards"
     shards.mkdir(parents=True, exist_ok=True)
-    done = done_objects(shards)
+    skipped_file = args.out / "skipped.txt"  # objects the pipeline refuses (e.g. sheet-thin): not retried
+    skipped = set(skipped_file.read_text().split()) if skipped_file.exists() else set()
+    done = done_objects(shards) | skipped
     todo = [item for item in object_order(args.objects, args.split, args.seed, args.limit) if item[1] not in done]
     first = max((int(p.stem.split("_")[1]) + 1 for p in shards.glob("shard_*.npz")), default=0)
     print(f"{len(done)} objects done, {len(todo)} to go", file=sys.stderr, flush=True)
@@ -92,8 +96,16 @@ def main(argv=None) -> int:
     cache = args.out / "vhacd_cache"
     t0 = time.perf_counter()
     for k in range(0, len(todo), args.shard_size):
-        parts = [collect_object(backend, corpus, oid, args.per_object, args.seed, cache)
-                 for corpus, oid in todo[k:k + args.shard_size]]
+        parts = []
+        for corpus, oid in todo[k:k + args.shard_size]:
+            try:
+                parts.append(collect_object(backend, corpus, oid, args.per_object, args.seed, cache))
+            except JHODError as exc:
+                print(f"skipped {oid}: {exc}", file=sys.stderr, flush=True)
+                with open(skipped_file, "a") as handle:
+                    handle.write(oid + "\n")
+        if not parts:
+            continue
         shard = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
         path = shards / f"shard_{first + k // args.shard_size:05d}.npz"
         atomic_write(path, write=lambda tmp: np.savez_compressed(tmp, **shard))
