@@ -6,7 +6,8 @@
 ``--autoencoder`` / ``--denoiser`` are the training scripts' ``.pt`` files (``autoencoder.pt``; ``denoiser.pt`` or a
 training ``ckpt.pt`` at its current step) or already exported ``.npz``. Writes ``autoencoder.npz`` + ``denoiser.npz``
 (``jhod_core.model.weights_file``: plain float32 arrays + config, read by the NumPy and the torch backend) and
-``weights.json`` (sizes, training steps, sources).
+``weights.json`` (sizes, training steps, sources); ``--critic`` copies a fitted ``critic.npz`` (``training/critic``)
+beside them, which then chooses among the pipeline's candidates.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ def training_info(path: Path) -> dict:
     return info
 
 
-def export(autoencoder_path: Path, denoiser_path: Path, out: Path) -> dict:
+def export(autoencoder_path: Path, denoiser_path: Path, out: Path, critic_path: Path | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
+    if critic_path is not None:  # the candidate choice's critic travels with the model (jhod_core.critic)
+        from jhod_core.critic import FILE, Critic
+
+        Critic.load(critic_path).save(out / FILE)
     autoencoder = ObjectAutoencoder.load(autoencoder_path).eval()
     denoiser = JHODDenoiser.load(denoiser_path).eval()
     ae_info, de_info = training_info(autoencoder_path), training_info(denoiser_path)
@@ -57,9 +62,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--autoencoder", type=Path, required=True)
     p.add_argument("--denoiser", type=Path, required=True)
+    p.add_argument("--critic", type=Path, default=None, help="critic.npz of training/critic/train.py (optional)")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    print(json.dumps(export(args.autoencoder, args.denoiser, args.out)))
+    print(json.dumps(export(args.autoencoder, args.denoiser, args.out, args.critic)))
     return 0
 
 

@@ -162,10 +162,11 @@ def main(argv=None) -> int:
         yv = val["sim_cm"].mean(axis=1) <= HELD_CM
         dropped = val["sim_cm"][:, 2] > DROP_CM
         p = critic.logits(xv)
-        scores = {"refiner score (today's choice)": score, "refiner held share": held, "critic": p,
-                  f"critic - {PENETRATION_WEIGHT:g} x depth (m): the pipeline's choice with it":
-                      critic(xv) - PENETRATION_WEIGHT * val["depth_cm"] / 100,
-                  "oracle (the simulation itself)": -val["sim_cm"].mean(axis=1)}
+        scores = {"refiner score (today's choice)": score, "refiner held share": held, "critic": p}
+        for w in sorted({0.0, 15.0, 30.0, 60.0, PENETRATION_WEIGHT} - {0.0}):
+            mark = " (the pipeline's choice)" if w == PENETRATION_WEIGHT else ""
+            scores[f"critic - {w:g} x depth (m){mark}"] = critic(xv) - w * val["depth_cm"] / 100
+        scores["oracle (the simulation itself)"] = -val["sim_cm"].mean(axis=1)
         lines += ["", f"Held-out objects: {len(yv)} grasps of {len(set(val['object_id'].tolist()))} objects "
                   f"({yv.mean():.0%} held, {dropped.mean():.0%} dropped on -y).", "",
                   f"| score | AUC held (6-dir <= {HELD_CM:g} cm) | AUC dropped (-y > {DROP_CM:g} cm) | "
