@@ -488,7 +488,7 @@ def _batches(backend, num, first, per_unit, seed, stream, rows_each, steps, meth
         chunk = units[k:k + step]
         noise = NoiseStreams(seed, stream, chunk, rows_each)
         x, fixed_object = make(len(chunk) * rows_each, noise)
-        rows = None if control is None else np.broadcast_to(control, (len(x), len(control)))
+        rows = None if control is None else np.repeat(control[None], len(x), axis=0)
         x = yield from _scaled(reverse(backend, x, int(steps), method, noise, fixed_object=fixed_object,
                                        control=rows, guidance=guidance),
                                k / len(units), 0.9 * len(chunk) / len(units))
