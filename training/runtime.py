@@ -203,7 +203,8 @@ def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per
                 model.eval()
                 history.append({"step": done, "split": "val", **evaluate()})
                 model.train()
-                bar.write(f"step {done}: val loss {history[-1].get('loss', float('nan')):.4g}")
+                numbers = {k: v for k, v in history[-1].items() if k not in ("step", "split")}
+                bar.write(f"step {done}: val " + ", ".join(f"{k} {v:.4g}" for k, v in numbers.items()))
             checkpoint(done)
             if rt.is_main and args.no_progress:
                 print(checkpoint_line(done, args.steps, history), flush=True)
