@@ -83,19 +83,21 @@ def control_vectors(rows: int, near=None, approach=None, type_index=None) -> np.
     from .model import spec
 
     out = np.zeros((rows, spec.CONTROL_DIM), dtype=np.float32)
+    near_at, approach_at, type_at = spec.CONTROL_NEAR.start, spec.CONTROL_APPROACH.start, spec.CONTROL_TYPE.start
     if near is not None:
         near = np.broadcast_to(np.asarray(near, dtype=np.float64), (rows, 3))
         on = np.isfinite(near).all(1)
-        out[on, 0:3], out[on, 3] = near[on] * spec.CONTROL_SCALE, 1.0
+        out[on, near_at:near_at + 3], out[on, near_at + 3] = near[on] * spec.CONTROL_SCALE, 1.0
     if approach is not None:
         approach = np.broadcast_to(np.asarray(approach, dtype=np.float64), (rows, 3))
         on = np.isfinite(approach).all(1) & (np.linalg.norm(np.nan_to_num(approach), axis=1) > 1e-9)
-        out[on, 4:7], out[on, 7] = approach[on] / np.linalg.norm(approach[on], axis=1, keepdims=True), 1.0
+        unit = approach[on] / np.linalg.norm(approach[on], axis=1, keepdims=True)
+        out[on, approach_at:approach_at + 3], out[on, approach_at + 3] = unit, 1.0
     if type_index is not None:
         type_index = np.broadcast_to(np.asarray(type_index, dtype=np.int64), (rows,))
         on = type_index >= 0
-        out[np.flatnonzero(on), 8 + type_index[on]] = 1.0
-        out[on, 11] = 1.0
+        out[np.flatnonzero(on), type_at + type_index[on]] = 1.0
+        out[on, type_at + len(GRASP_TYPES)] = 1.0
     return out
 
 
@@ -156,26 +158,21 @@ def measure_grasps(vertices: np.ndarray, keypoints: np.ndarray, surface, hand_da
 def steering_costs(result: dict, surface, steering: Steering, hand_data, side: str = "right") -> dict:
     """Per grasp: ``cost`` (G,) (lower = closer to the wishes; nan-free) and the measures it is made of:
     ``near_m`` (distance of the contact centroid to the target), ``angle_deg`` (palm vs approach), ``type``."""
-    from .hand.regions import finger_vertex_ids, palmar_pads
-
-    vertices = np.asarray(result["vertices"], dtype=np.float64)
-    contact = touching(vertices, surface)
-    g = len(vertices)
-    cost = np.zeros(g)
+    measured = measure_grasps(result["vertices"], result["keypoints"], surface, hand_data, side)
+    cost = np.zeros(len(measured["near"]))
     out = {}
     if steering.near is not None:
-        centre = contact_centroids(vertices, contact)
         # a hand touching nothing is measured by its palm centre: far from every target
-        palm_centre = vertices.mean(1)
-        centre = np.where(np.isnan(centre), palm_centre, centre)
+        palm_centre = np.asarray(result["vertices"], dtype=np.float64).mean(1)
+        centre = np.where(np.isnan(measured["near"]), palm_centre, measured["near"])
         out["near_m"] = np.linalg.norm(centre - np.asarray(steering.near), axis=1)
         cost += out["near_m"] / NEAR_SCALE
     if steering.approach is not None:
-        cosine = palm_directions(result["keypoints"], side) @ np.asarray(steering.approach)
+        cosine = measured["approach"] @ np.asarray(steering.approach)
         out["angle_deg"] = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
         cost += out["angle_deg"] / ANGLE_SCALE
     if steering.grasp_type is not None:
-        out["type"] = grasp_types(contact, finger_vertex_ids(hand_data), palmar_pads(hand_data)[0])
+        out["type"] = measured["type"]
         cost += TYPE_COST * (out["type"] != steering.grasp_type)
     out["cost"] = cost
     return out

@@ -273,7 +273,7 @@ def test_a_controlled_model_proposes_on_hold_parts(tmp_path, monkeypatch):
     from tests.tiny_model import write_tiny_weights
     from training.synthesize import worker
 
-    mesh = trimesh.creation.box((0.05, 0.05, 0.12))
+    mesh = trimesh.creation.box((0.05, 0.05, 0.12)).subdivide()  # no face spans both halves
     hold = mesh.triangles_center[:, 2] > 0.0
     folder = str(write_tiny_weights(tmp_path, controls=True))
     calls, original = [], pipeline.iter_grasps

@@ -38,9 +38,10 @@ def synthesize_objects(job: dict) -> dict:
     """The accepted grasps of one shard's objects: ``records``, ``skipped``, ``stats`` (what ``save_shard`` takes).
 
     ``job["mode"]``: ``scratch`` (default) optimises hands started around the object; ``bootstrap`` polishes the
-    model's proposals (``POLISH_STEPS`` steps; ``job["weights"]``: a model folder, default the shipped model) and falls back to scratch rounds for an object where the
-    model's proposals were not enough; ``mix`` takes at most half of each object's grasps from the model, the rest
-    from scratch. The same acceptance decides for every source; each record says which made it (``source``)."""
+    model's proposals (``POLISH_STEPS`` steps; ``job["weights"]``: a model folder, default the shipped model) and
+    falls back to scratch rounds for an object where the model's proposals were not enough; ``mix`` takes at most
+    half of each object's grasps from the model, the rest from scratch. The same acceptance decides for every source;
+    each record says which made it (``source``)."""
     import torch
 
     torch.set_num_threads(1)
@@ -168,19 +169,17 @@ def _model_proposals(mesh, count: int, seed: int, round_: int, weights=None, hol
     first = round_ * count
     if not getattr(model, "controls", False) or hold_faces is None or not np.any(hold_faces):
         return collect(iter_grasps(model, mesh, count, seed=seed % 2**31, first=first))
-    rng = np.random.default_rng([seed % 2**31, round_])
-    faces = np.flatnonzero(hold_faces)
-    area = mesh.area_faces[faces] / mesh.area_faces[faces].sum()
+    from jhod_core.geometry.sampling import sample_triangles
+
+    hold_mesh = (mesh.vertices, mesh.faces[np.asarray(hold_faces, dtype=bool)])
     steered = int(round(HOLD_SHARE * count))
     batches = []
     for start in range(0, count, HOLD_GROUP):
         n = min(HOLD_GROUP, count - start)
         steering = None
-        if start + n <= steered:
-            tri = mesh.triangles[faces[rng.choice(len(faces), p=area)]]
-            u, v = rng.random(2)
-            u, v = (1 - u, 1 - v) if u + v > 1 else (u, v)
-            steering = Steering(near=tuple(tri[0] + u * (tri[1] - tri[0]) + v * (tri[2] - tri[0])))
+        if start + n <= steered:  # an area-weighted point of the hold parts, its own seed per group
+            point = sample_triangles(*hold_mesh, 1, seed=np.random.SeedSequence([seed % 2**31, round_, start]))[0][0]
+            steering = Steering(near=tuple(point))
         grasps = collect(iter_grasps(model, mesh, n, seed=seed % 2**31, first=first + start, steering=steering,
                                      pool=1 if steering else None))
         batches.append({k: v for k, v in grasps.items() if k != "pool_index"})
