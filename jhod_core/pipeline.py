@@ -352,6 +352,7 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: s
             best = np.sort(np.argsort(-scores, axis=1, kind="stable")[:, :block], axis=1)
             rows = (np.arange(len(scores))[:, None] * group + best).ravel()
             hand = hand[rows]
+        hand = refiner.tidy(hand, surface)  # the kept grasps only: it measures every vertex
     elif candidates > 1:
         raise ValueError("choosing among candidates needs a surface to score them on")
     global_orient, hand_pose, transl = split_params(hand)

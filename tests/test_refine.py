@@ -77,6 +77,25 @@ def test_refinement_is_deterministic_and_works_from_points():
     assert depth_and_digits(a, sphere)[1] >= 4
 
 
+def test_tidy_lifts_every_vertex_and_leaves_clean_grasps_alone():
+    from jhod_core.refine import TIDY_DEPTH
+
+    refiner = GraspRefiner(DATA)
+    params, sphere = hand_over_sphere(gap=0.012)
+    surface = ObjectSurface.from_mesh(sphere)
+    sunk = params.copy()
+    sunk[:, 3:48] = refiner._with_offsets(refiner._angles(sunk[:, 3:48]), np.full((1, 5), np.deg2rad(25.0)))
+    away = params.copy()
+    away[:, 48:51] -= sphere.centroid / np.linalg.norm(sphere.centroid) * 0.03
+    grasps = np.concatenate([sunk, away])  # fingers curled into the sphere; a hand above it
+    before = [depth_and_digits(g[None], sphere)[0] for g in grasps]
+    tidied = refiner.tidy(grasps, surface)
+    after = [depth_and_digits(g[None], sphere)[0] for g in tidied]
+    assert before[0] > 2 * TIDY_DEPTH and after[0] <= TIDY_DEPTH + 0.001  # surface samples: ~1 mm
+    assert before[1] == 0 and depth_and_digits(tidied[:1], sphere)[1] >= 3  # lifted, still holding on
+    np.testing.assert_array_equal(tidied[1], grasps[1])
+
+
 def test_refiner_rejects_left_hands():
     from jhod_core.hand import mirror_to_left
 

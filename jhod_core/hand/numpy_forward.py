@@ -58,8 +58,11 @@ def forward(data: HandData, global_orient=None, hand_pose=None, transl=None, bet
 
     # matmuls, not einsum: NumPy's einsum does not use BLAS here and was most of a refinement's time
     shapedirs = data.shapedirs[:, :, : be.shape[1]]
-    v_shaped = data.v_template + (be @ shapedirs.reshape(-1, be.shape[1]).T).reshape(batch, -1, 3)
-    joints = data.J_regressor @ v_shaped
+    # one shape for the whole batch (the usual case: one hand, many poses) is blended once and broadcast: the
+    # (B, V, 3) blend of every row was a tenth of a refinement's time
+    shapes = be[:1] if (be == be[:1]).all() else be
+    v_shaped = data.v_template + (shapes @ shapedirs.reshape(-1, be.shape[1]).T).reshape(len(shapes), -1, 3)
+    joints = np.broadcast_to(data.J_regressor @ v_shaped, (batch, 16, 3))
     rot = rodrigues(np.concatenate([go, hp], axis=1).reshape(batch, 16, 3))
     posedirs, weights = data.posedirs, data.weights
     if vertex_ids is not None:

@@ -1,0 +1,115 @@
+"""What the refinement's push-out and tidy steps do to penetration and holding, paired by object.
+
+    python bench/refinement.py [--objects 12] [--num 8] [--out docs/eval/refine_tidy.md]
+
+Objects: ``--objects`` validation objects of each corpus (``data/objects_everyday``, ``data/objects``; the eval's
+seeded pick). Per object, ``num`` grasps of the shipped model with the pipeline's defaults (candidates, critic,
+seed 0), once per variant of the refinement; the same samples go in, so differences are the refinement's.
+Measured on the object's mesh: penetration (deepest hand vertex, cm) and the six-direction simulation (mean and
+-y, cm). Differences to the first variant are means over objects +- their standard error.
+
+Variants: ``before``: push-out on all measured vertices, 4 moves, no tidy (the refiner until December 2026);
+``palm``: push-out on the palm only, ``PUSH_ITERATIONS`` moves; ``palm+tidy D``: then every vertex lifted to
+``D`` mm after the choice (``GraspRefiner.tidy``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+@contextlib.contextmanager
+def variant(push: str, tidy_mm: float | None):
+    """The refiner's push-out (``"all4"`` or ``"palm"``) and tidy depth (None: no tidy) for the duration."""
+    from jhod_core.refine import GraspRefiner
+
+    push_out, tidy = GraspRefiner.push_out, GraspRefiner.tidy
+
+    def old_push(self, params, surface, margin=None, iterations=None, vertex_ids=None):
+        return push_out(self, params, surface, iterations=4, vertex_ids=self.vertex_ids)
+
+    def tidy_to(self, params, surface, depth=None):
+        return np.asarray(params, dtype=np.float64) if tidy_mm is None else tidy(self, params, surface, tidy_mm / 1000)
+
+    if push == "all4":
+        GraspRefiner.push_out = old_push
+    GraspRefiner.tidy = tidy_to
+    try:
+        yield
+    finally:
+        GraspRefiner.push_out, GraspRefiner.tidy = push_out, tidy
+
+
+VARIANTS = {"before": ("all4", None), "palm": ("palm", None), "palm+tidy 2 mm": ("palm", 2.0),
+            "palm+tidy 3 mm": ("palm", 3.0)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=12, help="validation objects per corpus")
+    parser.add_argument("--num", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    import trimesh
+
+    from jhod_core import metrics
+    from jhod_core.hand import load_hand_data
+    from jhod_core.pipeline import set_threads
+    from jhod_core.refine import PUSH_ITERATIONS, TIDY_DEPTH
+    from jhod_core.sample import sample_grasps
+    from training.data.corpus import load_object_mesh
+    from training.eval.methods import pick_objects
+
+    set_threads(1)
+    faces = np.asarray(load_hand_data().closed_faces)
+    objects = [(root, oid) for root in ("data/objects_everyday", "data/objects")
+               for oid, _ in pick_objects(str(ROOT / root), ["val"], args.objects, 1)]
+    cache = ROOT / "data" / "critic" / "val" / "vhacd_cache"
+    start = time.perf_counter()
+    per_object = {name: [] for name in VARIANTS}  # (pen, 6-dir, -y) means per object
+    for i, (root, oid) in enumerate(objects):
+        mesh = load_object_mesh(ROOT / root, oid)
+        for name, (push, tidy_mm) in VARIANTS.items():
+            with variant(push, tidy_mm):
+                hands = sample_grasps(mesh, args.num, seed=0)["vertices"]
+            rows = []
+            for v in hands:
+                sim = metrics.simulation_displacements(mesh, trimesh.Trimesh(v, faces, process=False), cache=cache)
+                rows.append((metrics.penetration_depth(mesh, v), sim.mean(), sim[2]))
+            per_object[name].append(np.mean(rows, axis=0))
+        print(f"{i + 1}/{len(objects)} {oid} ({time.perf_counter() - start:.0f} s)", flush=True)
+    base = np.array(per_object["before"])
+    lines = ["# Refinement: palm push-out and tidy", "",
+             f"`python bench/refinement.py --objects {args.objects} --num {args.num}` ({datetime.date.today()}, "
+             f"{time.perf_counter() - start:.0f} s). " + " ".join(__doc__.split("\n\n")[1].split()), "",
+             " ".join(__doc__.split("\n\n")[2].split()) + f" Now: PUSH_ITERATIONS = {PUSH_ITERATIONS}, TIDY_DEPTH = "
+             f"{TIDY_DEPTH * 1000:g} mm.", "",
+             f"{len(objects)} objects x {args.num} grasps.", "",
+             "| variant | penetration (cm) | vs before | 6-dir (cm) | vs before | -y (cm) | vs before |",
+             "|---|---|---|---|---|---|---|"]
+    for name, values in per_object.items():
+        values = np.array(values)
+        diff = values - base
+        sem = diff.std(axis=0, ddof=1) / np.sqrt(len(diff))
+        cells = [f"{values[:, k].mean():.3f} | {diff[:, k].mean():+.3f} +- {sem[k]:.3f}" for k in range(3)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
