@@ -58,6 +58,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=12, help="validation objects per corpus")
     parser.add_argument("--num", type=int, default=8)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="the first is the reference of the differences")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -77,33 +79,36 @@ def main(argv=None) -> int:
                for oid, _ in pick_objects(str(ROOT / root), ["val"], args.objects, 1)]
     cache = ROOT / "data" / "critic" / "val" / "vhacd_cache"
     start = time.perf_counter()
-    per_object = {name: [] for name in VARIANTS}  # (pen, 6-dir, -y) means per object
+    variants = {name: VARIANTS[name] for name in args.variants}
+    per_object = {name: [] for name in variants}  # (pen, 6-dir, -y, touching) means per object
     for i, (root, oid) in enumerate(objects):
         mesh = load_object_mesh(ROOT / root, oid)
-        for name, (push, tidy_mm) in VARIANTS.items():
+        for name, (push, tidy_mm) in variants.items():
             with variant(push, tidy_mm):
                 hands = sample_grasps(mesh, args.num, seed=0)["vertices"]
             rows = []
             for v in hands:
                 sim = metrics.simulation_displacements(mesh, trimesh.Trimesh(v, faces, process=False), cache=cache)
-                rows.append((metrics.penetration_depth(mesh, v), sim.mean(), sim[2]))
+                rows.append((metrics.penetration_depth(mesh, v), sim.mean(), sim[2], metrics.contact(mesh, v)))
             per_object[name].append(np.mean(rows, axis=0))
         print(f"{i + 1}/{len(objects)} {oid} ({time.perf_counter() - start:.0f} s)", flush=True)
-    base = np.array(per_object["before"])
+    base = np.array(per_object[args.variants[0]])
     lines = ["# Refinement: palm push-out and tidy", "",
-             f"`python bench/refinement.py --objects {args.objects} --num {args.num}` ({datetime.date.today()}, "
+             f"`python bench/refinement.py --objects {args.objects} --num {args.num}"
+             f"{'' if args.variants == list(VARIANTS) else ' --variants ' + ' '.join(map(repr, args.variants))}` "
+             f"({datetime.date.today()}, "
              f"{time.perf_counter() - start:.0f} s). " + " ".join(__doc__.split("\n\n")[1].split()), "",
              " ".join(__doc__.split("\n\n")[2].split()) + f" Now: PUSH_ITERATIONS = {PUSH_ITERATIONS}, TIDY_DEPTH = "
              f"{TIDY_DEPTH * 1000:g} mm.", "",
              f"{len(objects)} objects x {args.num} grasps.", "",
-             "| variant | penetration (cm) | vs before | 6-dir (cm) | vs before | -y (cm) | vs before |",
-             "|---|---|---|---|---|---|---|"]
+             f"| variant | penetration (cm) | vs {args.variants[0]} | 6-dir (cm) | vs {args.variants[0]} | -y (cm) | "
+             f"vs {args.variants[0]} | contact ratio |", "|---|---|---|---|---|---|---|---|"]
     for name, values in per_object.items():
         values = np.array(values)
         diff = values - base
         sem = diff.std(axis=0, ddof=1) / np.sqrt(len(diff))
         cells = [f"{values[:, k].mean():.3f} | {diff[:, k].mean():+.3f} +- {sem[k]:.3f}" for k in range(3)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {values[:, 3].mean():.3f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -58,11 +58,13 @@ PUSH_ITERATIONS = 12  # palm-only push-out (was 4 on all measured vertices): pen
 # Tidying (``GraspRefiner.tidy``, after the choice): the refiner measures a subset of the vertices, and the deepest
 # vertex of a refined grasp was outside that subset in 94 % of validation grasps. Every vertex is measured once
 # more; a part deeper than TIDY_DEPTH is moved out: the palm by a push-out, a finger by the smallest flexion change
-# in TIDY_OFFSETS that lifts it, else the one that leaves it shallowest. The simulation holds partly by squeeze,
-# so this trades holding for depth (24 validation objects x 8, paired by object, docs/eval/refine_tidy.md):
-# 2 mm: penetration -0.13 cm, 6-dir +0.22 cm; 3 mm: -0.08 cm, +0.11 cm.
+# in TIDY_OFFSETS that lifts it, else the one that leaves it shallowest (each finger measured on its own vertices:
+# a quarter of the time in Blender, where nearest points are a brute-force search). The simulation holds partly by
+# squeeze, so this trades holding for depth (docs/eval/refine_tidy.md, 24 validation objects x 8, paired by object):
+# 3 mm: penetration -0.16 cm, six-direction +0.19 +- 0.19 cm; 2 mm: -0.20 cm, +0.26 +- 0.17 cm.
 TIDY_DEPTH = 0.003
 TIDY_OFFSETS = np.deg2rad([0.0, -4.0, 4.0, -8.0, 8.0, -13.0, -20.0, -30.0])
+TIDY_KEEPS_TOUCH = 0.004  # m: a tidied hand with no vertex this close keeps its old pose (the contact metric: 5 mm)
 SURFACE_POINTS = 8192
 # Blocking: a hand vertex within CONTACT_GAP of the surface stops the object moving along g if the outward
 # normal there has n . g >= BLOCKS (with the simulation's friction 3 the force may lean 72 degrees off the
@@ -365,8 +367,9 @@ class GraspRefiner:
 
     def tidy(self, params: np.ndarray, surface: ObjectSurface, depth: float = TIDY_DEPTH) -> np.ndarray:
         """Grasps whose palm or a finger, over all of its vertices, sinks deeper than ``depth`` moved out (see
-        ``TIDY_DEPTH``); the others unchanged."""
-        out = np.asarray(params, dtype=np.float64).copy()
+        ``TIDY_DEPTH``); the others unchanged, and so are those that would touch nothing once moved."""
+        params = np.asarray(params, dtype=np.float64)
+        out = params.copy()
         if not len(out):
             return out
         rows = np.flatnonzero(surface.signed_distance(self._vertices(out, self.all_palm))[0].min(axis=1) < -depth)
@@ -376,21 +379,37 @@ class GraspRefiner:
         deep = np.stack([sd[:, ids].min(axis=1) for ids in self.all_finger_slices], axis=1) < -depth  # (B, 5)
         rows = np.flatnonzero(deep.any(axis=1))  # only these are posed again; the others keep theirs bit for bit
         if not len(rows):
-            return out
+            return self._touching_or(out, params, surface)
         k = len(TIDY_OFFSETS)
         angles = self._angles(out[rows][:, HAND_POSE])
-        cand = np.repeat(out[rows], k, axis=0)
-        offsets = np.repeat(np.tile(TIDY_OFFSETS, len(rows))[:, None], len(FINGER_JOINTS), axis=1)
-        cand[:, HAND_POSE] = self._with_offsets(np.repeat(angles, k, axis=0), offsets)
-        sd, _ = surface.signed_distance(self._vertices(cand, self.all_fingers).reshape(len(rows), k, -1, 3))
-        choice = np.zeros((len(rows), len(FINGER_JOINTS)), dtype=int)
-        for f, ids in enumerate(self.all_finger_slices):
-            pen = np.maximum(-sd[:, :, ids].min(axis=2), 0.0)                  # (rows, k)
+        choice = np.zeros((len(rows), len(FINGER_JOINTS)), dtype=int)  # index into TIDY_OFFSETS; 0: unchanged
+        for f, ids in enumerate(self.all_finger_slices):  # each deep finger measured alone: 1/5 of the vertices
+            mine = np.flatnonzero(deep[rows, f])
+            if not len(mine):
+                continue
+            cand = np.repeat(out[rows[mine]], k, axis=0)
+            offsets = np.repeat(np.tile(TIDY_OFFSETS, len(mine))[:, None], len(FINGER_JOINTS), axis=1)
+            cand[:, HAND_POSE] = self._with_offsets(np.repeat(angles[mine], k, axis=0), offsets)
+            sd, _ = surface.signed_distance(self._vertices(cand, self.all_fingers[ids]).reshape(len(mine), k, -1, 3))
+            pen = np.maximum(-sd.min(axis=2), 0.0)                                # (deep rows, k)
             ok = pen <= depth
-            # the first offset (smallest change) that lifts the finger, else the shallowest; fingers not too deep stay
-            choice[:, f] = np.where(deep[rows, f], np.where(ok.any(axis=1), ok.argmax(axis=1), pen.argmin(axis=1)), 0)
+            # the first offset (smallest change) that lifts the finger, else the shallowest
+            choice[mine, f] = np.where(ok.any(axis=1), ok.argmax(axis=1), pen.argmin(axis=1))
         out[rows, HAND_POSE] = self._with_offsets(angles, TIDY_OFFSETS[choice])
-        return out
+        return self._touching_or(out, params, surface)
+
+    def _touching_or(self, tidied: np.ndarray, params: np.ndarray, surface: ObjectSurface) -> np.ndarray:
+        """``tidied`` where it still touches the object (a vertex within ``TIDY_KEEPS_TOUCH`` of a surface sample),
+        else ``params``: tidying must not leave a hand hovering (it did for 1 % of held-out grasps)."""
+        changed = np.flatnonzero((tidied != params).any(axis=1))
+        if len(changed):
+            verts = self._vertices(tidied[changed], np.arange(len(self.data.v_template))).reshape(-1, 3)
+            # the distance to the nearest sample, not the signed one: near a rim or an apex the nearest sample's
+            # normal can call a vertex 1.5 cm away "inside" (a validation cone), and the push-out believed it
+            dist = surface.tree.query(verts, distance_upper_bound=REACH)[0].reshape(len(changed), -1)
+            lost = changed[(dist > TIDY_KEEPS_TOUCH).all(axis=1)]
+            tidied[lost] = params[lost]
+        return tidied
 
     def scores(self, params: np.ndarray, surface: ObjectSurface) -> np.ndarray:
         """(B,) how well each grasp should hold, higher is better: the share of the 26 pull directions that

@@ -96,6 +96,18 @@ def test_tidy_lifts_every_vertex_and_leaves_clean_grasps_alone():
     np.testing.assert_array_equal(tidied[1], grasps[1])
 
 
+def test_tidy_never_leaves_a_hand_touching_nothing():
+    refiner = GraspRefiner(DATA)
+    params, sphere = hand_over_sphere(gap=0.0)
+    surface = ObjectSurface.from_mesh(sphere)
+    moved = np.repeat(params, 2, axis=0)
+    moved[0, 48:51] -= sphere.centroid / np.linalg.norm(sphere.centroid) * 0.05  # 5 cm off: hovering
+    moved[1, 48:51] -= sphere.centroid / np.linalg.norm(sphere.centroid) * 0.001  # 1 mm off: still touching
+    kept = refiner._touching_or(moved.copy(), np.repeat(params, 2, axis=0), surface)
+    np.testing.assert_array_equal(kept[0], params[0])
+    np.testing.assert_array_equal(kept[1], moved[1])
+
+
 def test_refiner_rejects_left_hands():
     from jhod_core.hand import mirror_to_left
 
