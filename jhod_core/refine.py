@@ -61,7 +61,8 @@ PUSH_ITERATIONS = 12  # palm-only push-out (was 4 on all measured vertices): pen
 # in TIDY_OFFSETS that lifts it, else the one that leaves it shallowest (each finger measured on its own vertices:
 # a quarter of the time in Blender, where nearest points are a brute-force search). The simulation holds partly by
 # squeeze, so this trades holding for depth (docs/eval/refine_tidy.md, 24 validation objects x 8, paired by object):
-# 3 mm: penetration -0.16 cm, six-direction +0.19 +- 0.19 cm; 2 mm: -0.20 cm, +0.26 +- 0.17 cm.
+# with the palm push-out, penetration 0.46 -> 0.30 cm and six-direction 2.32 -> 2.42 cm (+0.10 +- 0.18) at 3 mm;
+# 0.25 cm and 2.54 cm at 2 mm.
 TIDY_DEPTH = 0.003
 TIDY_OFFSETS = np.deg2rad([0.0, -4.0, 4.0, -8.0, 8.0, -13.0, -20.0, -30.0])
 TIDY_KEEPS_TOUCH = 0.004  # m: a tidied hand with no vertex this close keeps its old pose (the contact metric: 5 mm)
