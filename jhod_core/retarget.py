@@ -209,7 +209,8 @@ def close_fingers(fingers: dict, surface) -> dict:
 
     ``fingers``: finger -> {"heads": 3 x (3,), "axes": 3 x (3,), "segments": 3 x (n_s, 3)} in world metres (the
     posed bone heads, flexion axes and the skin vertices each bone carries). A finger that sinks into the object
-    first opens (all joints together) until it is out; then it closes, all joints together until a segment touches,
+    first opens (all joints together) until it is out (if it cannot, it takes the shallowest curl between fully
+    open and fully closed); then it closes, all joints together until a segment touches,
     and the joints beyond the touching segment go on until the tip touches too; a finger that finds nothing to touch
     keeps its curl from the grasp (it does not curl into a fist). ``surface``:
     ``refine.ObjectSurface``. Returns finger -> (3,) angles.
@@ -233,6 +234,13 @@ def close_fingers(fingers: dict, surface) -> dict:
             continue
         while max(d for d, _ in depth_and_touch(angles)) > MAX_DEPTH and -angles[0] < MAX_OPEN:
             angles -= STEP
+        if max(d for d, _ in depth_and_touch(angles)) > MAX_DEPTH:
+            # opening did not get it out (sunk by its back or side, a thicker finger than MANO's): the shallowest
+            # curl from fully open to fully closed, all joints together
+            curls = np.arange(-MAX_OPEN, MAX_CLOSE + STEP / 2, STEP)
+            depths = [max(d for d, _ in depth_and_touch(np.full(3, c))) for c in curls]
+            angles = np.full(3, curls[int(np.argmin(depths))])
+        escape = angles.copy()
         moving, step = np.ones(3, dtype=bool), STEP
         while moving.any() and (angles[moving] < MAX_CLOSE).any():
             trial = angles + step * moving
@@ -250,6 +258,6 @@ def close_fingers(fingers: dict, surface) -> dict:
             if touching[-1]:
                 break
         if not any(t for _, t in depth_and_touch(angles)):
-            angles = np.minimum(angles, 0.0)  # nothing to touch: keep the grasp's own curl (opened if it sank)
+            angles = escape  # nothing to touch: keep the grasp's own curl (moved out if it sank)
         out[finger] = angles
     return out

@@ -127,3 +127,21 @@ def test_close_fingers_touches_without_sinking():
         bent = finger_pose(heads, axes, segments, angles)
         sd = np.concatenate([surface.signed_distance(s)[0] for s in bent])
         assert sd.min() > -0.0015 and (sd <= 0.0025).any(), (curl, angles, sd.min())
+
+
+def test_close_fingers_gets_a_finger_out_that_opening_sinks_deeper():
+    """A finger bent up into a slab above it (its back sunk): opening would go deeper; it curls out instead."""
+    slab = trimesh.creation.box((0.3, 0.3, 0.02))
+    slab.apply_translation([0.0, 0.0, 0.046])  # bottom face at z = 0.036, above the finger
+    surface = ObjectSurface.from_mesh(slab)
+    axes = [np.array([-1.0, 0.0, 0.0])] * 3  # positive angles bend the finger down, away from the slab
+    heads = [np.array([0.0, 0.0, 0.03]), np.array([0.0, 0.04, 0.03]), np.array([0.0, 0.07, 0.03])]
+    segments = [np.linspace(heads[0], heads[1], 8), np.linspace(heads[1], heads[2], 8),
+                np.linspace(heads[2], heads[2] + [0, 0.02, 0], 8)]
+    moved = finger_pose(heads, axes, [h[None] for h in heads], [np.radians(-20)] * 3)
+    segments = finger_pose(heads, axes, segments, [np.radians(-20)] * 3)
+    heads = [m[0] for m in moved]
+    assert np.concatenate([surface.signed_distance(s)[0] for s in segments]).min() < -0.005
+    angles = close_fingers({"index": {"heads": heads, "axes": axes, "segments": segments}}, surface)["index"]
+    bent = finger_pose(heads, axes, segments, angles)
+    assert np.concatenate([surface.signed_distance(s)[0] for s in bent]).min() > -0.0015, angles
