@@ -24,12 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def auc(score: np.ndarray, positive: np.ndarray) -> float:
-    ranks = np.empty(len(score))
-    ranks[np.argsort(score, kind="stable")] = np.arange(len(score))
-    return float((ranks[positive].mean() - (positive.sum() - 1) / 2) / max((~positive).sum(), 1))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=12)
@@ -45,6 +39,7 @@ def main(argv=None) -> int:
     from jhod_core.hand.regions import finger_vertex_ids
     from jhod_core.pipeline import DEFAULT_WEIGHTS_DIR
     from jhod_core.refine import ObjectSurface
+    from training.critic.train import auc
     from training.synthesize.accept import check_grasp
     from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
     from training.synthesize.sdf_grid import SDFGrid

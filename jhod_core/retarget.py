@@ -232,14 +232,18 @@ def close_fingers(fingers: dict, surface) -> dict:
         if not any(len(seg) for seg in f["segments"]):  # no skin on this finger: nothing to fit
             out[finger] = angles
             continue
-        while max(d for d, _ in depth_and_touch(angles)) > MAX_DEPTH and -angles[0] < MAX_OPEN:
+        def deepest(angles):
+            return max(d for d, _ in depth_and_touch(angles))
+
+        depth = deepest(angles)
+        while depth > MAX_DEPTH and -angles[0] < MAX_OPEN:
             angles -= STEP
-        if max(d for d, _ in depth_and_touch(angles)) > MAX_DEPTH:
+            depth = deepest(angles)
+        if depth > MAX_DEPTH:
             # opening did not get it out (sunk by its back or side, a thicker finger than MANO's): the shallowest
             # curl from fully open to fully closed, all joints together
             curls = np.arange(-MAX_OPEN, MAX_CLOSE + STEP / 2, STEP)
-            depths = [max(d for d, _ in depth_and_touch(np.full(3, c))) for c in curls]
-            angles = np.full(3, curls[int(np.argmin(depths))])
+            angles = np.full(3, curls[int(np.argmin([deepest(np.full(3, c)) for c in curls]))])
         escape = angles.copy()
         moving, step = np.ones(3, dtype=bool), STEP
         while moving.any() and (angles[moving] < MAX_CLOSE).any():
