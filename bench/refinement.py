@@ -10,7 +10,9 @@ Measured on the object's mesh: penetration (deepest hand vertex, cm) and the six
 
 Variants: ``before``: push-out on all measured vertices, 4 moves, no tidy (the refiner until December 2026);
 ``palm``: push-out on the palm only, ``PUSH_ITERATIONS`` moves; ``palm+tidy D``: then every vertex lifted to
-``D`` mm after the choice (``GraspRefiner.tidy``).
+``D`` mm after the choice (``GraspRefiner.tidy``). The signed distance is ``ObjectSurface.signed_distance``'s,
+except in ``plane`` variants: the plane distance (x - p) . n everywhere (until 2026-12-06), and in ``disc`` ones:
+the distance to the nearest sample's disc everywhere (``bench/surface_distance.py``).
 """
 
 from __future__ import annotations
@@ -26,14 +28,27 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 
 @contextlib.contextmanager
-def variant(push: str, tidy_mm: float | None):
-    """The refiner's push-out (``"all4"`` or ``"palm"``) and tidy depth (None: no tidy) for the duration."""
-    from jhod_core.refine import GraspRefiner
+def variant(push: str, tidy_mm: float | None, distance: str | None = None):
+    """The refiner's push-out (``"all4"`` or ``"palm"``), tidy depth (None: no tidy) and signed distance (None: the
+    shipped one, ``"plane"`` or ``"disc"``) for the duration."""
+    from jhod_core.refine import GraspRefiner, ObjectSurface
 
-    push_out, tidy = GraspRefiner.push_out, GraspRefiner.tidy
+    from surface_distance import disc_distance, plane_distance
+
+    push_out, tidy, signed = GraspRefiner.push_out, GraspRefiner.tidy, ObjectSurface.signed_distance
+
+    def other_distance(self, x, reach=None):
+        flat = x.reshape(-1, 3)
+        sd = (plane_distance if distance == "plane" else disc_distance)(self, flat)
+        normal = np.zeros_like(flat)
+        idx = self.nearest(flat)[1]
+        near = idx < len(self.points)
+        normal[near] = self.normals[idx[near]]
+        return sd.reshape(x.shape[:-1]), normal.reshape(x.shape)
 
     def old_push(self, params, surface, margin=None, iterations=None, vertex_ids=None):
         return push_out(self, params, surface, iterations=4, vertex_ids=self.vertex_ids)
@@ -44,21 +59,24 @@ def variant(push: str, tidy_mm: float | None):
     if push == "all4":
         GraspRefiner.push_out = old_push
     GraspRefiner.tidy = tidy_to
+    if distance is not None:
+        ObjectSurface.signed_distance = other_distance
     try:
         yield
     finally:
-        GraspRefiner.push_out, GraspRefiner.tidy = push_out, tidy
+        GraspRefiner.push_out, GraspRefiner.tidy, ObjectSurface.signed_distance = push_out, tidy, signed
 
 
 VARIANTS = {"before": ("all4", None), "palm": ("palm", None), "palm+tidy 2 mm": ("palm", 2.0),
-            "palm+tidy 3 mm": ("palm", 3.0)}
+            "palm+tidy 3 mm": ("palm", 3.0), "palm+tidy 3 mm, plane": ("palm", 3.0, "plane"),
+            "palm+tidy 3 mm, disc": ("palm", 3.0, "disc")}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", type=int, default=12, help="validation objects per corpus")
     parser.add_argument("--num", type=int, default=8)
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS)[:4],
                         help="the first is the reference of the differences")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -81,11 +99,14 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     variants = {name: VARIANTS[name] for name in args.variants}
     per_object = {name: [] for name in variants}  # (pen, 6-dir, -y, touching) means per object
+    seconds = dict.fromkeys(variants, 0.0)  # sampling + refinement wall time
     for i, (root, oid) in enumerate(objects):
         mesh = load_object_mesh(ROOT / root, oid)
-        for name, (push, tidy_mm) in variants.items():
-            with variant(push, tidy_mm):
+        for name, spec in variants.items():
+            with variant(*spec):
+                t = time.perf_counter()
                 hands = sample_grasps(mesh, args.num, seed=0)["vertices"]
+                seconds[name] += time.perf_counter() - t
             rows = []
             for v in hands:
                 sim = metrics.simulation_displacements(mesh, trimesh.Trimesh(v, faces, process=False), cache=cache)
@@ -95,20 +116,22 @@ def main(argv=None) -> int:
     base = np.array(per_object[args.variants[0]])
     lines = ["# Refinement: palm push-out and tidy", "",
              f"`python bench/refinement.py --objects {args.objects} --num {args.num}"
-             f"{'' if args.variants == list(VARIANTS) else ' --variants ' + ' '.join(map(repr, args.variants))}` "
+             f"{'' if args.variants == list(VARIANTS)[:4] else ' --variants ' + ' '.join(map(repr, args.variants))}` "
              f"({datetime.date.today()}, "
              f"{time.perf_counter() - start:.0f} s). " + " ".join(__doc__.split("\n\n")[1].split()), "",
              " ".join(__doc__.split("\n\n")[2].split()) + f" Now: PUSH_ITERATIONS = {PUSH_ITERATIONS}, TIDY_DEPTH = "
              f"{TIDY_DEPTH * 1000:g} mm.", "",
              f"{len(objects)} objects x {args.num} grasps.", "",
              f"| variant | penetration (cm) | vs {args.variants[0]} | 6-dir (cm) | vs {args.variants[0]} | -y (cm) | "
-             f"vs {args.variants[0]} | contact ratio |", "|---|---|---|---|---|---|---|---|"]
+             f"vs {args.variants[0]} | contact ratio | sampling (s per object) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, values in per_object.items():
         values = np.array(values)
         diff = values - base
         sem = diff.std(axis=0, ddof=1) / np.sqrt(len(diff))
         cells = [f"{values[:, k].mean():.3f} | {diff[:, k].mean():+.3f} +- {sem[k]:.3f}" for k in range(3)]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {values[:, 3].mean():.3f} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {values[:, 3].mean():.3f} | "
+                     f"{seconds[name] / len(objects):.2f} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -83,9 +83,9 @@ class Backend(Protocol):
     critic: object  # a critic.Critic that chooses among candidates (critic.npz beside the weights), or None
 
     def denoise(self, x: np.ndarray, t_hand: np.ndarray, t_object: np.ndarray,
-                control: np.ndarray | None = None) -> np.ndarray:
+                control: np.ndarray | None = None, hand_only: bool = False) -> np.ndarray:
         """Model-space state (B, 563) at integer levels (B,), (B,), controls (B, CONTROL_DIM) or None -> predicted
-        clean state (B, 563)."""
+        clean state (B, 563); ``hand_only``: the object part is returned as given, not predicted."""
 
 
 def weights_folder(weights_dir: str | os.PathLike | None = None) -> Path:
@@ -284,12 +284,14 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
             else:
                 t_object = np.zeros(n, dtype=np.int64)
             x = np.concatenate([x[:, :spec.HAND_DIM], obj], axis=1)
+        # the object's prediction is not needed when it is given (overwritten above at every step)
+        only = {"hand_only": True} if fixed_object is not None else {}
         if control is None:
-            x0 = np.asarray(backend.denoise(x, t_hand, t_object), dtype=np.float64)
+            x0 = np.asarray(backend.denoise(x, t_hand, t_object, **only), dtype=np.float64)
         else:
-            x0 = np.asarray(backend.denoise(x, t_hand, t_object, control), dtype=np.float64)
+            x0 = np.asarray(backend.denoise(x, t_hand, t_object, control, **only), dtype=np.float64)
             if guidance != 1.0:
-                free = np.asarray(backend.denoise(x, t_hand, t_object), dtype=np.float64)
+                free = np.asarray(backend.denoise(x, t_hand, t_object, **only), dtype=np.float64)
                 x0 = free + guidance * (x0 - free)
         if method == "ddim":
             x = spec.ddim_update(x, x0, abar[t], abar[s])

@@ -90,8 +90,9 @@ def test_the_pipeline_chooses_by_the_critic_beside_the_weights(tmp_path):
     judged = tmp_path / "judged"
     shutil.copytree(plain, judged)
     w = np.zeros((len(FEATURE_NAMES), 1))
-    w[FEATURE_NAMES.index("touch_share_8mm"), 0] = 3.0  # this critic likes hands that touch a lot
-    critic = Critic(np.zeros(len(FEATURE_NAMES)), np.full(len(FEATURE_NAMES), 0.01), [(w, np.zeros(1))])
+    # this critic likes deep hands, which the default score avoids (unstandardised, so that it does not saturate)
+    w[FEATURE_NAMES.index("depth_cm"), 0] = 5.0
+    critic = Critic(np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES)), [(w, np.zeros(1))])
     critic.save(judged / "critic.npz")
     box = trimesh.creation.box((0.06, 0.05, 0.12))
     runs = {name: collect(iter_grasps(load_backend(folder, "numpy"), box, 4, seed=3, steps=4))

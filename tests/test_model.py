@@ -286,6 +286,18 @@ def test_numpy_backend_matches_torch(tmp_path, norm_first):
         ref = model(x, t_hand, t_object).numpy()
     for backend in (numpy_backend, torch_backend):
         assert np.abs(backend.denoise(x.numpy(), t_hand.numpy(), t_object.numpy()) - ref).max() < 1e-4
+    # one object in every row at one level (conditional sampling): encoded once, the same hands; hand_only
+    # returns the object as given
+    x[:, spec.HAND_DIM:] = x[:1, spec.HAND_DIM:]
+    t_object = torch.zeros(4, dtype=torch.int64)
+    with torch.no_grad(), torch.enable_grad():  # with gradients on, nothing is shared: the reference
+        ref = model(x, t_hand, t_object).detach().numpy()
+    for backend in (numpy_backend, torch_backend):
+        for hand_only in (False, True):
+            out = backend.denoise(x.numpy(), t_hand.numpy(), t_object.numpy(), hand_only=hand_only)
+            assert np.abs(out[:, :spec.HAND_DIM] - ref[:, :spec.HAND_DIM]).max() < 1e-4
+            expected = x.numpy()[:, spec.HAND_DIM:] if hand_only else ref[:, spec.HAND_DIM:]
+            assert np.abs(out[:, spec.HAND_DIM:] - expected).max() < 1e-4
     latent = np.random.default_rng(2).normal(size=(1, 512))
     for method in ("ddim", "ddpm"):
         hands = [_conditional(b, latent, 3, 12, 4, method)[0] for b in (numpy_backend, torch_backend)]

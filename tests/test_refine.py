@@ -132,3 +132,28 @@ def test_numpy_nearest_matches_the_kd_tree():
             np.testing.assert_allclose(d, d_ref, atol=1e-9)
     d, i = NumpyNearest(points).query(np.empty((0, 3)))
     assert d.shape == i.shape == (0,)
+
+
+def test_signed_distance_is_not_fooled_beyond_an_apex():
+    """Around a cone's tip the nearest sample's plane called points 1-2 cm away "inside"; they are outside now,
+    about as far as the mesh says, and points under the surface stay inside."""
+    from jhod_core.geometry.sampling import sample_surface
+
+    cone = trimesh.creation.cone(radius=0.03, height=0.1, sections=64)
+    points, normals, _ = sample_surface(cone, 8192, seed=0)
+    surface = ObjectSurface(points, normals)
+    rng = np.random.default_rng(0)
+    near_tip = np.array([0.0, 0.0, 0.1]) + rng.normal(size=(20000, 3)) * 0.01
+    truth = signed_distance(cone, near_tip)
+    ours, _ = surface.signed_distance(near_tip)
+    known = np.isfinite(ours)
+    plane = np.einsum("ni,ni->n", near_tip - points[surface.tree.query(near_tip)[1]],
+                      normals[surface.tree.query(near_tip)[1]])
+    assert ((plane < -0.003) & (truth > 0.003)).sum() > 500  # what the plane distance did
+    assert ((ours < -0.003) & (truth > 0.003) & known).sum() < 20
+    assert ((ours > 0.003) & (truth < -0.003) & known).sum() == 0
+    far = known & (truth > 0.005)
+    assert np.median(np.abs(ours[far] - truth[far])) < 0.001
+    under = cone.sample(3000, return_index=False) * 0.98 + np.array([0, 0, 0.002])  # just inside the surface
+    depth = signed_distance(cone, under)
+    assert (surface.signed_distance(under[depth < -0.001])[0] < 0).mean() > 0.99

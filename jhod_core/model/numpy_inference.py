@@ -69,28 +69,33 @@ class NumpyDenoiser:
         silu = lambda v: v / (1.0 + np.exp(-v))  # noqa: E731
         return self._mlp(self.time_table[np.asarray(t, dtype=np.int64)], name + ".mlp", silu)
 
-    def _attention(self, x, p):
+    def _attention(self, x, p, queries: int):
+        """Self-attention of tokens x (B, N, d), for the first ``queries`` tokens only (B, queries, d)."""
         b, n, d = x.shape
         h = self.config["heads"]
-        qkv = x @ self.w[p + "in_proj_weight"].T + self.w[p + "in_proj_bias"]
-        q, k, v = (a.reshape(b, n, h, d // h).transpose(0, 2, 1, 3) for a in np.split(qkv, 3, axis=-1))
+        w, bias = self.w[p + "in_proj_weight"], self.w[p + "in_proj_bias"]
+        q = (x[:, :queries] @ w[:d].T + bias[:d]).reshape(b, queries, h, d // h).transpose(0, 2, 1, 3)
+        k, v = (a.reshape(b, n, h, d // h).transpose(0, 2, 1, 3)
+                for a in np.split(x @ w[d:].T + bias[d:], 2, axis=-1))
         att = _softmax(q @ k.transpose(0, 1, 3, 2) / math.sqrt(d // h))
-        out = (att @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
+        out = (att @ v).transpose(0, 2, 1, 3).reshape(b, queries, d)
         return self._linear(out, p + "out_proj")
 
-    def _encoder_layer(self, x, i):
+    def _encoder_layer(self, x, i, queries: int | None = None):
+        """Encoder layer ``i`` on tokens x (B, N, d); the outputs of its first ``queries`` tokens (default all)."""
         p = f"transformer.layers.{i}."
+        m = x.shape[1] if queries is None else queries
         ff = lambda v: self._linear(self.act(self._linear(v, p + "linear1")), p + "linear2")  # noqa: E731
         norm = lambda v, k: _layer_norm(v, self.w[f"{p}norm{k}.weight"], self.w[f"{p}norm{k}.bias"])  # noqa: E731
         if self.config["norm_first"]:
-            x = x + self._attention(norm(x, 1), p + "self_attn.")
+            x = x[:, :m] + self._attention(norm(x, 1), p + "self_attn.", m)
             return x + ff(norm(x, 2))
-        x = norm(x + self._attention(x, p + "self_attn."), 1)
+        x = norm(x[:, :m] + self._attention(x, p + "self_attn.", m), 1)
         return norm(x + ff(x), 2)
 
-    def forward(self, x, t_hand, t_object, control=None) -> np.ndarray:
+    def forward(self, x, t_hand, t_object, control=None, hand_only: bool = False) -> np.ndarray:
         """x (B, 563) model space, t_hand / t_object (B,) integers, ``control`` (B, CONTROL_DIM) or None
-        -> predicted x0 (B, 563)."""
+        -> predicted x0 (B, 563); ``hand_only``: its object part is x's (as ``JHODDenoiser.forward``)."""
         x = np.asarray(x, dtype=DTYPE)
         b = x.shape[0]
         hand, obj = x[:, : spec.HAND_DIM], x[:, spec.HAND_DIM:]
@@ -101,15 +106,19 @@ class NumpyDenoiser:
             hand_token = hand_token + self._mlp(control, "control_encoder", self.act)
         elif control is not None:
             raise ValueError("this denoiser was trained without controls")
-        obj_tokens = (self._mlp(obj.reshape(b, spec.OBJECT_TOKENS, spec.CHUNK_DIM), "object_encoder", self.act)
-                      + self._time(t_object, "object_time")[:, None] + emb[1:])
-        tokens = np.concatenate([hand_token[:, None], obj_tokens], axis=1)
-        for i in range(self.config["layers"]):
-            tokens = self._encoder_layer(tokens, i)
+        t_object = np.asarray(t_object)
+        rows = 1 if b > 1 and (t_object == t_object[0]).all() and (obj == obj[:1]).all() else b  # encoded once
+        obj_tokens = (self._mlp(obj[:rows].reshape(rows, spec.OBJECT_TOKENS, spec.CHUNK_DIM), "object_encoder",
+                                self.act) + self._time(t_object[:rows], "object_time")[:, None] + emb[1:])
+        tokens = np.concatenate([hand_token[:, None], np.broadcast_to(obj_tokens, (b,) + obj_tokens.shape[1:])],
+                                axis=1)
+        layers = self.config["layers"]
+        for i in range(layers):  # hand_only: the last layer computes the hand token's output alone
+            tokens = self._encoder_layer(tokens, i, 1 if hand_only and i == layers - 1 else None)
         if self.config["norm_first"]:
             tokens = _layer_norm(tokens, self.w["transformer.norm.weight"], self.w["transformer.norm.bias"])
         out_hand = self._mlp(tokens[:, 0], "hand_decoder", self.act)
-        out_obj = self._mlp(tokens[:, 1:], "object_decoder", self.act).reshape(b, spec.OBJECT_DIM)
+        out_obj = obj if hand_only else self._mlp(tokens[:, 1:], "object_decoder", self.act).reshape(b, spec.OBJECT_DIM)
         return np.concatenate([out_hand, out_obj], axis=1)
 
 
@@ -183,5 +192,5 @@ class NumpyBackend:
     def decode(self, latent):
         return self.autoencoder.decode(latent)
 
-    def denoise(self, x, t_hand, t_object, control=None):
-        return self.denoiser.forward(x, t_hand, t_object, control)
+    def denoise(self, x, t_hand, t_object, control=None, hand_only=False):
+        return self.denoiser.forward(x, t_hand, t_object, control, hand_only)

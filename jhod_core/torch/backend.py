@@ -55,8 +55,9 @@ class TorchBackend:
         return self.autoencoder.decode(self._tensor(latent)).cpu().double().numpy()
 
     @torch.no_grad()
-    def denoise(self, x, t_hand, t_object, control=None):
+    def denoise(self, x, t_hand, t_object, control=None, hand_only=False):
         t_hand = torch.as_tensor(np.asarray(t_hand, dtype=np.int64), device=self.device)
         t_object = torch.as_tensor(np.asarray(t_object, dtype=np.int64), device=self.device)
         control = None if control is None else self._tensor(control)
-        return self.denoiser(self._tensor(x), t_hand, t_object, control=control).cpu().double().numpy()
+        return self.denoiser(self._tensor(x), t_hand, t_object, control=control,
+                             hand_only=hand_only).cpu().double().numpy()

@@ -131,12 +131,15 @@ class JHODDenoiser(WeightsFile, nn.Module):
     # ----------------------------------------------------------------- network
 
     def forward(self, x: torch.Tensor, t_hand: torch.Tensor, t_object: torch.Tensor,
-                freeze_hand: torch.Tensor | None = None, control: torch.Tensor | None = None) -> torch.Tensor:
+                freeze_hand: torch.Tensor | None = None, control: torch.Tensor | None = None,
+                hand_only: bool = False) -> torch.Tensor:
         """Predict clean x0 (B, 563) from the noisy state x (B, 563) at per-sample levels t_hand, t_object (B,).
 
         ``freeze_hand`` (B,) bool: samples whose hand token is detached, so that they train nothing
         on the hand side (object-only data, eq. 13-14: "the hand part as-is"). ``control`` (B, CONTROL_DIM)
-        for a model with controls (None: nothing asked); a model without them refuses one.
+        for a model with controls (None: nothing asked); a model without them refuses one. ``hand_only``: the
+        object part of the result is x's, not predicted (conditional sampling throws it away: its decoder and the
+        last layer's object outputs are ~20 % of the multiply-adds).
         """
         b = x.shape[0]
         hand, obj = split_state(x)
@@ -149,7 +152,37 @@ class JHODDenoiser(WeightsFile, nn.Module):
             raise ValueError("this denoiser was trained without controls")
         if freeze_hand is not None:
             hand_token = torch.where(freeze_hand[:, None], hand_token.detach(), hand_token)
-        object_tokens = (self.object_encoder(obj.reshape(b, spec.OBJECT_TOKENS, spec.CHUNK_DIM))
-                         + self.object_time(t_object)[:, None] + self.token_embedding[1:])
-        out = self.transformer(torch.cat([hand_token[:, None], object_tokens], dim=1))
-        return torch.cat([self.hand_decoder(out[:, 0]), self.object_decoder(out[:, 1:]).reshape(b, spec.OBJECT_DIM)], 1)
+        # conditional sampling: every row holds the same object at the same level, encoded once (~8 % of the work)
+        same = (not torch.is_grad_enabled() and b > 1 and bool((t_object == t_object[0]).all())
+                and torch.equal(obj, obj[:1].expand_as(obj)))
+        rows = 1 if same else b
+        object_tokens = (self.object_encoder(obj[:rows].reshape(rows, spec.OBJECT_TOKENS, spec.CHUNK_DIM))
+                         + self.object_time(t_object[:rows])[:, None] + self.token_embedding[1:]).expand(b, -1, -1)
+        tokens = torch.cat([hand_token[:, None], object_tokens], dim=1)
+        if not hand_only:
+            out = self.transformer(tokens)
+            return torch.cat([self.hand_decoder(out[:, 0]),
+                              self.object_decoder(out[:, 1:]).reshape(b, spec.OBJECT_DIM)], 1)
+        for layer in self.transformer.layers[:-1]:
+            tokens = layer(tokens)
+        hand = _hand_output(self.transformer.layers[-1], tokens)  # the object tokens' outputs are not needed
+        if self.transformer.norm is not None:
+            hand = self.transformer.norm(hand)
+        return torch.cat([self.hand_decoder(hand[:, 0]), obj], 1)
+
+
+def _hand_output(layer: nn.TransformerEncoderLayer, x: torch.Tensor) -> torch.Tensor:
+    """``layer(x)[:, :1]`` computed for the first token alone (its attention still reads every token): the
+    last layer's object-token outputs are thrown away in conditional sampling (~13 % of the multiply-adds)."""
+    def attend(q, kv):
+        return layer.dropout1(layer.self_attn(q, kv, kv, need_weights=False)[0])
+
+    def feed_forward(h):
+        return layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(h)))))
+
+    if layer.norm_first:
+        y = layer.norm1(x)
+        h = x[:, :1] + attend(y[:, :1], y)
+        return h + feed_forward(layer.norm2(h))
+    h = layer.norm1(x[:, :1] + attend(x[:, :1], x))
+    return layer.norm2(h + feed_forward(h))
