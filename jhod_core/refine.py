@@ -225,7 +225,7 @@ class ObjectSurface:
         away "inside" (a validation cone) and the push-out believed it; there the distance to the disc, positive.
         The distance to the disc everywhere was measured too (docs/eval/refine_distance.md): closer to the mesh's
         exact distance beside edges (99th-percentile error 1.5 mm, not 4.8), but grasps held no better (six-direction
-        +0.21 +- 0.13 cm), so the plane distance stays.
+        +0.07 +- 0.10 cm), so the plane distance stays.
 
         Points farther than ``reach`` from every sample get +inf and a zero normal (nothing far away matters here).
         """
