@@ -19,7 +19,8 @@ millimetres off the surface or sink into it. Two cheap moves fix most of that:
   ``TIDY_DEPTH`` lifted.
 
 Order: approach, push-out, fingers (one pass: closing the fingers before the push-out as well cost
-twice the time and measured no better on validation objects). ``GraspRefiner.scores`` rates refined
+twice the time and measured no better on validation objects), and approach again for the hands whose
+fingers, opened out of the object, left them touching nothing. ``GraspRefiner.scores`` rates refined
 grasps (pull directions held minus penetration) so that callers can keep the best of several samples.
 The object is a set of surface points with outward normals (``ObjectSurface``); the signed distance of x
 is (x - p) . n for its nearest surface point p (negative inside), exact for locally flat surfaces and
@@ -460,4 +461,6 @@ class GraspRefiner:
 
     def __call__(self, params: np.ndarray, surface: ObjectSurface) -> np.ndarray:
         params = np.asarray(params, dtype=np.float64)
-        return self.close_fingers(self.push_out(self.approach(params, surface), surface), surface)
+        fingers = self.close_fingers(self.push_out(self.approach(params, surface), surface), surface)
+        # fingers opened out of a deep object can leave the whole hand hovering (a held-out kettle: 5.7 mm away)
+        return self.approach(fingers, surface)

@@ -157,3 +157,34 @@ def test_signed_distance_is_not_fooled_beyond_an_apex():
     under = cone.sample(3000, return_index=False) * 0.98 + np.array([0, 0, 0.002])  # just inside the surface
     depth = signed_distance(cone, under)
     assert (surface.signed_distance(under[depth < -0.001])[0] < 0).mean() > 0.99
+
+
+def test_refinement_never_leaves_a_hand_touching_nothing():
+    """A sample sunk 6 cm into a held-out kettle: pushed out, its fingers opened out of the kettle and the hand
+    hovered 5.7 mm away (the evaluation's one hand touching nothing); it touches now."""
+    from pathlib import Path
+
+    from jhod_core.pipeline import prepare_object
+
+    mesh = trimesh.load(Path(__file__).resolve().parents[1] / "data/objects_everyday/meshes/ev_kettle_0194.ply")
+    prepared = prepare_object(mesh, seed=0)
+    surface = ObjectSurface.from_points(prepared.points, prepared.normals)
+    sample = np.array([[
+        -1.140284, -1.331946, 0.112786, 0.292606, -0.098107, 0.67431, -0.011957, 0.056878, 1.179618, 0.063506,
+        -0.056755, -0.374305, -0.307438, -0.118262, 1.119748, -0.07297, 0.040735, 0.239747, -0.004768, 0.029709,
+        -0.258799, -0.6512, 0.221753, 0.770649, -0.367982, 0.124499, 0.392044, -0.091502, 0.114533, 0.025812,
+        -0.420175, -0.179985, 0.615674, -0.139591, -0.062417, 0.561399, 0.001142, -0.107295, -0.005028, -0.247693,
+        -0.774632, 0.149122, -0.026083, -0.036241, 0.011137, 0.104294, -0.160169, 0.212261, -0.033353, 0.103876,
+        -0.034626]])
+    data = load_hand_data()
+    refiner = GraspRefiner(data)
+
+    def closest(params):
+        verts = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48],
+                                      transl=params[:, 48:])[0][0]
+        return signed_distance(mesh, verts).min()
+
+    assert closest(sample) < -0.05  # sunk in
+    before_last_approach = refiner.close_fingers(refiner.push_out(refiner.approach(sample, surface), surface), surface)
+    assert closest(before_last_approach) > 0.005  # what the refiner used to return
+    assert abs(closest(refiner(sample, surface))) < 0.002
