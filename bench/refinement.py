@@ -37,18 +37,17 @@ def variant(push: str, tidy_mm: float | None, distance: str | None = None):
     shipped one, ``"plane"`` or ``"disc"``) for the duration."""
     from jhod_core.refine import GraspRefiner, ObjectSurface
 
-    from surface_distance import disc_distance, plane_distance
+    from surface_distance import disc_distance
 
-    push_out, tidy, signed = GraspRefiner.push_out, GraspRefiner.tidy, ObjectSurface.signed_distance
+    push_out, tidy, signed, post_init = (GraspRefiner.push_out, GraspRefiner.tidy, ObjectSurface.signed_distance,
+                                         ObjectSurface.__post_init__)
 
-    def other_distance(self, x, reach=None):
-        flat = x.reshape(-1, 3)
-        sd = (plane_distance if distance == "plane" else disc_distance)(self, flat)
-        normal = np.zeros_like(flat)
-        idx = self.nearest(flat)[1]
-        near = idx < len(self.points)
-        normal[near] = self.normals[idx[near]]
-        return sd.reshape(x.shape[:-1]), normal.reshape(x.shape)
+    def plane(self):
+        post_init(self)
+        self.radius = np.inf  # discs without an edge: (x - p) . n everywhere
+
+    def disc(self, x, reach=None):
+        return disc_distance(self, x)
 
     def old_push(self, params, surface, margin=None, iterations=None, vertex_ids=None):
         return push_out(self, params, surface, iterations=4, vertex_ids=self.vertex_ids)
@@ -59,12 +58,15 @@ def variant(push: str, tidy_mm: float | None, distance: str | None = None):
     if push == "all4":
         GraspRefiner.push_out = old_push
     GraspRefiner.tidy = tidy_to
-    if distance is not None:
-        ObjectSurface.signed_distance = other_distance
+    if distance == "plane":
+        ObjectSurface.__post_init__ = plane
+    elif distance == "disc":
+        ObjectSurface.signed_distance = disc
     try:
         yield
     finally:
-        GraspRefiner.push_out, GraspRefiner.tidy, ObjectSurface.signed_distance = push_out, tidy, signed
+        GraspRefiner.push_out, GraspRefiner.tidy = push_out, tidy
+        ObjectSurface.signed_distance, ObjectSurface.__post_init__ = signed, post_init
 
 
 VARIANTS = {"before": ("all4", None), "palm": ("palm", None), "palm+tidy 2 mm": ("palm", 2.0),

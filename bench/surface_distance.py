@@ -15,6 +15,7 @@ points called within 2 mm of the surface, the share over 4 mm away (false contac
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import sys
 from pathlib import Path
@@ -26,22 +27,24 @@ sys.path.insert(0, str(ROOT))
 
 
 def disc_distance(surface, x):
-    """The distance to the nearest sample's disc (radius ``surface.radius``), negative under it."""
-    dist, idx = surface.nearest(x)
+    """(distance to the nearest sample's disc (radius ``surface.radius``), negative under it; that sample's normal)
+    of points x (..., 3), as ``ObjectSurface.signed_distance`` returns them."""
+    flat = x.reshape(-1, 3)
+    dist, idx = surface.nearest(flat)
     near = np.isfinite(dist)
-    out = np.full(len(x), np.inf)
-    along = np.einsum("ni,ni->n", x[near] - surface.points[idx[near]], surface.normals[idx[near]])
+    out, normal = np.full(len(flat), np.inf), np.zeros_like(flat)
+    normal[near] = surface.normals[idx[near]]
+    along = np.einsum("ni,ni->n", flat[near] - surface.points[idx[near]], normal[near])
     beside = np.maximum(np.sqrt(np.maximum(dist[near] ** 2 - along ** 2, 0.0)) - surface.radius, 0.0)
     out[near] = np.where((along < 0) & (beside <= -along), -1.0, 1.0) * np.sqrt(along ** 2 + beside ** 2)
-    return out
+    return out.reshape(x.shape[:-1]), normal.reshape(x.shape)
 
 
-def plane_distance(surface, x):
-    dist, idx = surface.nearest(x)
-    near = np.isfinite(dist)
-    out = np.full(len(x), np.inf)
-    out[near] = np.einsum("ni,ni->n", x[near] - surface.points[idx[near]], surface.normals[idx[near]])
-    return out
+def plane_surface(surface):
+    """The same surface measured by the plane distance (x - p) . n everywhere: discs without an edge."""
+    plane = copy.copy(surface)
+    plane.radius = np.inf
+    return plane
 
 
 def main(argv=None) -> int:
@@ -57,7 +60,8 @@ def main(argv=None) -> int:
     from training.data.corpus import load_object_mesh
     from training.eval.methods import pick_objects
 
-    methods = {"plane": plane_distance, "shipped": lambda s, x: s.signed_distance(x)[0], "disc": disc_distance}
+    methods = {"plane": lambda s, x: plane_surface(s).signed_distance(x)[0],
+               "shipped": lambda s, x: s.signed_distance(x)[0], "disc": lambda s, x: disc_distance(s, x)[0]}
     rows = {name: [] for name in methods}
     for root in ("data/objects_everyday", "data/objects"):
         for oid, _ in pick_objects(str(ROOT / root), ["val"], args.objects, 1):
