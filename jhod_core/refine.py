@@ -67,6 +67,8 @@ PUSH_ITERATIONS = 12  # palm-only push-out (was 4 on all measured vertices): pen
 # 0.25 cm and 2.54 cm at 2 mm.
 TIDY_DEPTH = 0.003
 TIDY_OFFSETS = np.deg2rad([0.0, -4.0, 4.0, -8.0, 8.0, -13.0, -20.0, -30.0])
+# offsets measured together, in order (indices into TIDY_OFFSETS): a finger stops at the first stage that lifts it
+TIDY_STAGES = [np.array([0, 1, 2]), np.array([3, 4]), np.array([5, 6, 7])]
 TIDY_KEEPS_TOUCH = 0.004  # m: a tidied hand with no vertex this close keeps its old pose (the contact metric: 5 mm)
 SURFACE_POINTS = 8192
 # A sample stands for a disc of this many median sample spacings (``ObjectSurface.signed_distance``): a point
@@ -383,19 +385,22 @@ class GraspRefiner:
         subset) are ``margin`` above the surface, or ``iterations`` moves are spent."""
         out = params.copy()
         verts = self._vertices(out, self.vertex_ids[self.palm] if vertex_ids is None else vertex_ids)
+        rows = np.arange(len(out))  # hands still inside: only they are measured again (nearest queries are the cost)
         for _ in range(iterations):
-            sd, normal = surface.signed_distance(verts)
+            sd, normal = surface.signed_distance(verts[rows])
             inside = sd < 0
-            if not inside.any():
+            moving = inside.any(axis=1)
+            if not moving.any():
                 break
+            rows, sd, normal, inside = rows[moving], sd[moving], normal[moving], inside[moving]
             depth = np.where(inside, -sd, 0.0)
             direction = (normal * depth[..., None]).sum(axis=1)  # depth-weighted mean normal
             norm = np.linalg.norm(direction, axis=1, keepdims=True)
             direction = np.where(norm > 1e-12, direction / np.maximum(norm, 1e-12), 0.0)
             need = np.where(inside, -sd + margin, 0.0).max(axis=1)  # iterations correct for the angle
             shift = direction * need[:, None]
-            out[:, TRANSL] += shift
-            verts = verts + shift[:, None]
+            out[rows, TRANSL] += shift
+            verts[rows] += shift[:, None]
         return out
 
     def tidy(self, params: np.ndarray, surface: ObjectSurface, depth: float = TIDY_DEPTH) -> np.ndarray:
@@ -420,11 +425,18 @@ class GraspRefiner:
             mine = np.flatnonzero(deep[rows, f])
             if not len(mine):
                 continue
-            cand = np.repeat(out[rows[mine]], k, axis=0)
-            offsets = np.repeat(np.tile(TIDY_OFFSETS, len(mine))[:, None], len(FINGER_JOINTS), axis=1)
-            cand[:, HAND_POSE] = self._with_offsets(np.repeat(angles[mine], k, axis=0), offsets)
-            sd, _ = surface.signed_distance(self._vertices(cand, self.all_fingers[ids]).reshape(len(mine), k, -1, 3))
-            pen = np.maximum(-sd.min(axis=2), 0.0)                                # (deep rows, k)
+            pen = np.full((len(mine), k), np.inf)                                  # (deep rows, k)
+            todo = np.arange(len(mine))  # deep rows (into ``mine``) no offset has lifted yet
+            for stage in TIDY_STAGES:  # offsets in order, a few at a time: most fingers lift at the first ones
+                cand = np.repeat(out[rows[mine[todo]]], len(stage), axis=0)
+                offsets = np.repeat(np.tile(TIDY_OFFSETS[stage], len(todo))[:, None], len(FINGER_JOINTS), axis=1)
+                cand[:, HAND_POSE] = self._with_offsets(np.repeat(angles[mine[todo]], len(stage), axis=0), offsets)
+                sd, _ = surface.signed_distance(
+                    self._vertices(cand, self.all_fingers[ids]).reshape(len(todo), len(stage), -1, 3))
+                pen[todo[:, None], stage[None]] = np.maximum(-sd.min(axis=2), 0.0)
+                todo = todo[~(pen[todo] <= depth).any(axis=1)]
+                if not len(todo):
+                    break
             ok = pen <= depth
             # the first offset (smallest change) that lifts the finger, else the shallowest
             choice[mine, f] = np.where(ok.any(axis=1), ok.argmax(axis=1), pen.argmin(axis=1))
