@@ -54,7 +54,47 @@ def test_synthesis_produces_grasps_that_pass_the_metrics():
         assert full["intersection_volume_cm3"] <= thr.volume_cm3
         assert full["sim_displacement_6dir_cm"] <= thr.sim_6dir_cm
         assert full["contact"]
-        assert len(metrics.fingers_in_contact(mesh, verts, fingers)) >= thr.min_digits
+        digits = metrics.fingers_in_contact(mesh, verts, fingers)
+        assert len(digits) >= thr.min_digits or set(digits) == set(thr.pinch)
+
+
+@pytest.mark.slow
+def test_pinch_starts_give_two_digit_pinches_that_pass_the_acceptance():
+    """Hands started as pinches on a small ring keep the other fingers off; some pass the acceptance with thumb and
+    index alone (accepted as pinches), every accepted one holds in the simulation, and none touches with two digits
+    other than thumb and index."""
+    mesh = trimesh.creation.torus(major_radius=0.028, minor_radius=0.008)
+    syn = GraspSynthesizer(config=SynthesisConfig(batch=8, steps=200, type_probabilities=(0.0, 0.0, 1.0)))
+    result = syn.run(mesh, seed=1)
+    assert list(result["kind"]) == ["pinch"] * 8
+    with torch.no_grad():
+        out = syn.hand(global_orient=torch.tensor(result["global_orient"]), hand_pose=torch.tensor(result["hand_pose"]),
+                       transl=torch.tensor(result["transl"]))
+    fingers = finger_vertex_ids(syn.hand.data)
+    pinches = []
+    for i in range(8):
+        verts = out.vertices[i].numpy().astype(np.float64)
+        m, reason = check_grasp(mesh, verts, syn.hand.faces, result["hand_pose"][i], syn.frames, fingers)
+        if reason:
+            continue
+        assert m["sim_displacement_6dir_cm"] <= Thresholds().sim_6dir_cm
+        assert len(m["digits_in_contact"]) >= 3 or set(m["digits_in_contact"]) == {"thumb", "index"}
+        if set(m["digits_in_contact"]) == {"thumb", "index"}:
+            pinches.append(i)
+    assert pinches
+    # the three-digit rule alone refuses them
+    i = pinches[0]
+    _, reason = check_grasp(mesh, out.vertices[i].numpy().astype(np.float64), syn.hand.faces, result["hand_pose"][i],
+                            syn.frames, fingers, Thresholds(pinch=()))
+    assert reason == "too few digits in contact"
+
+
+def test_a_bad_type_mix_is_refused_with_one_sentence(objects, tmp_path, capsys):
+    for bad in ("1,0", "0.5,0.5,0.5", "a,b,c", "-1,1,1"):
+        with pytest.raises(SystemExit):
+            run_cli(objects, tmp_path, f"--type-mix={bad}")
+        assert "--type-mix takes three shares" in capsys.readouterr().err
+    assert not list((tmp_path / "shards").glob("*.npz")) if (tmp_path / "shards").exists() else True
 
 
 def run_cli(objects, out, *extra):

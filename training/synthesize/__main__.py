@@ -28,11 +28,13 @@ import sys
 import time
 from pathlib import Path
 
+from training.synthesize.optimizer import GRASP_TYPES, TYPE_PROBABILITIES
 from training.synthesize.worker import MODES, shard_summary, synthesize_objects, synthesize_shard
 
 
-def list_objects(sources: list[str], split: str | None, limit: int | None) -> list[tuple[str, str]]:
-    """(object id, mesh path) pairs in a stable order."""
+def list_objects(sources: list[str], split: str | None, limit: int | None,
+                 max_size: float | None = None) -> list[tuple[str, str]]:
+    """(object id, mesh path) pairs in a stable order; ``max_size`` (m): corpus objects no longer than this."""
     items = []
     for source in sources:
         path = Path(source)
@@ -40,7 +42,8 @@ def list_objects(sources: list[str], split: str | None, limit: int | None) -> li
             from training.data.corpus import load_manifest
 
             for row in load_manifest(path):
-                if split is None or row["split"] == split:
+                size = max(row["extent_x"], row["extent_y"], row["extent_z"])
+                if (split is None or row["split"] == split) and (max_size is None or size <= max_size):
                     items.append((row["id"], str(path / "meshes" / f"{row['id']}.ply")))
         elif path.is_file():
             items.append((path.stem, str(path)))
@@ -87,11 +90,17 @@ def main(argv=None) -> int:
                         help="model folder that proposes in bootstrap and mix modes (default: the shipped model)")
     parser.add_argument("--executor", choices=("local", "ray"), default="local")
     parser.add_argument("--address", default=None, help="Ray cluster address (ray executor; default: start one here)")
+    parser.add_argument("--type-mix", default=None,
+                        help="shares of power,precision,pinch among hands started from scratch, e.g. 0,0,1 for "
+                             "pinches only (default %s)" % ",".join(map(str, TYPE_PROBABILITIES)))
+    parser.add_argument("--max-size", type=float, default=None,
+                        help="only corpus objects whose longest side is at most this (m), e.g. 0.12 for pinches")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
+    type_mix = _type_mix(parser, args.type_mix)
 
-    objects = list_objects(args.objects, args.split, args.limit)
+    objects = list_objects(args.objects, args.split, args.limit, args.max_size)
     shard_dir = args.out / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     done = finished_objects(shard_dir)
@@ -100,7 +109,8 @@ def main(argv=None) -> int:
     jobs = [{"objects": todo[k:k + args.shard_size],
              "path": str(shard_dir / f"shard_{first + k // args.shard_size:05d}.npz"), "seed": args.seed,
              "per_object": args.per_object, "rounds": args.rounds, "batch": args.batch, "steps": args.steps,
-             "mode": args.mode, "weights": args.weights, "vhacd_cache": str(args.out / "vhacd_cache")}
+             "mode": args.mode, "weights": args.weights, "vhacd_cache": str(args.out / "vhacd_cache"),
+             "type_mix": type_mix}
             for k in range(0, len(todo), args.shard_size)]
     print(f"{len(objects)} objects; {len(objects) - len(todo)} done in earlier shards, {len(todo)} to go in "
           f"{len(jobs)} shard(s) with {args.workers} worker(s)", file=sys.stderr)
@@ -127,6 +137,20 @@ def main(argv=None) -> int:
         bar.set_postfix(accepted=accepted, per_min=f"{accepted / max(1e-9, (time.time() - t0) / 60):.1f}")
     bar.close()
     return 0
+
+
+def _type_mix(parser, text: str | None) -> tuple | None:
+    """``--type-mix`` as three shares summing to 1, or None (the default mix); a bad value stops with one sentence."""
+    if text is None:
+        return None
+    try:
+        shares = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        shares = ()
+    if len(shares) != len(GRASP_TYPES) or min(shares) < 0 or abs(sum(shares) - 1) > 1e-6:
+        parser.error(f"--type-mix takes three shares of {','.join(GRASP_TYPES)} that sum to 1, e.g. 0,0,1; "
+                     f"got {text!r}")
+    return shares
 
 
 def _map(jobs, workers):

@@ -27,7 +27,7 @@ import trimesh
 from jhod_core.geometry.sampling import farthest_point_sampling, sample_surface, sample_triangles
 from jhod_core.hand import HandModel
 from jhod_core.hand.joint_limits import anatomical_frames, limit_violation, limits_array, pose_from_angles
-from jhod_core.hand.regions import palmar_pads
+from jhod_core.hand.regions import finger_vertex_ids, palmar_pads
 from jhod_core.hand.topology import FINGER_JOINTS
 
 from .sdf_grid import SDFGrid
@@ -41,6 +41,9 @@ HOLD_START_SHARE = 0.85
 # across a corner: this share of hands starts facing a sharp edge (bisecting its two faces) when the object has one.
 LARGE_OBJECT, EDGE_START_SHARE, EDGE_ANGLE_DEG = 0.15, 0.5, 50.0
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+# A pinch holds between thumb and index only: the other fingers tuck into the palm (template bends, degrees) and are
+# pushed to stay PINCH_CLEARANCE off the object; otherwise the middle finger drifts on and it is a precision grasp.
+PINCH_OFF, PINCH_TUCK, PINCH_CLEARANCE = ("middle", "ring", "pinky"), (70, 90, 60), 0.008
 
 
 @dataclass
@@ -58,7 +61,9 @@ class SynthesisConfig:
     w_closure: float = 2.0
     w_prior: float = 0.05
     w_hold: float = 1.0  # pull of the contacts towards the parts people hold (hands that started there)
+    w_off: float = 0.1  # pinches: the tucked fingers' vertices kept PINCH_CLEARANCE off the surface
     sdf_resolution: int = 64
+    type_probabilities: tuple = TYPE_PROBABILITIES  # of GRASP_TYPES for hands started from scratch
     # Soft-finger squeeze: pads aim this deep into the surface and the rest of the hand may sink this
     # far for free. Simulation needs it: a merely touching hand exerts no force (PyBullet even pushes
     # touching bodies ~2 mm apart), so nothing holds the object against gravity.
@@ -76,7 +81,8 @@ def _type_angles_deg(kind: str, rng: np.random.Generator) -> np.ndarray:
                 base = [(15, 35, 20), (0, 0, 20), (0, 0, 20)][i]
                 a[j - 1] = np.asarray(base, float) + rng.normal(0, [8, 10, 8]) * (i == 0)
             else:
-                a[j - 1, 2] = curl[i] + rng.normal(0, 8)
+                bend = PINCH_TUCK[i] if kind == "pinch" and finger in PINCH_OFF else curl[i]
+                a[j - 1, 2] = bend + rng.normal(0, 8)
                 if i == 0:
                     a[j - 1, 1] = rng.normal(0, 6)
     return a
@@ -113,6 +119,8 @@ class GraspSynthesizer:
         self.faces_t = torch.tensor(data.closed_faces)
         # skin subset (about 5 mm spacing) for the object-inside-hand test
         self.skin_ids = torch.as_tensor(farthest_point_sampling(v, 600, seed=0))
+        digits = finger_vertex_ids(data)
+        self.pinch_off_ids = torch.as_tensor(np.concatenate([digits[f] for f in PINCH_OFF]))
         self._near, self._step = None, 0
 
     # -- active contacts per grasp type -----------------------------------------------------------
@@ -188,7 +196,7 @@ class GraspSynthesizer:
             active, kinds = self._touching_pads(rot0, tr0, pose0, sdf)
             prior = torch.tensor(pose0, dtype=torch.float32)
         else:
-            kinds = list(rng.choice(GRASP_TYPES, size=n, p=TYPE_PROBABILITIES))
+            kinds = list(rng.choice(GRASP_TYPES, size=n, p=cfg.type_probabilities))
             active = self.active_mask(kinds, rng)
             share, edges = HOLD_START_SHARE, None
             hold_faces = None if hold_faces is None else np.asarray(hold_faces, dtype=bool)
@@ -205,6 +213,7 @@ class GraspSynthesizer:
                         torch.tensor(on_part, dtype=torch.float32))
             prior = torch.tensor(np.array([pose_from_angles(np.deg2rad(_type_angles_deg(k, rng)), self.frames)
                                            for k in kinds]), dtype=torch.float32)
+        off = torch.tensor([k == "pinch" for k in kinds], dtype=torch.float32)
         rot = torch.tensor(rot0, dtype=torch.float32, requires_grad=True)
         tr = torch.tensor(tr0, dtype=torch.float32, requires_grad=True)
         pose = torch.tensor(pose0, dtype=torch.float32, requires_grad=True)
@@ -214,13 +223,13 @@ class GraspSynthesizer:
         for step in range(steps):
             self._step = step
             ramp = 1.0 if init is not None else min(1.0, 0.2 + step / (0.5 * steps))
-            energy, _ = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=ramp, hold=hold)
+            energy, _ = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=ramp, hold=hold, off=off)
             opt.zero_grad()
             energy.sum().backward()
             opt.step()
         self._near = None
         with torch.no_grad():
-            _, terms = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=hold)
+            _, terms = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=hold, off=off)
         return {"global_orient": rot.detach().numpy(), "transl": tr.detach().numpy(),
                 "hand_pose": pose.detach().numpy(), "kind": np.array(kinds),
                 **{k: v.numpy() for k, v in terms.items()}}
@@ -249,9 +258,10 @@ class GraspSynthesizer:
             kinds.append("power" if palm or len(touched) >= 4 else "pinch" if len(touched) == 2 else "precision")
         return torch.tensor(near, dtype=torch.float32), kinds
 
-    def energy(self, rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=None):
+    def energy(self, rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=None, off=None):
         """Per-candidate energy and its terms. ``hold`` = (points (H, 3) on the parts people hold, (B,) weights):
-        the mean distance (cm) of the contact vertices to those points, for the candidates with weight 1."""
+        the mean distance (cm) of the contact vertices to those points, for the candidates with weight 1. ``off``
+        (B,): 1 for pinches, whose other fingers must keep ``PINCH_CLEARANCE`` off the surface."""
         cfg = self.cfg
         out = self.hand(global_orient=rot, hand_pose=pose, transl=tr)
         verts = out.vertices
@@ -267,6 +277,9 @@ class GraspSynthesizer:
         e_prior = (pose - prior).pow(2).sum(1)
         total = (cfg.w_contact * e_contact + pen_scale * (cfg.w_pen * e_pen + cfg.w_obj_pen * e_obj)
                  + cfg.w_self * e_self + cfg.w_limits * e_lim + cfg.w_closure * e_fc + cfg.w_prior * e_prior)
+        if off is not None and bool(off.any()):
+            gap = torch.relu(PINCH_CLEARANCE * 100 - d_verts[:, self.pinch_off_ids])
+            total = total + cfg.w_off * off * gap.pow(2).sum(1)
         if hold is not None:
             points, weight = hold
             e_hold = torch.cdist(contacts, points[None].expand(len(contacts), -1, -1)).min(2).values.mean(1) * 100
