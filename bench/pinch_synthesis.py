@@ -64,8 +64,8 @@ def main(argv=None) -> int:
             if set(m["digits_in_contact"]) == {"thumb", "index"}:
                 pinches += 1
                 if sum(p[2].startswith(row["id"]) for p in panels) < 2 and len(panels) < 16:
-                    panels.append(([(mesh.vertices, mesh.faces, (0.75, 0.75, 0.8)),
-                                    (verts, syn.hand.faces, (0.95, 0.7, 0.55))], look_rotation(20, 40 + 90 * len(panels)),
+                    meshes = [(mesh.vertices, mesh.faces, (0.75, 0.75, 0.8)), (verts, syn.hand.faces, (0.95, 0.7, 0.5))]
+                    panels.append((meshes, look_rotation(20, 40 + 90 * len(panels)),
                                    f"{row['id']} ({m['sim_displacement_6dir_cm']:.1f} cm)"))
         totals["tried"] += len(result["kind"])
         totals["accepted"] += accepted
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     if panels:
         render_sheet(panels, sheet, cols=4, title="accepted pinches (six-direction displacement)")
     command = "python bench/pinch_synthesis.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = [f"# Pinches in the data engine\n",
+    text = ["# Pinches in the data engine\n",
             f"`{command}` ({datetime.date.today()}, {time.perf_counter() - start:.0f} s wall, "
             f"{(time.process_time() - cpu) / 60:.1f} CPU min). " + __doc__.split("\n\n")[2].replace("\n", " ") + "\n",
             f"**{totals['accepted']} of {totals['tried']} accepted, {totals['pinch']} of them pinches "
