@@ -118,7 +118,8 @@ def picture_sheet(d: Dataset, path: Path, title: str, rng_seed: int = 0) -> None
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", nargs="+", default=["data/grasps:data/objects",
-                                                         "data/grasps_everyday:data/objects_everyday"],
+                                                         "data/grasps_everyday:data/objects_everyday",
+                                                         "data/grasps_pinch:data/objects_everyday"],
                         metavar="GRASPS:OBJECTS")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "data_engine.md")
     parser.add_argument("--images", type=Path, default=ROOT / "docs" / "images")
@@ -145,10 +146,14 @@ def main(argv=None):
         lines.append(f"nice python -m training.synthesize --objects {c['objects'].strip('[]').strip(chr(39))} "
                      f"--split {c['split']} --per-object {c['per_object']} --out "
                      f"{d.grasps_dir.relative_to(ROOT)} --workers {c['workers']} --shard-size {c['shard_size']}"
-                     + (f" --mode {c['mode']}" if c.get("mode", "scratch") != "scratch" else ""))
+                     + (f" --mode {c['mode']}" if c.get("mode", "scratch") != "scratch" else "")
+                     + "".join(f" --{key.replace('_', '-')} {c[key]}" for key in ("rounds", "type_mix", "max_size")
+                               if c.get(key) not in (None, "None", "3")))
     lines += ["```", "", "## Size against the targets", "",
               "| measure | now | target |", "|---|---|---|",
               f"| accepted grasps | {grasps} | {TARGET_GRASPS} |",
+              f"| of them with three or more digits (pinches, thumb and index alone, are the rest) | "
+              f"{sum(int((d.g['digits_in_contact'].sum(1) >= 3).sum()) for d in datasets)} | |",
               f"| training objects with {PER_OBJECT}+ accepted grasps | {full} (any: {with_any}) | {TARGET_OBJECTS} |",
               f"| training objects processed | {processed} of {train_total} | |",
               f"| object shapes for the autoencoder (training splits of the corpora) | {shapes} | {TARGET_SHAPES} |",
