@@ -105,3 +105,17 @@ def test_the_pipeline_chooses_by_the_critic_beside_the_weights(tmp_path):
              for name, r in runs.items()}
     assert not np.allclose(runs["plain"]["transl"], runs["judged"]["transl"])
     assert score["judged"] > score["plain"]
+
+
+def test_collectors_side_by_side_share_the_objects_exactly_once(capsys):
+    from training.critic.collect import object_order, parse_args
+
+    roots = ["data/objects", "data/objects_everyday"]
+    whole = object_order(roots, "val", 0, 40)
+    parts = [object_order(roots, "val", 0, 40, (k, 3)) for k in range(3)]
+    assert sorted(sum(parts, [])) == sorted(whole) and sum(map(len, parts)) == len(whole) == 40
+    assert parse_args(["--out", "x", "--part", "1/2"]).part == (1, 2)
+    for bad in ("2/2", "a/b", "1"):
+        with pytest.raises(SystemExit):
+            parse_args(["--out", "x", "--part", bad])
+        assert "--part takes K/N" in capsys.readouterr().err

@@ -37,18 +37,30 @@ def parse_args(argv=None):
     p.add_argument("--per-object", type=int, default=12)
     p.add_argument("--shard-size", type=int, default=8)
     p.add_argument("--limit", type=int, default=None, help="first N objects of the seeded order only")
+    p.add_argument("--part", default=None, metavar="K/N",
+                   help="every N-th object of the order from the K-th (0-based): N collectors side by side, each "
+                        "with its own --out; the trainer takes all the folders")
     p.add_argument("--weights", default=None, help="model folder (default: the shipped model)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", required=True, type=Path)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.part is not None:
+        k, _, n = args.part.partition("/")
+        if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+            p.error(f"--part takes K/N with 0 <= K < N, e.g. 0/2; got {args.part!r}")
+        args.part = (int(k), int(n))
+    return args
 
 
-def object_order(roots, split: str, seed: int, limit: int | None) -> list[tuple[str, str]]:
-    """(corpus, id) of the split's objects in a seeded order that does not depend on the corpus sizes."""
+def object_order(roots, split: str, seed: int, limit: int | None, part: tuple[int, int] | None = None
+                 ) -> list[tuple[str, str]]:
+    """(corpus, id) of the split's objects in a seeded order that does not depend on the corpus sizes; ``part``
+    (k, n): every n-th of them from the k-th."""
     items = [(str(root), row["id"]) for root in roots for row in load_manifest(root) if row["split"] == split]
     items.sort(key=lambda item: stable_seed("critic", seed, item[1]))
-    return items[:limit] if limit else items
+    items = items[:limit] if limit else items
+    return items[part[0]::part[1]] if part else items
 
 
 def done_objects(shards: Path) -> set[str]:
@@ -89,7 +101,8 @@ def main(argv=None) -> int:
     skipped_file = args.out / "skipped.txt"  # objects the pipeline refuses (e.g. sheet-thin): not retried
     skipped = set(skipped_file.read_text().split()) if skipped_file.exists() else set()
     done = done_objects(shards) | skipped
-    todo = [item for item in object_order(args.objects, args.split, args.seed, args.limit) if item[1] not in done]
+    order = object_order(args.objects, args.split, args.seed, args.limit, args.part)
+    todo = [item for item in order if item[1] not in done]
     first = max((int(p.stem.split("_")[1]) + 1 for p in shards.glob("shard_*.npz")), default=0)
     print(f"{len(done)} objects done, {len(todo)} to go", file=sys.stderr, flush=True)
     backend = load_backend(args.weights, "auto")
