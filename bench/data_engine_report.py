@@ -89,7 +89,8 @@ def table_by(datasets, key, title, keys_order=None) -> list[str]:
             continue
         c = groups[name]
         hold = f"{c['hold'] / c['labelled']:.0%} of {c['labelled']}" if c["labelled"] else "-"
-        lines.append(f"| {name} | {c['objects']} | {c['full']} | {c['grasps']} | {c['grasps'] / max(1, c['checked']):.0%} "
+        share = c["grasps"] / max(1, c["checked"])
+        lines.append(f"| {name} | {c['objects']} | {c['full']} | {c['grasps']} | {share:.0%} "
                      f"| {c['grasps'] / max(1e-9, c['cpu'] / 60):.1f} | {hold} |")
     return lines + [""]
 
