@@ -1,0 +1,83 @@
+"""Do sampled hands come from every side? The mean direction from the object's centre to the hand, on a sphere.
+
+    python bench/approach_bias.py [--weights DIR ...] [--num 64] [--seeds 0,1,2] [--out docs/eval/approach_bias.md]
+
+On a 4 cm sphere every side is as good as any other, so the unit vectors from the sphere's centre to the mean of each
+sampled hand's vertices should average to about 0 (standard error about 1 / sqrt(3 N) per axis for N uniform
+directions). Raw samples (no refinement, no choice) and the default (refined, best of 3), per model, seeds pooled;
+for comparison, the same vector over the training data (hands of ``data/grasps`` and ``data/grasps_everyday``,
+their objects' vertex means as centres, 600 random grasps each).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def data_bias(grasps: str, objects: str, count: int = 600) -> np.ndarray:
+    from jhod_core.geometry.mesh import load_mesh
+    from training.data.grasps import load_grasps
+
+    data = load_grasps(grasps)
+    pick = np.random.default_rng(0).choice(len(data["object_id"]), min(count, len(data["object_id"])), replace=False)
+    centres, out = {}, []
+    for i in pick:
+        oid = str(data["object_id"][i])
+        if oid not in centres:
+            centres[oid] = load_mesh(f"{objects}/meshes/{oid}.ply").vertices.mean(axis=0)
+        d = data["keypoints"][i].mean(axis=0) - centres[oid]
+        out.append(d / np.linalg.norm(d))
+    return np.array(out)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", nargs="+", default=["jhod_core/assets/model"])
+    parser.add_argument("--num", type=int, default=64)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--out", type=Path, default=Path("docs/eval/approach_bias.md"))
+    args = parser.parse_args(argv)
+    import trimesh
+
+    from jhod_core.pipeline import set_threads
+    from jhod_core.sample import sample_grasps
+
+    set_threads(1)
+    start = time.perf_counter()
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.04)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    rows = []
+    for weights in args.weights:
+        for refine in (False, True):
+            dirs = []
+            for seed in seeds:
+                result = sample_grasps(sphere, args.num, weights_dir=weights, refine=refine, seed=seed)
+                d = result["vertices"].mean(axis=1)
+                dirs.append(d / np.linalg.norm(d, axis=1, keepdims=True))
+            dirs = np.concatenate(dirs)
+            rows.append((weights, "default" if refine else "raw", dirs))
+    for grasps, objects in (("data/grasps", "data/objects"), ("data/grasps_everyday", "data/objects_everyday")):
+        rows.append((grasps, "training data", data_bias(grasps, objects)))
+    command = "python bench/approach_bias.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    lines = ["# Where sampled hands come from", "",
+             f"`{command}` ({datetime.date.today()}, {time.perf_counter() - start:.0f} s). "
+             + " ".join(__doc__.split("\n\n")[1].split()), "",
+             "| source | samples | N | mean direction (x, y, z) | its length | s.e. per axis |",
+             "|---|---|---|---|---|---|"]
+    for source, kind, dirs in rows:
+        mean = dirs.mean(axis=0)
+        lines.append(f"| `{source}` | {kind} | {len(dirs)} | {mean[0]:+.2f}, {mean[1]:+.2f}, {mean[2]:+.2f} | "
+                     f"{np.linalg.norm(mean):.2f} | {1 / np.sqrt(3 * len(dirs)):.2f} |")
+    args.out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
