@@ -131,11 +131,14 @@ def main(argv=None):
         datasets.append(Dataset(ROOT / grasps, ROOT / objects))
 
     grasps = sum(len(d.g["object_id"]) for d in datasets)
-    full = sum(s["accepted"] >= PER_OBJECT for d in datasets for s in d.stats)
-    with_any = sum(len(set(d.g["object_id"])) for d in datasets)
-    processed = sum(len(d.stats) for d in datasets)
-    train_total = sum(d.train_total for d in datasets)
-    shapes = sum(r["split"] == "train" for d in datasets for r in d.manifest.values())
+    # datasets may share a corpus (the pinch run): objects are counted once, their grasps together
+    per_object = Counter(str(o) for d in datasets for o in d.g["object_id"])
+    full = sum(n >= PER_OBJECT for n in per_object.values())
+    with_any = len(per_object)
+    processed = len({s["object_id"] for d in datasets for s in d.stats})
+    corpora = {d.objects_dir: d for d in datasets}.values()
+    train_total = sum(d.train_total for d in corpora)
+    shapes = sum(r["split"] == "train" for d in corpora for r in d.manifest.values())
     cpu = sum(d.cpu(s) for d in datasets for s in d.stats)
     rate = grasps / max(1e-9, cpu / 60)
     lines = [
