@@ -331,3 +331,16 @@ def test_a_controlled_model_proposes_on_hold_parts(tmp_path, monkeypatch):
     assert np.all(distance < 1e-6) and np.all(targets[:, 2] > 0.0) and len(np.unique(targets, axis=0)) == 2
     b = worker._model_proposals(mesh, 12, 5, 0, folder, hold)
     np.testing.assert_array_equal(a["transl"], b["transl"])
+
+
+def test_max_size_keeps_only_small_corpus_objects():
+    """``--max-size`` (the pinch run's filter) keeps the corpus objects whose longest side is at most that, by the
+    manifest's extents, and only those."""
+    from training.data.corpus import load_manifest
+    from training.synthesize.__main__ import list_objects
+
+    rows = {r["id"]: max(r["extent_x"], r["extent_y"], r["extent_z"]) for r in load_manifest("data/objects_everyday")
+            if r["split"] == "val"}
+    small = list_objects(["data/objects_everyday"], "val", None, max_size=0.10)
+    assert small and {oid for oid, _ in small} == {oid for oid, size in rows.items() if size <= 0.10}
+    assert len(list_objects(["data/objects_everyday"], "val", None)) == len(rows) > len(small)
