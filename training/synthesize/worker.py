@@ -55,9 +55,8 @@ def synthesize_objects(job: dict) -> dict:
     mode = job.get("mode", "scratch")
     if mode not in MODES:
         raise ValueError(f"synthesis mode must be one of {', '.join(MODES)}, got {mode!r}")
-    cfg = SynthesisConfig(batch=job["batch"], steps=job["steps"])
-    if job.get("type_mix") is not None:
-        cfg = SynthesisConfig(batch=job["batch"], steps=job["steps"], type_probabilities=tuple(job["type_mix"]))
+    mix = {} if job.get("type_mix") is None else {"type_probabilities": tuple(job["type_mix"])}
+    cfg = SynthesisConfig(batch=job["batch"], steps=job["steps"], **mix)
     syn = _worker_cache.get("syn")
     if syn is None or syn.cfg != cfg:
         syn = _worker_cache["syn"] = GraspSynthesizer(config=cfg)
