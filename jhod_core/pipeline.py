@@ -33,7 +33,7 @@ from .file_version import BoundedCache, file_version
 from .geometry.limits import check_object_size, check_thickness
 from .geometry.sampling import sample_triangles
 from .hand.params import TRANSL, split_params
-from .model import spec
+from .model import hand_state, spec
 from .model.spec import DEFAULT_DDIM_STEPS
 
 NUM_POINTS = 2048        # points the object autoencoder encodes
@@ -68,6 +68,7 @@ class Backend(Protocol):
 
     num_train_steps: int
     sync_timesteps: bool
+    rotation: str  # the wrist rotation form of the hand state (``model.hand_state``)
     hand_mean: np.ndarray
     hand_std: np.ndarray
     object_mean: np.ndarray
@@ -84,8 +85,8 @@ class Backend(Protocol):
 
     def denoise(self, x: np.ndarray, t_hand: np.ndarray, t_object: np.ndarray,
                 control: np.ndarray | None = None, hand_only: bool = False) -> np.ndarray:
-        """Model-space state (B, 563) at integer levels (B,), (B,), controls (B, CONTROL_DIM) or None -> predicted
-        clean state (B, 563); ``hand_only``: the object part is returned as given, not predicted."""
+        """Model-space state (B, hand + 512) at integer levels (B,), (B,), controls (B, CONTROL_DIM) or None ->
+        predicted clean state (B, hand + 512); ``hand_only``: the object part is returned as given, not predicted."""
 
 
 def weights_folder(weights_dir: str | os.PathLike | None = None) -> Path:
@@ -283,7 +284,7 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
                 obj = abar[t] ** 0.5 * fixed_object + (1 - abar[t]) ** 0.5 * noise.normal(spec.OBJECT_DIM)
             else:
                 t_object = np.zeros(n, dtype=np.int64)
-            x = np.concatenate([x[:, :spec.HAND_DIM], obj], axis=1)
+            x = np.concatenate([x[:, :-spec.OBJECT_DIM], obj], axis=1)
         # the object's prediction is not needed when it is given (overwritten above at every step)
         only = {"hand_only": True} if fixed_object is not None else {}
         if control is None:
@@ -297,16 +298,18 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
             x = spec.ddim_update(x, x0, abar[t], abar[s])
         else:
             mean, var = spec.posterior(x, x0, abar[t], abar[s])
-            x = mean + var ** 0.5 * noise.normal(spec.STATE_DIM)
+            x = mean + var ** 0.5 * noise.normal(x.shape[1])
         yield (i + 1) / len(ts)
     if fixed_object is not None:
-        x = np.concatenate([x[:, :spec.HAND_DIM], fixed_object], axis=1)
+        x = np.concatenate([x[:, :-spec.OBJECT_DIM], fixed_object], axis=1)
     return x
 
 
 def _denormalize(backend: Backend, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return (x[:, :spec.HAND_DIM] * backend.hand_std + backend.hand_mean,
-            x[:, spec.HAND_DIM:] * backend.object_std + backend.object_mean)
+    """Model space -> MANO parameters (B, 51), raw object latents (B, 512)."""
+    hand = x[:, :-spec.OBJECT_DIM] * backend.hand_std + backend.hand_mean
+    return (hand_state.to_params(hand, backend.rotation),
+            x[:, -spec.OBJECT_DIM:] * backend.object_std + backend.object_mean)
 
 
 def _scaled(steps, start: float, share: float):
@@ -419,7 +422,7 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
 
     def make(rows, noise):
         obj_part = np.broadcast_to(fixed, (rows, spec.OBJECT_DIM))
-        return np.concatenate([noise.normal(spec.HAND_DIM), obj_part], axis=1), obj_part
+        return np.concatenate([noise.normal(len(backend.hand_mean)), obj_part], axis=1), obj_part
 
     def finish(x):
         raw_hand, _ = _denormalize(backend, x)
@@ -470,7 +473,7 @@ def iter_hand_object(backend: Backend, num: int, *, seed: int = 0, steps: int = 
     check_options(method=method)
 
     def make(rows, noise):
-        return noise.normal(spec.STATE_DIM), None
+        return noise.normal(len(backend.hand_mean) + spec.OBJECT_DIM), None
 
     def finish(x):
         raw_hand, latent = _denormalize(backend, x)

@@ -399,11 +399,77 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
     assert train_diffusion.main([*args, "--out", str(tmp_path / "abl"), "--steps", "1", "--sync-timesteps",
                                  "--no-object-only"]) == 0
     assert JHODDenoiser.load(tmp_path / "abl" / "denoiser.pt").config.sync_timesteps
+    # a 6D wrist rotation: 54 hand numbers, statistics measured in that form, read back by both backends
+    assert train_diffusion.main([*args, "--out", str(tmp_path / "six"), "--steps", "2", "--rotation-form", "6d"]) == 0
+    six = JHODDenoiser.load(tmp_path / "six" / "denoiser.pt")
+    assert six.config.rotation == "6d" and six.hand_mean.shape == (54,)
+    assert six.hand_mean[:6].abs().max() <= 1 and torch.all(six.hand_std[:6] < 1)  # matrix entries, not angles
+    out = NumpyDenoiser(tmp_path / "six" / "denoiser.npz").forward(np.zeros((2, 54 + spec.OBJECT_DIM)), [3, 3], [0, 0])
+    assert out.shape == (2, 54 + spec.OBJECT_DIM) and np.isfinite(out).all()
     # presets name the network sizes; bf16 autocast is refused without CUDA, before anything runs
     assert train_diffusion.parse_args([*args, "--preset", "paper"]).config == "paper"
     if not torch.cuda.is_available():
         with pytest.raises(SystemExit, match="--amp needs a CUDA device"):
             train_diffusion.main([*args, "--out", str(tmp_path / "amp"), "--steps", "1", "--amp"])
+
+
+# --------------------------------------------------------------------------- hand state forms
+
+def test_hand_state_6d_round_trip_and_no_seam():
+    from scipy.spatial.transform import Rotation
+
+    from jhod_core.model import hand_state
+
+    rng = np.random.default_rng(0)
+    axis = rng.normal(size=(64, 3))
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    angle = np.concatenate([rng.uniform(0, np.pi, 60), [np.pi - 1e-3, np.pi - 1e-6, 1e-7, 0.0]])
+    params = np.concatenate([axis * angle[:, None], rng.normal(0, 0.3, (64, 45)), rng.normal(0, 0.1, (64, 3))], 1)
+    state = hand_state.to_state(params, "6d")
+    assert state.shape == (64, 54) and hand_state.hand_dim("6d") == 54 and hand_state.hand_dim("axis_angle") == 51
+    back = hand_state.to_params(state, "6d")
+    assert np.allclose(Rotation.from_rotvec(back[:, :3]).as_matrix(), Rotation.from_rotvec(params[:, :3]).as_matrix(),
+                       atol=1e-9)
+    assert np.array_equal(back[:, 3:], params[:, 3:])
+    assert np.array_equal(hand_state.to_params(params, "axis_angle"), params)
+    # nearly the same wrist just under and just over 180 degrees: far apart in axis-angle, close in 6D
+    a, b = np.array([[0, 0, np.pi - 1e-3]]), np.array([[0, 0, -(np.pi - 1e-3)]])
+    pad = np.zeros((1, 48))
+    six = [hand_state.to_state(np.concatenate([r, pad], 1), "6d")[0, :6] for r in (a, b)]
+    assert np.linalg.norm(a - b) > 6 and np.linalg.norm(six[0] - six[1]) < 0.01
+    # any 6 numbers with independent halves decode to a proper rotation (what a network outputs)
+    m = hand_state.six_d_to_matrix(rng.normal(size=(10, 6)))
+    assert np.allclose(m @ m.transpose(0, 2, 1), np.eye(3), atol=1e-9) and np.allclose(np.linalg.det(m), 1)
+    with pytest.raises(ValueError, match="unknown hand rotation form"):
+        hand_state.hand_dim("quaternion")
+
+
+def test_6d_state_joints_match_mano(hand_model):
+    from jhod_core.model import hand_state
+    from training.losses import state_joints
+
+    rng = np.random.default_rng(1)
+    params = np.concatenate([rng.normal(0, 1.5, (5, 3)), rng.normal(0, 0.3, (5, 45)), rng.normal(0, 0.1, (5, 3))], 1)
+    as_is = state_joints(hand_model, torch.tensor(params, dtype=torch.float32), "axis_angle")
+    six = state_joints(hand_model, torch.tensor(hand_state.to_state(params, "6d"), dtype=torch.float32), "6d")
+    assert as_is.shape == six.shape and (as_is - six).abs().max() < 1e-5  # metres
+
+
+def test_6d_model_samples_mano_hands_on_both_backends(tmp_path):
+    model = JHODDenoiser(DenoiserConfig(**{**TINY.__dict__, "rotation": "6d"})).eval()
+    g = torch.Generator().manual_seed(4)
+    model.set_statistics(0.1 * torch.randn(54, generator=g), 0.05 + 0.2 * torch.rand(54, generator=g),
+                         torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
+    model.save(tmp_path / "d.npz")
+    torch.manual_seed(0)
+    ObjectAutoencoder(TINY_AE).eval().save(tmp_path / "ae.npz")
+    runs = [collect(iter_hand_object(backend, 2, steps=4, seed=3))
+            for backend in (NumpyBackend(tmp_path / "ae.npz", tmp_path / "d.npz"),
+                            TorchBackend.from_files(tmp_path / "ae.npz", tmp_path / "d.npz"))]
+    for run in runs:
+        assert run["global_orient"].shape == (2, 3) and run["hand_pose"].shape == (2, 45)
+        assert np.linalg.norm(run["global_orient"], axis=1).max() <= np.pi + 1e-6
+    assert np.allclose(runs[0]["keypoints"], runs[1]["keypoints"], atol=1e-4)
 
 
 @pytest.mark.parametrize("neighbours", [0, 6])

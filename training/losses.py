@@ -16,7 +16,7 @@ Diffusion loss masks (one batch = B HOI samples, then M object-only samples; ``k
   is) and detach the hand token, so these rows train nothing on the hand side ("the hand part as-is").
 * ``--sync-timesteps`` (Table 4 ablation): t_O = t_H on every row (object-only rows too, their hand
   slot still pure noise); then there is no conditional half.
-* Each x0 term is a mean over its own elements (51 hand or 512 object numbers) and over the rows of
+* Each x0 term is a mean over its own elements (51 (54 with a 6D wrist) hand or 512 object numbers) and over the rows of
   its group, then the groups are summed as in eq. (17): the 512-d object part does not drown the hand.
 * Distance field (eq. 15) and joint positions (eq. 16) come from the predicted hand through the hand
   model's LBS; the field is taken against the object's input point cloud for both the prediction and
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from jhod_core.hand.params import GLOBAL_ORIENT, HAND_POSE, TRANSL
+from jhod_core.model.hand_state import ROTATION_DIMS, six_d_to_matrix
 from jhod_core.torch.denoiser import JHODDenoiser, expand_timesteps, split_state
 from jhod_core.torch.schedule import CosineSchedule, randn
 from jhod_core.torch.spatial import joint_distance_field_torch
@@ -98,7 +99,7 @@ def make_diffusion_batch(schedule: CosineSchedule, hand: torch.Tensor, obj: torc
                          sync_timesteps: bool = False) -> DiffusionBatch:
     """Noise a batch (normalised) per the table in the module docstring.
 
-    ``hand`` (B, 51), ``obj`` (B, 512): HOI samples; ``object_only`` (M, 512) or None.
+    ``hand`` (B, 51 or 54), ``obj`` (B, 512): HOI samples; ``object_only`` (M, 512) or None.
     """
     device = hand.device
     b = hand.shape[0]
@@ -116,24 +117,41 @@ def make_diffusion_batch(schedule: CosineSchedule, hand: torch.Tensor, obj: torc
         obj = torch.cat([obj, object_only])
     x0 = torch.cat([hand, obj], 1)
     noise = torch.cat([hand_noise, randn(obj.shape, generator, device)], 1)
-    x_t = schedule.q_sample(x0, expand_timesteps(t_hand, t_object), noise)
+    x_t = schedule.q_sample(x0, expand_timesteps(t_hand, t_object, hand.shape[1]), noise)
     only = (kind == OBJECT_ONLY)[:, None]
     x_t = torch.cat([torch.where(only, hand, split_state(x_t)[0]), split_state(x_t)[1]], 1)
     return DiffusionBatch(x_t, t_hand, t_object, x0, kind)
 
 
-def hand_geometry_losses(hand_model, pred_params: torch.Tensor, gt_params: torch.Tensor,
-                         object_points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eq. (15) distance field and eq. (16) joint loss for raw hand params (B, 51), cm^2.
+def state_joints(hand_model, state: torch.Tensor, rotation: str = "axis_angle") -> torch.Tensor:
+    """Joints (B, J, 3) of raw hand states (B, hand_dim) in wrist rotation form ``rotation`` (``hand_state``).
+
+    A 6D wrist: the hand is posed unrotated, then turned about its wrist joint (MANO rotates about the rest
+    wrist, which the finger pose does not move: ``jhod_core.hand.rigid``), so no axis-angle is ever formed.
+    """
+    if rotation == "axis_angle":
+        return hand_model(global_orient=state[:, GLOBAL_ORIENT], hand_pose=state[:, HAND_POSE],
+                          transl=state[:, TRANSL]).joints
+    r = ROTATION_DIMS[rotation]
+    pose, transl = state[:, r:r + 45], state[:, r + 45:r + 48]
+    local = hand_model(global_orient=torch.zeros_like(transl), hand_pose=pose, transl=torch.zeros_like(transl)).joints
+    wrist = local[:, :1]
+    matrix = six_d_to_matrix(state[:, :r], torch.stack)
+    return (local - wrist) @ matrix.transpose(1, 2) + wrist + transl[:, None]
+
+
+def hand_geometry_losses(hand_model, pred_state: torch.Tensor, gt_state: torch.Tensor, object_points: torch.Tensor,
+                         rotation: str = "axis_angle") -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (15) distance field and eq. (16) joint loss for raw hand states (B, hand_dim), cm^2.
 
     ``object_points`` (B, P, 3) metres, the objects' input clouds.
     """
     def joints(p):
-        return hand_model(global_orient=p[:, GLOBAL_ORIENT], hand_pose=p[:, HAND_POSE], transl=p[:, TRANSL]).joints
+        return state_joints(hand_model, p, rotation)
 
-    pred_joints = joints(pred_params)
+    pred_joints = joints(pred_state)
     with torch.no_grad():
-        gt_joints = joints(gt_params)
+        gt_joints = joints(gt_state)
         gt_field = joint_distance_field_torch(gt_joints, object_points)
     field = joint_distance_field_torch(pred_joints, object_points)
     distance = (field - gt_field).square().mean() * M2_TO_CM2
@@ -165,7 +183,8 @@ def diffusion_loss(pred: torch.Tensor, batch: DiffusionBatch, model: JHODDenoise
     terms["distance"], terms["hand_xyz"] = zero, zero
     if hand_model is not None and hoi.any():
         pred_params, gt_params = model.denormalize(pred[hoi])[0], model.denormalize(batch.target[hoi])[0]
-        terms["distance"], terms["hand_xyz"] = hand_geometry_losses(hand_model, pred_params, gt_params, object_points)
+        terms["distance"], terms["hand_xyz"] = hand_geometry_losses(hand_model, pred_params, gt_params, object_points,
+                                                                    model.config.rotation)
     terms["loss"] = (terms["uncond"] + terms["cond"] + terms["object"] + lambda_distance * terms["distance"]
                      + lambda_xyz * terms["hand_xyz"])
     return terms

@@ -36,7 +36,7 @@ from jhod_core.torch.schedule import CosineSchedule  # noqa: E402
 from training import runtime  # noqa: E402
 from training.data.corpus import load_object_points, split_ids  # noqa: E402
 from training.data.augmentation import RotationAugmentation, encode_objects  # noqa: E402
-from jhod_core.model import spec  # noqa: E402
+from jhod_core.model import hand_state, spec  # noqa: E402
 from jhod_core.steering import control_vectors  # noqa: E402
 from training.data.grasps import GraspDataset, grasp_controls, load_grasps  # noqa: E402
 from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
@@ -68,6 +68,9 @@ def parse_args(argv=None):
     p.add_argument("--lambda-xyz", type=float, default=0.01, help="weight of eq. 16 (cm^2)")
     p.add_argument("--rotations", type=int, default=32,
                    help="rotation augmentation: fixed rotations per grasped object (1 = off)")
+    p.add_argument("--rotation-form", choices=sorted(hand_state.ROTATION_DIMS), default="axis_angle",
+                   help="wrist rotation form of the hand state: axis_angle (MANO's 3 numbers, the shipped model) "
+                        "or 6d (two matrix columns: no seam at 180 degrees)")
     p.add_argument("--controls", action="store_true",
                    help="train with controls (target point, approach, grasp type) for steering")
     p.add_argument("--control-keep", type=float, default=0.5,
@@ -80,22 +83,24 @@ def parse_args(argv=None):
 def model_config(args):
     overrides = {k: getattr(args, k) for k in ("d_model", "layers", "heads", "ff", "encoder_hidden", "dropout")
                  if getattr(args, k) is not None}
-    return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, controls=args.controls, **overrides)
+    return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, controls=args.controls,
+                   rotation=args.rotation_form, **overrides)
 
 
 class Data:
     """Grasps of one split with their objects' clouds and frozen-encoder latents (raw)."""
 
     def __init__(self, ds: GraspDataset, latents: torch.Tensor, augment: RotationAugmentation | None = None,
-                 controls: dict | None = None, control_keep: float = 0.5):
+                 controls: dict | None = None, control_keep: float = 0.5, rotation: str = "axis_angle"):
         self.ds = ds
         self.latents = latents
         self.augment = augment
         self.controls, self.control_keep = controls, control_keep
+        self.rotation = rotation  # the wrist rotation form the network sees (hand_state)
 
     def draw(self, rng: np.random.Generator, batch: int, object_only: int, device):
-        """Raw (hand (B, 51), object latents (B, 512), clouds (B, P, 3), object-only latents (M, 512), controls
-        (B + M, CONTROL_DIM) or None; object-only rows ask for nothing)."""
+        """Raw (hand states (B, hand_dim), object latents (B, 512), clouds (B, P, 3), object-only latents (M, 512),
+        controls (B + M, CONTROL_DIM) or None; object-only rows ask for nothing)."""
         ds = self.ds
         idx = rng.integers(0, len(ds), batch)
         obj = ds.object_index[idx]
@@ -116,7 +121,8 @@ class Data:
             kind = np.where(keep[:, 2], self.controls["type_index"][idx], -1)
             control = t(np.concatenate([control_vectors(batch, near, approach, kind),
                                         np.zeros((object_only, spec.CONTROL_DIM), np.float32)]))
-        return t(params), latents.to(device), t(clouds), self.latents[only].to(device), control
+        return (t(hand_state.to_state(params, self.rotation)), latents.to(device), t(clouds),
+                self.latents[only].to(device), control)
 
 
 def main(argv=None) -> int:
@@ -140,7 +146,7 @@ def main(argv=None) -> int:
             augment = RotationAugmentation(autoencoder, points, np.unique(ds.object_index), args.rotations,
                                            args.seed, rt.device)
         controls = grasp_controls(ds, normals) if args.controls and len(ds) else None
-        return Data(ds, latents, augment, controls, args.control_keep)
+        return Data(ds, latents, augment, controls, args.control_keep, args.rotation_form)
 
     train = data(splits[args.split])
     val = data(splits[args.val_split]) if args.val_split else None

@@ -24,6 +24,30 @@ def rodrigues(rotvec: np.ndarray) -> np.ndarray:
     return np.eye(3) + s * k + (1 - c) * (k @ k)
 
 
+def matrix_to_rotvec(matrix: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) -> axis-angle (..., 3), angle in [0, pi]; stable at 0 and at pi (through
+    the unit quaternion, taken from the largest of its four squared components: Shepperd's method)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    squares = np.stack([1 + trace, 1 + 2 * m[..., 0, 0] - trace, 1 + 2 * m[..., 1, 1] - trace,
+                        1 + 2 * m[..., 2, 2] - trace], -1)  # 4 w^2, 4 x^2, 4 y^2, 4 z^2
+    big = squares.argmax(-1)
+    s = np.sqrt(np.maximum(np.take_along_axis(squares, big[..., None], -1)[..., 0], 1e-30))
+    sums = {(i, j): m[..., i, j] + m[..., j, i] for i in range(3) for j in range(3)}
+    diff = [m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]]
+    # (w, x, y, z) x 2 s for each choice of the largest component
+    cases = [np.stack([s * s, diff[0], diff[1], diff[2]], -1),
+             np.stack([diff[0], s * s, sums[0, 1], sums[0, 2]], -1),
+             np.stack([diff[1], sums[0, 1], s * s, sums[1, 2]], -1),
+             np.stack([diff[2], sums[0, 2], sums[1, 2], s * s], -1)]
+    quat = np.choose(big[..., None], cases) / (2 * s)[..., None]
+    quat = quat * np.where(quat[..., :1] < 0, -1.0, 1.0)  # w >= 0: the angle is at most pi
+    vec = quat[..., 1:]
+    norm = np.linalg.norm(vec, axis=-1, keepdims=True)
+    angle = 2 * np.arctan2(norm, quat[..., :1])
+    return vec * np.where(norm > 1e-12, angle / np.maximum(norm, 1e-12), 2.0)
+
+
 def _batch(a, width: int, batch: int) -> np.ndarray:
     if a is None:
         return np.zeros((batch, width))

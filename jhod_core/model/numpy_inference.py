@@ -98,7 +98,7 @@ class NumpyDenoiser:
         -> predicted x0 (B, 563); ``hand_only``: its object part is x's (as ``JHODDenoiser.forward``)."""
         x = np.asarray(x, dtype=DTYPE)
         b = x.shape[0]
-        hand, obj = x[:, : spec.HAND_DIM], x[:, spec.HAND_DIM:]
+        hand, obj = x[:, : -spec.OBJECT_DIM], x[:, -spec.OBJECT_DIM:]
         emb = self.w["token_embedding"]
         hand_token = self._mlp(hand, "hand_encoder", self.act) + self._time(t_hand, "hand_time") + emb[0]
         if self.config.get("controls", False):
@@ -183,6 +183,7 @@ class NumpyBackend:
         config, w = self.denoiser.config, self.denoiser.w
         self.num_train_steps, self.sync_timesteps = int(config["num_train_steps"]), bool(config["sync_timesteps"])
         self.controls = bool(config.get("controls", False))
+        self.rotation = str(config.get("rotation", "axis_angle"))  # files before model v8 have no such entry
         self.hand_mean, self.hand_std = w["hand_mean"].astype(np.float64), w["hand_std"].astype(np.float64)
         self.object_mean, self.object_std = w["object_mean"].astype(np.float64), w["object_std"].astype(np.float64)
 

@@ -4,7 +4,8 @@ Everything here works on NumPy arrays; the update formulas use only arithmetic, 
 scheduler calls the very same functions with tensors (one formula, two backends).
 
 State layout (model space, normalised): ``[hand (51) | object latent (512)]``.
-The hand is MANO's [global_orient 3, hand_pose 45, transl 3]; the object latent is the
+The hand is MANO's [global_orient 3, hand_pose 45, transl 3] (a model with a 6D wrist rotation has 54 hand
+numbers: ``hand_state``; code that serves any model splits at ``-OBJECT_DIM``); the object latent is the
 autoencoder's 128 latent points x (xyz, feature) in a fixed order, flattened point-major, so
 object token ``j`` is latent points ``32 j .. 32 j + 31`` = numbers ``128 j .. 128 j + 127``.
 """

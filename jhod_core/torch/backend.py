@@ -36,6 +36,7 @@ class TorchBackend:
         self.num_train_steps = int(denoiser.config.num_train_steps)
         self.sync_timesteps = bool(denoiser.config.sync_timesteps)
         self.controls = bool(denoiser.config.controls)
+        self.rotation = denoiser.config.rotation
         for name in ("hand_mean", "hand_std", "object_mean", "object_std"):
             setattr(self, name, getattr(denoiser, name).detach().cpu().double().numpy())
 

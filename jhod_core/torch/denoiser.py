@@ -1,7 +1,8 @@
 """`JHODDenoiser`: the MDM-style transformer that predicts the clean hand-object state x0.
 
 Design (why it differs from a literal reading of eq. 7-12): diffusion runs in the *normalised data
-space* of ``[hand 51 | object latent 512]`` (``spec`` layout). Noise is added there; the modality
+space* of ``[hand 51 | object latent 512]`` (``spec`` layout; 54 hand numbers with a 6D wrist rotation,
+``hand_state``). Noise is added there; the modality
 encoders (2-layer MLPs, hidden 1024) lift the noisy parts to 5 tokens (1 hand + 4 object chunks of
 32 latent points); the modality decoders map the output tokens back to x0 in the same space. If
 noise were added to the outputs of jointly trained encoders instead (z = E(y), eq. 7), the x0 loss
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 from ..model import spec
+from ..model import hand_state
 from .weights import WeightsFile
 
 
@@ -43,6 +45,7 @@ class DenoiserConfig:
     num_train_steps: int = spec.NUM_TRAIN_STEPS
     sync_timesteps: bool = False    # trained with t_H = t_O (Table 4 ablation): conditional sampling adapts
     controls: bool = False          # takes a spec.CONTROL_DIM control row (near, approach, grasp type)
+    rotation: str = "axis_angle"    # wrist rotation form of the hand state: "axis_angle" (51) or "6d" (54)
 
 
 CONFIGS = {
@@ -54,13 +57,13 @@ CONFIGS = {
 
 
 def split_state(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(..., 563) -> hand (..., 51), object latent (..., 512)."""
-    return x[..., : spec.HAND_DIM], x[..., spec.HAND_DIM:]
+    """(..., hand + 512) -> hand (..., 51 or 54, see ``hand_state``), object latent (..., 512)."""
+    return x[..., : -spec.OBJECT_DIM], x[..., -spec.OBJECT_DIM:]
 
 
-def expand_timesteps(t_hand: torch.Tensor, t_object: torch.Tensor) -> torch.Tensor:
-    """Per-sample (B,) timesteps -> per-element (B, 563), for ``CosineSchedule.q_sample``."""
-    return torch.cat([t_hand[:, None].expand(-1, spec.HAND_DIM), t_object[:, None].expand(-1, spec.OBJECT_DIM)], 1)
+def expand_timesteps(t_hand: torch.Tensor, t_object: torch.Tensor, hand_dim: int = spec.HAND_DIM) -> torch.Tensor:
+    """Per-sample (B,) timesteps -> per-element (B, hand_dim + 512), for ``CosineSchedule.q_sample``."""
+    return torch.cat([t_hand[:, None].expand(-1, hand_dim), t_object[:, None].expand(-1, spec.OBJECT_DIM)], 1)
 
 
 def _modality_mlp(d_in: int, hidden: int, d_out: int, activation: str) -> nn.Sequential:
@@ -89,7 +92,8 @@ class JHODDenoiser(WeightsFile, nn.Module):
     def __init__(self, config: DenoiserConfig | None = None):
         super().__init__()
         self.config = c = config or DenoiserConfig()
-        self.hand_encoder = _modality_mlp(spec.HAND_DIM, c.encoder_hidden, c.d_model, c.activation)
+        self.hand_dim = hand_state.hand_dim(c.rotation)
+        self.hand_encoder = _modality_mlp(self.hand_dim, c.encoder_hidden, c.d_model, c.activation)
         self.object_encoder = _modality_mlp(spec.CHUNK_DIM, c.encoder_hidden, c.d_model, c.activation)
         self.hand_time = TimestepEmbedder(c.num_train_steps, c.d_model)
         self.object_time = TimestepEmbedder(c.num_train_steps, c.d_model)
@@ -102,9 +106,9 @@ class JHODDenoiser(WeightsFile, nn.Module):
             self.control_encoder = _modality_mlp(spec.CONTROL_DIM, c.d_model, c.d_model, c.activation)
             nn.init.zeros_(self.control_encoder[2].weight)  # starts as a model without controls
             nn.init.zeros_(self.control_encoder[2].bias)
-        self.hand_decoder = _modality_mlp(c.d_model, c.encoder_hidden, spec.HAND_DIM, c.activation)
+        self.hand_decoder = _modality_mlp(c.d_model, c.encoder_hidden, self.hand_dim, c.activation)
         self.object_decoder = _modality_mlp(c.d_model, c.encoder_hidden, spec.CHUNK_DIM, c.activation)
-        for name, dim in (("hand", spec.HAND_DIM), ("object", spec.OBJECT_DIM)):
+        for name, dim in (("hand", self.hand_dim), ("object", spec.OBJECT_DIM)):
             self.register_buffer(f"{name}_mean", torch.zeros(dim))
             self.register_buffer(f"{name}_std", torch.ones(dim))
 
@@ -118,13 +122,14 @@ class JHODDenoiser(WeightsFile, nn.Module):
             getattr(self, name).copy_(torch.as_tensor(value).clamp_min(min_std))
 
     def normalize(self, hand: torch.Tensor | None, obj: torch.Tensor | None) -> tuple:
-        """Raw hand params (B, 51) / raw object latents (B, 512) -> model space (either may be None)."""
+        """Raw hand state (B, hand_dim: ``hand_state.to_state``) / raw object latents (B, 512) -> model space
+        (either may be None)."""
         h = None if hand is None else (hand - self.hand_mean) / self.hand_std
         o = None if obj is None else (obj - self.object_mean) / self.object_std
         return h, o
 
     def denormalize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Model-space state (B, 563) -> raw hand params (B, 51), raw object latents (B, 512)."""
+        """Model-space state (B, hand_dim + 512) -> raw hand state (B, hand_dim), raw object latents (B, 512)."""
         h, o = split_state(x)
         return h * self.hand_std + self.hand_mean, o * self.object_std + self.object_mean
 
@@ -133,7 +138,8 @@ class JHODDenoiser(WeightsFile, nn.Module):
     def forward(self, x: torch.Tensor, t_hand: torch.Tensor, t_object: torch.Tensor,
                 freeze_hand: torch.Tensor | None = None, control: torch.Tensor | None = None,
                 hand_only: bool = False) -> torch.Tensor:
-        """Predict clean x0 (B, 563) from the noisy state x (B, 563) at per-sample levels t_hand, t_object (B,).
+        """Predict clean x0 (B, 563) from the noisy state x (B, 563; 566 with a 6D wrist) at per-sample levels
+        t_hand, t_object (B,).
 
         ``freeze_hand`` (B,) bool: samples whose hand token is detached, so that they train nothing
         on the hand side (object-only data, eq. 13-14: "the hand part as-is"). ``control`` (B, CONTROL_DIM)
