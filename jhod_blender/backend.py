@@ -197,6 +197,18 @@ def run_sampler(mesh_m, num: int, seed: int, steps: int, prefs, side: str = "rig
     return start_sampler(mesh_m, num, seed, steps, prefs, side, candidates).run()
 
 
+def pair_hand(folder: str | None, result: dict, mesh_m, seed: int, index: int, steps: int,
+              side: str = "right") -> dict:
+    """The hand of jointly sampled pair `index` (`result`: its right-hand entries) refined against its surfaced
+    object (vertices in metres, triangles) and chosen among conditional samples on it (``pipeline.pair_hand``, on
+    NumPy with the weights of `folder` whatever the backend); ``side="left"``: mirrored into a left hand holding
+    the mirrored mesh."""
+    params = np.concatenate([result["global_orient"], result["hand_pose"], result["transl"]], axis=1)
+    chosen = pipeline.pair_hand(numpy_sampler(folder), params, mesh_m, seed=int(seed), index=int(index),
+                                steps=int(steps), side=side)
+    return {key: np.asarray(chosen[key], dtype=np.float64) for key in RESULT_KEYS}
+
+
 def refine(result: dict, mesh_m, seed: int, side: str = "right") -> dict:
     """Right hands of `result` refined against a mesh (vertices in metres, triangles), sampled as the pipeline
     samples objects; ``side="left"``: then mirrored (x -> -x) into left hands holding the mirrored mesh."""

@@ -202,8 +202,9 @@ def generate_joint_inputs(args) -> tuple[list[Path], Path]:
         mesh = surfacing.surface_mesh(result["object_points"][i], path.stem)
         vertices, triangles = selection.mesh_arrays(mesh)
         bpy.data.meshes.remove(mesh)
-        rows.append(_module("backend").refine({k: result[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
-                                              (vertices, triangles), args.seed))
+        hand = {k: result[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")}
+        rows.append(_module("backend").pair_hand(str(args.weights) if args.weights else None, hand,
+                                                 (vertices, triangles), args.seed, i, args.steps))
         core.atomic_write(path, core.ply_bytes(vertices, triangles))
         print(f"[generated {i + 1}/{args.num}] {path.name}: {len(vertices)} vertices", flush=True)
     np.savez(grasp_file, object_id=np.array([p.stem for p in paths]),

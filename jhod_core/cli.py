@@ -216,17 +216,18 @@ def run_sample_joint(args: argparse.Namespace) -> int:
     out = _check_out_dir(args.out)
     model = load_backend(args.weights, args.backend, args.device)
     run = iter_hand_object(model, args.num, seed=args.seed, steps=args.steps, method=args.method)
-    _write_results(out, _surfaced(run, refine=not args.no_refine), args.num, "sample-joint")
+    _write_results(out, _surfaced(run, None if args.no_refine else model, args), args.num, "sample-joint")
     print(json.dumps({"out": str(out), "num": args.num, "seed": args.seed}))
     return 0
 
 
-def _surfaced(run, refine: bool):
-    """Joint batches with each object surfaced and, with ``refine``, each hand refined (``sample.surface_pairs``)."""
+def _surfaced(run, model, args):
+    """Joint batches with each object surfaced and, given the ``model``, each hand refined and chosen among
+    candidates on its object (``sample.surface_pairs``)."""
     from jhod_core.sample import surface_pairs
 
     for item in run:
-        yield surface_pairs(item, refine) if isinstance(item, dict) else item
+        yield surface_pairs(item, model, steps=args.steps, method=args.method) if isinstance(item, dict) else item
 
 
 def _check_out_dir(path: str):

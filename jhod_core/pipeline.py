@@ -54,7 +54,10 @@ BATCH_GRASPS = 128       # grasps per network batch (x candidates rows): bounds 
 MIRROR = np.array([-1.0, 1.0, 1.0])  # left hands: right hands sampled on the object mirrored x -> -x
 METHODS = ("ddim", "ddpm")
 # independent random streams of one seed: np.random.default_rng([seed, STREAM, index])
-SURFACE_STREAM, SUBSET_STREAM, GRASP_STREAM, PAIR_STREAM = 0, 1, 2, 3
+SURFACE_STREAM, SUBSET_STREAM, GRASP_STREAM, PAIR_STREAM, PAIR_HAND_STREAM = 0, 1, 2, 3, 4
+# A jointly sampled pair's hand competes with this many hands in all (itself included) sampled conditionally on
+# its generated object (``pair_hand``; docs/model.md, "Joint samples").
+PAIR_CANDIDATES = 4
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
 WEIGHT_FILES = ("autoencoder.npz", "denoiser.npz")
@@ -480,6 +483,52 @@ def iter_hand_object(backend: Backend, num: int, *, seed: int = 0, steps: int = 
         points = np.asarray(backend.decode(latent), dtype=np.float64)
         return {**finish_hands(raw_hand, np.zeros(3)), "object_points": points, "seed": int(seed)}
     return _batches(backend, num, first, 1, seed, PAIR_STREAM, 1, steps, method, batch_size, make, finish)
+
+
+def pair_hand(backend: Backend, hand: np.ndarray, mesh, *, seed: int = 0, index: int = 0,
+              candidates: int = PAIR_CANDIDATES, steps: int = DEFAULT_DDIM_STEPS, method: str = "ddim",
+              side: str = "right") -> dict:
+    """The hand of jointly sampled pair ``index`` of ``seed``: MANO params (1, 51) in the pair's frame, whose
+    generated object was surfaced into ``mesh`` (vertices, faces; same frame) -> ``finish_hands``' entries.
+
+    The joint hand and ``candidates - 1`` hands sampled conditionally on that object (the object's own model,
+    t_O = 0; noise stream ``[seed, PAIR_HAND_STREAM, index]``) are refined against it, and the best-scored kept
+    (the critic where the model has one), as ``iter_grasps`` chooses: p(object) p(hand | object) is a joint
+    sample too, and the conditional mode is the better-trained one. ``candidates=1``: the joint hand refined.
+    ``side="left"``: the result is mirrored (x -> -x) into a left hand, holding the mirrored mesh.
+    """
+    check_options(side, candidates, method)
+    from .refine import ObjectSurface
+
+    hand = np.asarray(hand, dtype=np.float64).reshape(1, -1)
+    try:
+        prepared = prepare_object(mesh, seed=int(seed))
+    except MeshError:  # a degenerate generated object (flat, tiny): its own hand, refined against its surface
+        vertices, faces = (mesh.vertices, mesh.faces) if hasattr(mesh, "vertices") else mesh
+        points, normals, _ = sample_triangles(np.asarray(vertices, np.float64), np.asarray(faces, np.int64),
+                                              SURFACE_POINTS, seed=np.random.SeedSequence([seed, SURFACE_STREAM]))
+        prepared, candidates = PreparedObject(points, normals, np.zeros(3), None), 1
+
+    surface = ObjectSurface.from_points(prepared.points, prepared.normals)
+    raw = hand.copy()
+    raw[:, TRANSL] -= prepared.centre  # finish_hands adds the centre back
+    if candidates > 1:
+        latent = np.asarray(backend.encode(prepared.cloud[None]), dtype=np.float64)
+        fixed = np.broadcast_to((latent - backend.object_mean) / backend.object_std, (candidates - 1, spec.OBJECT_DIM))
+        noise = NoiseStreams(seed, PAIR_HAND_STREAM, [index], candidates - 1)
+        x = np.concatenate([noise.normal(len(backend.hand_mean)), fixed], axis=1)
+        x = _last(reverse(backend, x, int(steps), method, noise, fixed_object=fixed))
+        raw = np.concatenate([raw, _denormalize(backend, x)[0]])
+    return finish_hands(raw, prepared.centre, surface, side, int(candidates), 1, getattr(backend, "critic", None))
+
+
+def _last(steps):
+    """Run a generator to its end; its return value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _batches(backend, num, first, per_unit, seed, stream, rows_each, steps, method, batch_size, make, finish,

@@ -18,8 +18,9 @@ import os
 import numpy as np
 import trimesh
 
-from jhod_core.pipeline import (CANDIDATES, DEFAULT_DDIM_STEPS, collect, iter_grasps, iter_hand_object,
-                                load_backend, refine_result)
+from jhod_core.hand.params import join_params
+from jhod_core.pipeline import (CANDIDATES, DEFAULT_DDIM_STEPS, PAIR_CANDIDATES, collect, iter_grasps,
+                                iter_hand_object, load_backend, pair_hand)
 
 
 def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS, device: str = "auto",
@@ -47,35 +48,35 @@ def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = DEFAU
 
 def sample_hand_object(num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS, device: str = "auto",
                        weights_dir: str | os.PathLike | None = None, refine: bool = True, method: str = "ddim",
-                       backend: str = "auto", first: int = 0, progress=None) -> dict:
+                       backend: str = "auto", first: int = 0, progress=None,
+                       candidates: int = PAIR_CANDIDATES) -> dict:
     """``num`` hand-object pairs sampled jointly, in the object-centric frame (bbox centre ~ origin, metres).
+
+    ``refine`` (default): each hand is refined against its surfaced object and chosen among ``candidates``
+    (itself and conditional samples on that object, ``pipeline.pair_hand``); else the raw joint hands.
 
     Returns the hand entries of ``sample_grasps`` plus ``object_points`` (num, 2048, 3) (decoded by
     the autoencoder) and ``object_meshes``: a closed ``trimesh.Trimesh`` per object (``surface_points``).
     """
     model = load_backend(weights_dir, backend, device)
     result = collect(iter_hand_object(model, num, seed=seed, steps=steps, method=method, first=first), progress)
-    return surface_pairs(result, refine)
+    return surface_pairs(result, model if refine else None, candidates, steps, method)
 
 
-def surface_pairs(pairs: dict, refine: bool = True) -> dict:
+def surface_pairs(pairs: dict, backend=None, candidates: int = PAIR_CANDIDATES, steps: int = DEFAULT_DDIM_STEPS,
+                  method: str = "ddim") -> dict:
     """Jointly sampled pairs (a batch or a whole result) with each object surfaced (``object_meshes``: closed
-    alpha-shape meshes) and, with ``refine``, each hand refined against its own object."""
+    smooth meshes) and, given the ``backend`` that sampled them, each hand refined against its own object and
+    chosen among ``candidates`` (``pipeline.pair_hand``); without one the hands stay as sampled."""
     pairs = {**pairs, "object_meshes": [surface_points(p) for p in pairs["object_points"]]}
-    if refine:
-        parts = [refine_result({k: pairs[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")},
-                               *_surface_samples(mesh, pairs["seed"])) for i, mesh in enumerate(pairs["object_meshes"])]
+    if backend is not None:
+        params = join_params(pairs["global_orient"], pairs["hand_pose"], pairs["transl"])
+        parts = [pair_hand(backend, params[i], mesh, seed=pairs["seed"], index=int(pairs["index"][i]),
+                           candidates=candidates, steps=steps, method=method)
+                 for i, mesh in enumerate(pairs["object_meshes"])]
         for key in ("global_orient", "hand_pose", "transl", "keypoints", "vertices"):
             pairs[key] = np.concatenate([part[key] for part in parts])
     return pairs
-
-
-def _surface_samples(mesh: trimesh.Trimesh, seed: int):
-    from jhod_core.geometry.sampling import sample_triangles
-    from jhod_core.pipeline import SURFACE_POINTS
-
-    points, normals, _ = sample_triangles(mesh.vertices, mesh.faces, SURFACE_POINTS, seed=seed)
-    return points, normals
 
 
 # --------------------------------------------------------------------------- surfacing

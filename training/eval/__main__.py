@@ -7,8 +7,9 @@ Methods (``--methods``, comma separated):
   jhod_raw    conditional JHOD samples, no refinement (``sample_grasps(refine=False)``)
   jhod        what ``jhod sample`` returns: ``--candidates`` samples per grasp refined (``jhod_core.refine``), the
               best-scored kept
-  jhod_joint  unconditional JHOD (hand and object sampled together), each hand measured on its own
-              generated (surfaced) object; not tied to the held-out objects
+  jhod_joint  what ``jhod sample-joint`` returns: hand and object sampled together, each hand chosen among
+              ``--pair-candidates`` on its own generated (surfaced) object and measured there; not tied to the
+              held-out objects
   grabnet     the GrabNet-style baseline (``training.baselines.grabnet``, CoarseNet + RefineNet), trained
               on the same grasps; ``--grabnet`` points at its weights
   optimizer   the data engine's optimiser (``training.synthesize``), every output, no acceptance filter:
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS
+from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS, PAIR_CANDIDATES
 from training.eval.methods import METHODS, METRIC_KEYS, Context, pick_objects
 from training.eval.worker import measure_object
 
@@ -54,6 +55,9 @@ def parse_args(argv=None):
     p.add_argument("--methods", default="jhod_raw,jhod,jhod_joint", help=f"comma separated, of {', '.join(METHODS)}")
     p.add_argument("--candidates", type=int, default=CANDIDATES,
                    help=f"jhod: samples per returned grasp, best-scored kept (default {CANDIDATES}, as `jhod sample`)")
+    p.add_argument("--pair-candidates", type=int, default=PAIR_CANDIDATES,
+                   help=f"jhod_joint: hands per pair, its own and conditional samples on its object, best kept "
+                        f"(default {PAIR_CANDIDATES}, as `jhod sample-joint`; 1: the joint hand refined)")
     p.add_argument("--grabnet", default="models/grabnet/grabnet.pt", help="weights of the grabnet method")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-sim", action="store_true", help="skip the PyBullet metrics (fast check)")

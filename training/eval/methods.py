@@ -104,11 +104,13 @@ def jhod(ctx: Context, mesh, base: dict) -> dict:
 
 @register("jhod_joint", prepare=_load_jhod, joint=True)
 def jhod_joint(ctx: Context) -> list[dict]:
-    """Hand and object sampled together; each hand measured on its own generated (surfaced) object."""
+    """What ``jhod sample-joint`` returns: hand and object sampled together, each hand chosen among
+    ``--pair-candidates`` on its own generated (surfaced) object and measured there."""
     from jhod_core.sample import sample_hand_object
 
     a = ctx.args
-    joint = sample_hand_object(a.joint_num, seed=a.seed, steps=a.steps, weights_dir=a.weights)
+    joint = sample_hand_object(a.joint_num, seed=a.seed, steps=a.steps, weights_dir=a.weights,
+                               candidates=a.pair_candidates)
     params = params_of(joint)
     return [{"object_id": f"generated_{i:03d}", "split": "generated", "method": "jhod_joint",
              "mesh": (np.asarray(m.vertices), np.asarray(m.faces)), "sim": not a.no_sim,
