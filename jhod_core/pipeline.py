@@ -57,7 +57,7 @@ METHODS = ("ddim", "ddpm")
 SURFACE_STREAM, SUBSET_STREAM, GRASP_STREAM, PAIR_STREAM, PAIR_HAND_STREAM = 0, 1, 2, 3, 4
 # A jointly sampled pair's hand competes with this many hands in all (itself included) sampled conditionally on
 # its generated object (``pair_hand``; docs/model.md, "Joint samples").
-PAIR_CANDIDATES = 4
+PAIR_CANDIDATES = 8
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "assets" / "model"
 WEIGHT_FILES = ("autoencoder.npz", "denoiser.npz")
