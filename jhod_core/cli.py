@@ -18,7 +18,7 @@ from typing import Callable
 
 from jhod_core import __version__
 from jhod_core.errors import JHODError
-from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS, default_threads
+from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS, PAIR_CANDIDATES, default_threads
 
 
 def add_eval_grasp(subparsers: argparse._SubParsersAction) -> None:
@@ -201,7 +201,9 @@ def add_sample_joint(subparsers: argparse._SubParsersAction) -> None:
         help="sample hands and objects together with the JHOD model",
         description="Sample N hand-object pairs jointly (object-centric frame, metres). Writes per pair "
         "DIR/object_000.obj (decoded points surfaced as a closed, smooth mesh, the add-on's method), "
-        "DIR/object_000_points.npy (2048 x 3), DIR/hand_000.obj, and DIR/grasps.npz for all pairs.",
+        "DIR/object_000_points.npy (2048 x 3), DIR/hand_000.obj, and DIR/grasps.npz for all pairs. Each hand is "
+        f"chosen among {PAIR_CANDIDATES}, its own and conditional samples on its object, refined (--no-refine: the "
+        "raw joint hands).",
     )
     _add_sampling_options(parser, "number of hand-object pairs (>= 1)")
     parser.set_defaults(func=run_sample_joint)
