@@ -24,6 +24,7 @@ CHARACTER_FILE = "MAKEHUMAN_CHARACTER.npz"
 MAPPING_TEXT_PREFIX = "JHOD mapping"
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 REACH_MARGIN = 0.995  # a fully straight arm cannot be solved reliably
+FIT_PASSES = 3  # finger fits on the posed skin (fit_character_fingers); one is exact for a skin that moves rigidly
 
 
 def _asset(name: str) -> Path:
@@ -299,31 +300,39 @@ def fit_character_fingers(context, character, meshes, mapping: dict, obj, unit: 
     vertices, triangles = world_mesh(obj, depsgraph)
     points, normals, _ = sample_triangles(vertices * unit, triangles, 8192, seed=0)
     surface = ObjectSurface.from_points(points, normals)
-    skin = _finger_vertices(meshes, mapping, depsgraph, unit)
     world = _world_metres(character, unit)
-    bones = character.pose.bones
-    fingers = {}
-    for finger in FINGERS:
-        names = [mapping[f"{finger}{i}"] for i in (1, 2, 3)]
-        heads = [(world @ np.append(np.array(bones[n].head), 1.0))[:3] for n in names]
-        fingers[finger] = {"heads": heads, "axes": [bend_axes[n] for n in names], "segments": [skin[n] for n in names]}
-    angles = close_fingers(fingers, surface)
     to_armature = np.linalg.inv(world)
-    for finger, finger_angles in angles.items():
-        for i, angle in enumerate(finger_angles):
-            if angle == 0.0:
-                continue
-            name = mapping[f"{finger}{i + 1}"]
-            pbone = bones[name]
-            current = _orthonormal(world @ np.array(pbone.matrix, dtype=np.float64))[:3, :3]
-            # the joints after this one moved with it: their bend axes turn too (close_fingers composed them so)
-            axis = np.asarray(bend_axes[name], dtype=np.float64)
-            turn = np.array(Matrix.Rotation(float(angle), 3, axis.tolist()))
-            _set_bone_world(character, pbone, turn @ current, None, to_armature)
-            for j in range(i + 1, 3):
-                later = mapping[f"{finger}{j + 1}"]
-                bend_axes[later] = turn @ np.asarray(bend_axes[later])
-    return {f: [float(np.degrees(a)) for a in v] for f, v in angles.items()}
+    bones = character.pose.bones
+    total = {finger: np.zeros(3) for finger in FINGERS}
+    # close_fingers moves each finger's skin rigidly with its bones; a rig whose skin bends with its neighbours
+    # (Rigify's deform bones are B-bones) ends elsewhere, so the fit starts again from the skin as posed
+    for _ in range(FIT_PASSES):
+        skin = _finger_vertices(meshes, mapping, context.evaluated_depsgraph_get(), unit)
+        fingers = {}
+        for finger in FINGERS:
+            names = [mapping[f"{finger}{i}"] for i in (1, 2, 3)]
+            heads = [(world @ np.append(np.array(bones[n].head), 1.0))[:3] for n in names]
+            fingers[finger] = {"heads": heads, "axes": [bend_axes[n] for n in names],
+                               "segments": [skin[n] for n in names]}
+        angles = close_fingers(fingers, surface)
+        for finger, finger_angles in angles.items():
+            total[finger] += finger_angles
+            for i, angle in enumerate(finger_angles):
+                if angle == 0.0:
+                    continue
+                name = mapping[f"{finger}{i + 1}"]
+                pbone = bones[name]
+                current = _orthonormal(world @ np.array(pbone.matrix, dtype=np.float64))[:3, :3]
+                # the joints after this one moved with it: their bend axes turn too (close_fingers composed them so)
+                axis = np.asarray(bend_axes[name], dtype=np.float64)
+                turn = np.array(Matrix.Rotation(float(angle), 3, axis.tolist()))
+                _set_bone_world(character, pbone, turn @ current, None, to_armature)
+                for j in range(i + 1, 3):
+                    later = mapping[f"{finger}{j + 1}"]
+                    bend_axes[later] = turn @ np.asarray(bend_axes[later])
+        if max(np.abs(a).max() for a in angles.values()) < np.radians(0.5):
+            break
+    return {f: [float(np.degrees(a)) for a in v] for f, v in total.items()}
 
 
 def character_armatures(self, context):
