@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import JHODError, pipeline
+from .core import JHODError, join_params, pipeline
 
 RESULT_KEYS = ("global_orient", "hand_pose", "transl", "keypoints")
 # a checkout (jhod_blender next to jhod_core): the worker can be run from there
@@ -203,7 +203,7 @@ def pair_hand(folder: str | None, result: dict, mesh_m, seed: int, index: int, s
     object (vertices in metres, triangles) and chosen among conditional samples on it (``pipeline.pair_hand``, on
     NumPy with the weights of `folder` whatever the backend); ``side="left"``: mirrored into a left hand holding
     the mirrored mesh."""
-    params = np.concatenate([result["global_orient"], result["hand_pose"], result["transl"]], axis=1)
+    params = join_params(result["global_orient"], result["hand_pose"], result["transl"])
     chosen = pipeline.pair_hand(numpy_sampler(folder), params, mesh_m, seed=int(seed), index=int(index),
                                 steps=int(steps), side=side)
     return {key: np.asarray(chosen[key], dtype=np.float64) for key in RESULT_KEYS}

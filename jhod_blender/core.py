@@ -17,6 +17,7 @@ try:
     from .jhod_core.hand.adjust import adjust_pose
     from .jhod_core.hand.dressing import forearm_stub
     from .jhod_core.hand.model_file import mirror_grasp
+    from .jhod_core.hand.params import join_params
     from .jhod_core.steering import Steering, palm_directions
     from .jhod_core.refine import ObjectSurface
     from .jhod_core.retarget import check_mapping as retarget_check_mapping, close_fingers, preset_mapping, retarget
@@ -37,6 +38,7 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
     from jhod_core.hand.adjust import adjust_pose
     from jhod_core.hand.dressing import forearm_stub
     from jhod_core.hand.model_file import mirror_grasp
+    from jhod_core.hand.params import join_params
     from jhod_core.steering import Steering, palm_directions
     from jhod_core.refine import ObjectSurface
     from jhod_core.retarget import check_mapping as retarget_check_mapping, close_fingers, preset_mapping, retarget
@@ -51,8 +53,8 @@ except ImportError:  # running from a checkout (tests, `blender -b --python`)
 CANDIDATES, DEFAULT_DDIM_STEPS, MIRROR = pipeline.CANDIDATES, pipeline.DEFAULT_DDIM_STEPS, pipeline.MIRROR
 
 __all__ = ["adjust_pose", "atomic_write", "CANDIDATES", "check_object_size", "close_fingers", "DEFAULT_DDIM_STEPS",
-           "forearm_stub", "forward", "HandModelError", "JHODError", "load_grasps", "load_hand_data", "load_mesh",
-           "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE", "MIRROR", "mirror_grasp", "named_pose", "ObjectSurface",
+           "forearm_stub", "forward", "HandModelError", "JHODError", "join_params", "load_grasps", "load_hand_data",
+           "load_mesh", "MAX_OBJECT_SIZE", "MIN_OBJECT_SIZE", "MIRROR", "mirror_grasp", "named_pose", "ObjectSurface",
            "palm_directions", "pipeline", "ply_bytes", "points_to_mesh", "pose_correctives", "preset_mapping",
            "retarget", "retarget_check_mapping", "rodrigues", "sample_triangles", "Steering", "topology",
            "validate_mesh"]

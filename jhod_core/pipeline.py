@@ -209,6 +209,13 @@ class PreparedObject:
         self.points, self.normals, self.centre, self.cloud = surface_points, surface_normals, centre, cloud
 
 
+def _surface_samples(vertices: np.ndarray, faces: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``SURFACE_POINTS`` seeded area-weighted samples of a mesh and their face normals."""
+    points, normals, _ = sample_triangles(vertices, faces, SURFACE_POINTS,
+                                          seed=np.random.SeedSequence([seed, SURFACE_STREAM]))
+    return points, normals
+
+
 def prepare_object(obj, *, seed: int = 0, side: str = "right", normals=None) -> PreparedObject:
     """Check and sample an object: a mesh (anything with ``vertices`` and ``faces``, or a ``(vertices, faces)``
     pair) or surface points (N, 3) with optional outward ``normals`` (N, 3); metres, the object's own frame.
@@ -228,8 +235,7 @@ def prepare_object(obj, *, seed: int = 0, side: str = "right", normals=None) -> 
         if side == "left":
             used, vertices, faces = used * MIRROR, vertices * MIRROR, faces[:, ::-1]  # keep normals outward
         centre = (used.min(axis=0) + used.max(axis=0)) / 2
-        points, surface_normals, _ = sample_triangles(vertices, faces, SURFACE_POINTS,
-                                                      seed=np.random.SeedSequence([seed, SURFACE_STREAM]))
+        points, surface_normals = _surface_samples(vertices, faces, seed)
     else:
         points = _finite_array(obj, "object points", 3)
         check_object_size(float(np.ptp(points, axis=0).max()))
@@ -505,8 +511,7 @@ def pair_hand(backend: Backend, hand: np.ndarray, mesh, *, seed: int = 0, index:
         prepared = prepare_object(mesh, seed=int(seed))
     except MeshError:  # a degenerate generated object (flat, tiny): its own hand, refined against its surface
         vertices, faces = (mesh.vertices, mesh.faces) if hasattr(mesh, "vertices") else mesh
-        points, normals, _ = sample_triangles(np.asarray(vertices, np.float64), np.asarray(faces, np.int64),
-                                              SURFACE_POINTS, seed=np.random.SeedSequence([seed, SURFACE_STREAM]))
+        points, normals = _surface_samples(np.asarray(vertices, np.float64), np.asarray(faces, np.int64), seed)
         prepared, candidates = PreparedObject(points, normals, np.zeros(3), None), 1
 
     surface = ObjectSurface.from_points(prepared.points, prepared.normals)

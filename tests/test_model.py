@@ -48,7 +48,8 @@ def tiny_model(seed=0, config=TINY):
     torch.manual_seed(seed)
     model = JHODDenoiser(config)
     g = torch.Generator().manual_seed(seed + 1)
-    model.set_statistics(0.1 * torch.randn(51, generator=g), 0.05 + 0.2 * torch.rand(51, generator=g),
+    h = model.hand_dim
+    model.set_statistics(0.1 * torch.randn(h, generator=g), 0.05 + 0.2 * torch.rand(h, generator=g),
                          torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
     return model
 
@@ -456,10 +457,7 @@ def test_6d_state_joints_match_mano(hand_model):
 
 
 def test_6d_model_samples_mano_hands_on_both_backends(tmp_path):
-    model = JHODDenoiser(DenoiserConfig(**{**TINY.__dict__, "rotation": "6d"})).eval()
-    g = torch.Generator().manual_seed(4)
-    model.set_statistics(0.1 * torch.randn(54, generator=g), 0.05 + 0.2 * torch.rand(54, generator=g),
-                         torch.randn(512, generator=g), 0.5 + torch.rand(512, generator=g))
+    model = tiny_model(config=DenoiserConfig(**{**TINY.__dict__, "rotation": "6d"})).eval()
     model.save(tmp_path / "d.npz")
     torch.manual_seed(0)
     ObjectAutoencoder(TINY_AE).eval().save(tmp_path / "ae.npz")
