@@ -82,11 +82,12 @@ def test_sample_hand_object(weights):
 
 def test_pair_hands_are_chosen_per_pair_reproducibly(weights):
     """Each pair's hand is chosen among itself and conditional samples on its own object: the same again for the
-    same seed, and the objects do not depend on the choice. (Pair i asked for alone matches only to float noise
-    before surfacing, which moves the surface samples: not compared after refinement.)"""
+    same seed, and the objects do not depend on the choice. Pair 1 asked for alone is pair 1 of two, refined."""
     kw = dict(seed=3, steps=STEPS, device="cpu", weights_dir=weights)
     both = sample_hand_object(2, candidates=4, **kw)
     np.testing.assert_array_equal(sample_hand_object(2, candidates=4, **kw)["transl"], both["transl"])
+    second = sample_hand_object(1, candidates=4, first=1, **kw)
+    np.testing.assert_array_equal(second["vertices"][0], both["vertices"][1])
     alone = sample_hand_object(2, candidates=1, **kw)
     np.testing.assert_array_equal(alone["object_points"], both["object_points"])
     raw = sample_hand_object(2, refine=False, **kw)
