@@ -4,7 +4,8 @@
 
 Each dataset is a grasp folder (shards) and the object corpus it was synthesized on. The report gives size against
 the targets, throughput, acceptance by family and by object size, where grasps hold objects with labelled parts,
-quality, diversity, and a random picture sheet per dataset (seeded, not picked).
+quality, diversity, which way the palms face on upright everyday objects, and a random picture sheet per
+dataset (seeded, not picked).
 """
 
 from __future__ import annotations
@@ -93,6 +94,44 @@ def table_by(datasets, key, title, keys_order=None) -> list[str]:
         lines.append(f"| {name} | {c['objects']} | {c['full']} | {c['grasps']} | {share:.0%} "
                      f"| {c['grasps'] / max(1e-9, c['cpu'] / 60):.1f} | {hold} |")
     return lines + [""]
+
+
+UPRIGHT_SOURCE = "training.data.everyday"  # objects of these generators stand along +z (docs/object_corpus.md)
+VERTICAL = 0.7  # |z| of the palm's unit normal above which a palm faces up or down
+
+
+def palm_faces_up_or_down(datasets) -> list[str]:
+    """Per family of upright everyday objects and per source: the share of hands whose palm faces up or down (the
+    normal of the plane through the wrist, index and little-finger knuckles has |z| > VERTICAL): a hand on a cap or
+    an end. Normals uniform on the sphere give 1 - VERTICAL = 30 %. People hold a can, a bottle or a tool's
+    upright handle mostly from the side, palm facing sideways."""
+    rows = defaultdict(list)
+    for d in datasets:
+        kp = d.g["keypoints"]
+        normal = np.cross(kp[:, 5] - kp[:, 0], kp[:, 17] - kp[:, 0])
+        vertical = np.abs(normal[:, 2]) > VERTICAL * np.linalg.norm(normal, axis=1)
+        for i, oid in enumerate(d.g["object_id"]):
+            row = d.manifest[str(oid)]
+            if row["source"].startswith(UPRIGHT_SOURCE):
+                rows[(row["family"], str(d.g["source"][i]))].append(bool(vertical[i]))
+    if not rows:
+        return []
+    lines = ["## Which way the palms face", "",
+             "Everyday objects stand along +z. Share of a family's accepted hands whose palm faces up or down (its "
+             f"normal within {np.degrees(np.arccos(VERTICAL)):.0f} degrees of the vertical; normals uniform on the "
+             f"sphere give {1 - VERTICAL:.0%}): hands on a cap, a rim from above or an end. By the source that "
+             "proposed them.", "",
+             "| family | optimiser: grasps | palm up or down | model: grasps | palm up or down |",
+             "|---|---|---|---|---|"]
+    for family in sorted({f for f, _ in rows}):
+        cells = []
+        for source in ("optimiser", "model"):
+            v = rows.get((family, source), [])
+            cells += [str(len(v)), f"{np.mean(v):.0%}" if v else "-"]
+        lines.append(f"| {family} | {' | '.join(cells)} |")
+    everything = [x for v in rows.values() for x in v]
+    lines += [f"| **all** | | | | {np.mean(everything):.0%} of {len(everything)} (both sources) |", ""]
+    return lines
 
 
 def picture_sheet(d: Dataset, path: Path, title: str, rng_seed: int = 0) -> None:
@@ -228,6 +267,8 @@ def main(argv=None):
         lines += [f"| {family} | {objs} | {len(idx)} | {ent:.2f} | {size:.2f} |"]
     ent, size = diversity(g["keypoints"], seed=0)
     lines += [f"| **all** | {len(set(g['object_id']))} | {len(g['object_id'])} | {ent:.2f} | {size:.2f} |", ""]
+
+    lines += palm_faces_up_or_down(datasets)
 
     lines += ["## Picture sheets", ""]
     for k, d in enumerate(datasets):
