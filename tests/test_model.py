@@ -397,6 +397,12 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
     assert JHODDenoiser.load(tmp_path / "ctl" / "denoiser.pt").config.controls
     control = np.zeros((2, spec.CONTROL_DIM))
     assert np.isfinite(NumpyDenoiser(tmp_path / "ctl" / "denoiser.npz").forward(x, [3, 3], [0, 0], control)).all()
+    # --sources keeps the grasps of those sources only: the tiny corpus has the optimiser's alone
+    with pytest.raises(SystemExit, match="no grasps of split train"):
+        train_diffusion.main([*args, "--out", str(tmp_path / "src"), "--steps", "1", "--sources", "model"])
+    with pytest.raises(SystemExit):
+        train_diffusion.parse_args([*args, "--sources", "optimizer"])
+    assert train_diffusion.main([*args, "--out", str(tmp_path / "src"), "--steps", "1", "--sources", "optimiser"]) == 0
     # the ablation switches run too
     assert train_diffusion.main([*args, "--out", str(tmp_path / "abl"), "--steps", "1", "--sync-timesteps",
                                  "--no-object-only"]) == 0

@@ -49,6 +49,9 @@ def parse_args(argv=None):
                    help="object corpus folder(s), e.g. data/objects data/objects_everyday")
     p.add_argument("--autoencoder", default="out/autoencoder/autoencoder.pt")
     p.add_argument("--out", default="out/diffusion")
+    p.add_argument("--sources", default=None,
+                   help="train only on grasps of these sources, comma-separated (optimiser, model); default all. "
+                        "The data engine's bootstrap grasps carry the proposing model's habits")
     p.add_argument("--split", default="train", help="corpus split of the training grasps and object-only data")
     p.add_argument("--val-split", default="val", help="grasps of this split give the validation loss, if any")
     p.add_argument("--config", "--preset", dest="config", default="default", choices=sorted(CONFIGS),
@@ -77,7 +80,14 @@ def parse_args(argv=None):
                    help="probability that each control is given to the network in a training row")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--eval-batches", type=int, default=4)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    unknown = set((args.sources or "optimiser").split(",")) - set(GRASP_SOURCES)
+    if unknown:
+        p.error(f"--sources takes {' and/or '.join(GRASP_SOURCES)}, comma-separated; got {args.sources!r}")
+    return args
+
+
+GRASP_SOURCES = ("optimiser", "model")  # what made a grasp (the data engine's record field ``source``)
 
 
 def model_config(args):
@@ -133,6 +143,10 @@ def main(argv=None) -> int:
 
     # data: grasps, clouds, frozen autoencoder latents
     grasps = load_grasps(args.grasps)
+    if args.sources:
+        keep = np.isin(grasps["source"], args.sources.split(","))
+        print(f"--sources {args.sources}: {int(keep.sum())} of {len(keep)} grasps", flush=True)
+        grasps = {k: v[keep] if isinstance(v, np.ndarray) and len(v) == len(keep) else v for k, v in grasps.items()}
     ids, points, normals = load_object_points(args.objects)
     autoencoder = ObjectAutoencoder.load(args.autoencoder, map_location=rt.device).eval().requires_grad_(False)
     splits = {s: split_ids(args.objects, s) for s in {args.split, args.val_split} if s}
