@@ -1,6 +1,7 @@
 """Do sampled hands come from every side? The mean direction from the object's centre to the hand, on a sphere.
 
-    python bench/approach_bias.py [--weights DIR ...] [--num 64] [--seeds 0,1,2] [--out docs/eval/approach_bias.md]
+    python bench/approach_bias.py [--weights DIR ...] [--num 64] [--seeds 0,1,2] [--upright 3]
+                                  [--out docs/eval/approach_bias.md]
 
 On a 4 cm sphere every side is as good as any other, so the unit vectors from the sphere's centre to the mean of each
 sampled hand's vertices should average to about 0 (standard error about 1 / sqrt(3 N) per axis for N uniform
@@ -8,7 +9,9 @@ directions). Raw samples (no refinement, no choice) and the default (refined, be
 for comparison, the same vector over the training data (hands of ``data/grasps`` and ``data/grasps_everyday``,
 their objects' vertex means as centres, 600 random grasps each). Also the quartiles of the wrist's rotation angle
 (|global_orient|) and the share past 150 degrees: uniform rotations give 101 / 133 / 157 degrees and 33 %; a model
-that cannot cross axis-angle's seam at 180 degrees gives too few large angles.
+that cannot cross axis-angle's seam at 180 degrees gives too few large angles. Then, per model, which way the palms
+face on upright everyday test objects (a hand on a cap or an end faces up or down; people hold most of them from
+the side).
 """
 
 from __future__ import annotations
@@ -38,11 +41,43 @@ def data_bias(grasps: str, objects: str, count: int = 600) -> tuple[np.ndarray, 
     return np.array(out), np.linalg.norm(data["global_orient"][pick], axis=1)
 
 
+UPRIGHT_FAMILIES = ("can", "bottle_v2", "jar", "box_v2", "mug_v2", "fruit", "hammer", "kitchen_knife")
+
+
+def upright_palms(weights_dirs, per_family: int, num: int = 8) -> list[str]:
+    """Share of the default's grasps whose palm faces up or down (``steering.palm_directions`` within 46 degrees of
+    the vertical; uniform: 30 %) on the first ``per_family`` test objects of upright everyday families (they stand
+    along +z), ``num`` grasps each, seed 0. For the training data's shares see docs/data_engine.md."""
+    from jhod_core.sample import sample_grasps
+    from jhod_core.steering import palm_directions
+    from training.data.corpus import load_manifest, load_object_mesh
+
+    rows = load_manifest("data/objects_everyday")
+    lines = ["", "## Palms on upright everyday objects", "",
+             " ".join(upright_palms.__doc__.replace("``per_family``", str(per_family)).replace(
+                 "``num``", str(num)).split()), "",
+             "| weights | " + " | ".join(UPRIGHT_FAMILIES) + " | all |", "|---" * (len(UPRIGHT_FAMILIES) + 2) + "|"]
+    for weights in weights_dirs:
+        shares, everything = [], []
+        for family in UPRIGHT_FAMILIES:
+            ids = [r["id"] for r in rows if r["family"] == family and r["split"] == "test"][:per_family]
+            vertical = []
+            for oid in ids:
+                result = sample_grasps(load_object_mesh("data/objects_everyday", oid), num, weights_dir=weights)
+                vertical += list(np.abs(palm_directions(result["keypoints"])[:, 2]) > 0.7)
+            shares.append(f"{np.mean(vertical):.0%}" if vertical else "-")
+            everything += vertical
+        lines.append(f"| `{weights}` | " + " | ".join(shares) + f" | {np.mean(everything):.0%} |")
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", nargs="+", default=["jhod_core/assets/model"])
     parser.add_argument("--num", type=int, default=64)
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--upright", type=int, default=3,
+                        help="test objects per family of upright everyday objects for the palm table (0: none)")
     parser.add_argument("--out", type=Path, default=Path("docs/eval/approach_bias.md"))
     args = parser.parse_args(argv)
     import trimesh
@@ -79,6 +114,8 @@ def main(argv=None) -> int:
         lines.append(f"| `{source}` | {kind} | {len(dirs)} | {mean[0]:+.2f}, {mean[1]:+.2f}, {mean[2]:+.2f} | "
                      f"{np.linalg.norm(mean):.2f} | {1 / np.sqrt(3 * len(dirs)):.2f} | "
                      f"{q[0]:.0f} / {q[1]:.0f} / {q[2]:.0f} | {np.mean(np.degrees(angles) > 150):.0%} |")
+    if args.upright:
+        lines += upright_palms(args.weights, args.upright)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

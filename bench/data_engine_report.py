@@ -20,6 +20,7 @@ import torch
 
 from jhod_core.hand import HandModel
 from jhod_core.metrics import diversity
+from jhod_core.steering import palm_directions
 from jhod_core.viz import look_rotation, render_sheet
 from training.data.corpus import load_manifest, load_object_mesh
 from training.data.grasps import DIGITS, load_grasps
@@ -101,15 +102,13 @@ VERTICAL = 0.7  # |z| of the palm's unit normal above which a palm faces up or d
 
 
 def palm_faces_up_or_down(datasets) -> list[str]:
-    """Per family of upright everyday objects and per source: the share of hands whose palm faces up or down (the
-    normal of the plane through the wrist, index and little-finger knuckles has |z| > VERTICAL): a hand on a cap or
+    """Per family of upright everyday objects and per source: the share of hands whose palm faces up or down
+    (``steering.palm_directions`` has |z| > VERTICAL): a hand on a cap or
     an end. Normals uniform on the sphere give 1 - VERTICAL = 30 %. People hold a can, a bottle or a tool's
     upright handle mostly from the side, palm facing sideways."""
     rows = defaultdict(list)
     for d in datasets:
-        kp = d.g["keypoints"]
-        normal = np.cross(kp[:, 5] - kp[:, 0], kp[:, 17] - kp[:, 0])
-        vertical = np.abs(normal[:, 2]) > VERTICAL * np.linalg.norm(normal, axis=1)
+        vertical = np.abs(palm_directions(d.g["keypoints"])[:, 2]) > VERTICAL
         for i, oid in enumerate(d.g["object_id"]):
             row = d.manifest[str(oid)]
             if row["source"].startswith(UPRIGHT_SOURCE):
