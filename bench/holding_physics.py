@@ -5,7 +5,7 @@
 
 Per family and width bin (the middle of the object's three extents, cm: a can's or a jar's diameter, a box's middle
 side; what a hand must span to wrap the object), the first training object of ``data/objects_everyday``; the data
-engine's optimiser from scratch (``--batch`` hands, 200 steps, seed 7). Every candidate within the penetration limit
+engine's optimiser from scratch (``--batch`` hands started all around, not on hold parts, 200 steps, seed 7). Every candidate within the penetration limit
 (0.5 cm) is simulated as the acceptance does (``metrics.simulation_displacements``, six gravity directions) and
 three times more, each changing one thing: no gravity (what the solver's push alone does to the object), friction
 10 instead of 3 on both bodies, and the fingers closed a little further (``adjust_pose(close=0.05)``, a harder
