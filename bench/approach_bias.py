@@ -24,6 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # bench.data_engine_report
+
 
 def data_bias(grasps: str, objects: str, count: int = 600) -> tuple[np.ndarray, np.ndarray]:
     from jhod_core.geometry.mesh import load_mesh
@@ -46,10 +49,11 @@ UPRIGHT_FAMILIES = ("can", "bottle_v2", "jar", "box_v2", "mug_v2", "fruit", "ham
 
 def upright_palms(weights_dirs, per_family: int, num: int = 8) -> list[str]:
     """Share of the default's grasps whose palm faces up or down (``steering.palm_directions`` within 46 degrees of
-    the vertical; uniform: 30 %) on the first ``per_family`` test objects of upright everyday families (they stand
-    along +z), ``num`` grasps each, seed 0. For the training data's shares see docs/data_engine.md."""
+    the vertical, as in docs/data_engine.md; uniform: 30 %) on the first ``per_family`` test objects of upright
+    everyday families (they stand along +z), ``num`` grasps each, seed 0. For the training data's shares see
+    docs/data_engine.md."""
+    from bench.data_engine_report import palms_up_or_down
     from jhod_core.sample import sample_grasps
-    from jhod_core.steering import palm_directions
     from training.data.corpus import load_manifest, load_object_mesh
 
     rows = load_manifest("data/objects_everyday")
@@ -64,7 +68,7 @@ def upright_palms(weights_dirs, per_family: int, num: int = 8) -> list[str]:
             vertical = []
             for oid in ids:
                 result = sample_grasps(load_object_mesh("data/objects_everyday", oid), num, weights_dir=weights)
-                vertical += list(np.abs(palm_directions(result["keypoints"])[:, 2]) > 0.7)
+                vertical += list(palms_up_or_down(result["keypoints"]))
             shares.append(f"{np.mean(vertical):.0%}" if vertical else "-")
             everything += vertical
         lines.append(f"| `{weights}` | " + " | ".join(shares) + f" | {np.mean(everything):.0%} |")

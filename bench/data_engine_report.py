@@ -23,7 +23,7 @@ from jhod_core.metrics import diversity
 from jhod_core.steering import palm_directions
 from jhod_core.viz import look_rotation, render_sheet
 from training.data.corpus import load_manifest, load_object_mesh
-from training.data.grasps import DIGITS, load_grasps
+from training.data.grasps import DIGITS, SOURCES, load_grasps
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_GRASPS, TARGET_OBJECTS, PER_OBJECT, TARGET_SHAPES = 20000, 2000, 8, 5000
@@ -101,14 +101,18 @@ UPRIGHT_SOURCE = "training.data.everyday"  # objects of these generators stand a
 VERTICAL = 0.7  # |z| of the palm's unit normal above which a palm faces up or down
 
 
+def palms_up_or_down(keypoints: np.ndarray) -> np.ndarray:
+    """(G,) bool: the palm (``steering.palm_directions``) faces up or down, |z| > VERTICAL; a hand on a cap or an
+    end of an upright object. Normals uniform on the sphere give 1 - VERTICAL = 30 %."""
+    return np.abs(palm_directions(keypoints)[:, 2]) > VERTICAL
+
+
 def palm_faces_up_or_down(datasets) -> list[str]:
-    """Per family of upright everyday objects and per source: the share of hands whose palm faces up or down
-    (``steering.palm_directions`` has |z| > VERTICAL): a hand on a cap or
-    an end. Normals uniform on the sphere give 1 - VERTICAL = 30 %. People hold a can, a bottle or a tool's
-    upright handle mostly from the side, palm facing sideways."""
+    """Per family of upright everyday objects and per source: the share of hands with ``palms_up_or_down``. People
+    hold a can, a bottle or a tool's upright handle mostly from the side, palm facing sideways."""
     rows = defaultdict(list)
     for d in datasets:
-        vertical = np.abs(palm_directions(d.g["keypoints"])[:, 2]) > VERTICAL
+        vertical = palms_up_or_down(d.g["keypoints"])
         for i, oid in enumerate(d.g["object_id"]):
             row = d.manifest[str(oid)]
             if row["source"].startswith(UPRIGHT_SOURCE):
@@ -124,7 +128,7 @@ def palm_faces_up_or_down(datasets) -> list[str]:
              "|---|---|---|---|---|"]
     for family in sorted({f for f, _ in rows}):
         cells = []
-        for source in ("optimiser", "model"):
+        for source in SOURCES:
             v = rows.get((family, source), [])
             cells += [str(len(v)), f"{np.mean(v):.0%}" if v else "-"]
         lines.append(f"| {family} | {' | '.join(cells)} |")

@@ -5,13 +5,13 @@
 
 Per family and width bin (the middle of the object's three extents, cm: a can's or a jar's diameter, a box's middle
 side; what a hand must span to wrap the object), the first training object of ``data/objects_everyday``; the data
-engine's optimiser from scratch (``--batch`` hands started all around, not on hold parts, 200 steps, seed 7). Every candidate within the penetration limit
-(0.5 cm) is simulated as the acceptance does (``metrics.simulation_displacements``, six gravity directions) and
-three times more, each changing one thing: no gravity (what the solver's push alone does to the object), friction
-10 instead of 3 on both bodies, and the fingers closed a little further (``adjust_pose(close=0.05)``, a harder
-squeeze). Reported: how many of the six directions hold (< 2 cm), the best six-direction mean, how many are
-accepted (here: within the penetration limit and a six-direction mean <= 2 cm; the digit and volume tests are left
-out), and the medians of each variant.
+engine's optimiser from scratch (``--batch`` hands started all around, not on hold parts, 200 steps, seed 7).
+Every candidate within the penetration limit (0.5 cm) is simulated as the acceptance does
+(``metrics.simulation_displacements``, six gravity directions) and three times more, each changing one thing: no
+gravity (what the solver's push alone does to the object), friction 10 instead of 3 on both bodies, and the fingers
+closed a little further (``adjust_pose(close=0.05)``, a harder squeeze). Reported: how many of the six directions
+hold (< 2 cm), the best six-direction mean, how many are accepted (here: within the penetration limit and a
+six-direction mean <= 2 cm; the digit and volume tests are left out), and the medians of each variant.
 """
 
 from __future__ import annotations
@@ -60,7 +60,8 @@ def pick_objects(families: list[str], edges: list[float]) -> list[tuple[str, str
     return out
 
 
-def measure(object_id: str, batch: int, seed: int = 7) -> dict:
+def measure(syn, object_id: str, seed: int = 7) -> dict:
+    """``syn``: the data engine's ``GraspSynthesizer`` (its config's batch is the number of hands)."""
     import torch
     import trimesh
 
@@ -68,10 +69,9 @@ def measure(object_id: str, batch: int, seed: int = 7) -> dict:
     from jhod_core.geometry.inside import signed_distance
     from jhod_core.geometry.mesh import load_mesh
     from jhod_core.hand.adjust import adjust_pose
-    from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
     from training.synthesize.sdf_grid import SDFGrid
 
-    syn = GraspSynthesizer(config=SynthesisConfig(batch=batch))
+    batch = syn.cfg.batch
     mesh = load_mesh(CORPUS / "meshes" / f"{object_id}.ply")
     result = syn.run(mesh, seed=seed, sdf=SDFGrid(mesh, resolution=64, seed=seed))
     cache = CORPUS.parent / "grasps_everyday" / "vhacd_cache"
@@ -114,13 +114,16 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(1)
+    from training.synthesize.optimizer import GraspSynthesizer, SynthesisConfig
+
+    syn = GraspSynthesizer(config=SynthesisConfig(batch=args.batch))
     objects = pick_objects(args.families.split(","), [float(x) for x in args.widths.split(",")])
     lines = []
     t0 = time.perf_counter()
     by_width: dict[str, list] = {}
     totals = {"accepted": [], "still": [[], []], "grippy": [], "six": [], "squeeze": [], "squeeze_pen": []}
     for family, width_bin, object_id, extents in objects:
-        m = measure(object_id, args.batch)
+        m = measure(syn, object_id)
         rows = m["rows"]
         name = f"{object_id} ({' x '.join(f'{e:.1f}' for e in extents)})"
         if not rows:

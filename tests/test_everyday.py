@@ -106,7 +106,7 @@ def test_contact_on_hold_part_and_part_aware_starts():
 
 
 def test_shards_without_hold_labels_read_as_unknown(tmp_path):
-    from jhod_core.io.grasp_shards import load_grasps, save_shard
+    from jhod_core.io.grasp_shards import load_grasps, save_shard, select_grasps
 
     (tmp_path / "shards").mkdir()
     record = {"object_id": "x", "global_orient": np.zeros(3), "transl": np.zeros(3), "hand_pose": np.zeros(45),
@@ -114,8 +114,13 @@ def test_shards_without_hold_labels_read_as_unknown(tmp_path):
               "penetration_depth_cm": 0.0, "intersection_volume_cm3": 0.0, "sim_displacement_6dir_cm": 0.0,
               "limit_violation_deg": 0.0}
     save_shard(tmp_path / "shards" / "shard_00000.npz", [record], [], [], seed=0)
-    save_shard(tmp_path / "shards" / "shard_00001.npz", [{**record, "on_hold_part": 1}], [], [], seed=0)
-    assert load_grasps(tmp_path)["on_hold_part"].tolist() == [-1, 1]
+    save_shard(tmp_path / "shards" / "shard_00001.npz", [{**record, "on_hold_part": 1, "source": "model"}],
+               [("y", "too flat"), ("z", "too small")], [], seed=0)
+    grasps = load_grasps(tmp_path)
+    assert grasps["on_hold_part"].tolist() == [-1, 1]
+    # selecting grasps keeps the skipped objects whole, even when there are as many of them as grasps
+    picked = select_grasps(grasps, grasps["source"] == "model")
+    assert picked["on_hold_part"].tolist() == [1] and picked["skipped_id"].tolist() == ["y", "z"]
 
 
 def test_evaluation_says_whether_grasps_hold_a_hold_part(tmp_path):

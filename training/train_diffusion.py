@@ -38,7 +38,7 @@ from training.data.corpus import load_object_points, split_ids  # noqa: E402
 from training.data.augmentation import RotationAugmentation, encode_objects  # noqa: E402
 from jhod_core.model import hand_state, spec  # noqa: E402
 from jhod_core.steering import control_vectors  # noqa: E402
-from training.data.grasps import GraspDataset, grasp_controls, load_grasps  # noqa: E402
+from training.data.grasps import SOURCES, GraspDataset, grasp_controls, load_grasps, select_grasps  # noqa: E402
 from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
 
 def parse_args(argv=None):
@@ -81,13 +81,9 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--eval-batches", type=int, default=4)
     args = p.parse_args(argv)
-    unknown = set((args.sources or "optimiser").split(",")) - set(GRASP_SOURCES)
-    if unknown:
-        p.error(f"--sources takes {' and/or '.join(GRASP_SOURCES)}, comma-separated; got {args.sources!r}")
+    if args.sources is not None and not set(args.sources.split(",")) <= set(SOURCES):
+        p.error(f"--sources takes {' and/or '.join(SOURCES)}, comma-separated; got {args.sources!r}")
     return args
-
-
-GRASP_SOURCES = ("optimiser", "model")  # what made a grasp (the data engine's record field ``source``)
 
 
 def model_config(args):
@@ -146,7 +142,7 @@ def main(argv=None) -> int:
     if args.sources:
         keep = np.isin(grasps["source"], args.sources.split(","))
         print(f"--sources {args.sources}: {int(keep.sum())} of {len(keep)} grasps", flush=True)
-        grasps = {k: v[keep] if isinstance(v, np.ndarray) and len(v) == len(keep) else v for k, v in grasps.items()}
+        grasps = select_grasps(grasps, keep)
     ids, points, normals = load_object_points(args.objects)
     autoencoder = ObjectAutoencoder.load(args.autoencoder, map_location=rt.device).eval().requires_grad_(False)
     splits = {s: split_ids(args.objects, s) for s in {args.split, args.val_split} if s}

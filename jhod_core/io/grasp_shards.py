@@ -35,6 +35,8 @@ from .atomic import atomic_write
 FORMAT_VERSION = 1
 DIGITS = ("thumb", "index", "middle", "ring", "pinky")
 _FLOAT_KEYS = ("penetration_depth_cm", "intersection_volume_cm3", "sim_displacement_6dir_cm", "limit_violation_deg")
+SOURCES = ("optimiser", "model")  # values of ``source``: what proposed a grasp
+_NOT_PER_GRASP = ("skipped_id", "skipped_reason", "stats")  # keys of a load_grasps result that are not per grasp
 
 
 def save_shard(path: str | os.PathLike, records: list[dict], skipped: list[tuple[str, str]], stats: list[dict],
@@ -88,3 +90,9 @@ def load_grasps(root) -> dict:
     out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     out["stats"] = stats
     return out
+
+
+def select_grasps(grasps: dict, keep) -> dict:
+    """The grasps of a ``load_grasps`` result where ``keep`` ((G,) bool or indices) selects; the skipped objects and
+    the per-object stats stay whole."""
+    return {k: v if k in _NOT_PER_GRASP else v[keep] for k, v in grasps.items()}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from jhod_core.hand.params import join_params
-from jhod_core.io.grasp_shards import DIGITS, FORMAT_VERSION, load_grasps, save_shard  # noqa: F401  (re-exported)
+from jhod_core.io.grasp_shards import (  # noqa: F401  (re-exported)
+    DIGITS, FORMAT_VERSION, SOURCES, load_grasps, save_shard, select_grasps)
 
 
 def hand_params(grasps: dict) -> np.ndarray:
