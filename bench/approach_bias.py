@@ -52,7 +52,7 @@ def upright_palms(weights_dirs, per_family: int, num: int = 8) -> list[str]:
     the vertical, as in docs/data_engine.md; uniform: 30 %) on the first ``per_family`` test objects of upright
     everyday families (they stand along +z), ``num`` grasps each, seed 0. For the training data's shares see
     docs/data_engine.md."""
-    from bench.data_engine_report import palms_up_or_down
+    from training.data.grasps import palms_up_or_down
     from jhod_core.sample import sample_grasps
     from training.data.corpus import load_manifest, load_object_mesh
 

@@ -20,10 +20,9 @@ import torch
 
 from jhod_core.hand import HandModel
 from jhod_core.metrics import diversity
-from jhod_core.steering import palm_directions
 from jhod_core.viz import look_rotation, render_sheet
 from training.data.corpus import load_manifest, load_object_mesh
-from training.data.grasps import DIGITS, SOURCES, load_grasps
+from training.data.grasps import DIGITS, SOURCES, UPRIGHT_SOURCE, VERTICAL, load_grasps, palms_up_or_down
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_GRASPS, TARGET_OBJECTS, PER_OBJECT, TARGET_SHAPES = 20000, 2000, 8, 5000
@@ -95,16 +94,6 @@ def table_by(datasets, key, title, keys_order=None) -> list[str]:
         lines.append(f"| {name} | {c['objects']} | {c['full']} | {c['grasps']} | {share:.0%} "
                      f"| {c['grasps'] / max(1e-9, c['cpu'] / 60):.1f} | {hold} |")
     return lines + [""]
-
-
-UPRIGHT_SOURCE = "training.data.everyday"  # objects of these generators stand along +z (docs/object_corpus.md)
-VERTICAL = 0.7  # |z| of the palm's unit normal above which a palm faces up or down
-
-
-def palms_up_or_down(keypoints: np.ndarray) -> np.ndarray:
-    """(G,) bool: the palm (``steering.palm_directions``) faces up or down, |z| > VERTICAL; a hand on a cap or an
-    end of an upright object. Normals uniform on the sphere give 1 - VERTICAL = 30 %."""
-    return np.abs(palm_directions(keypoints)[:, 2]) > VERTICAL
 
 
 def palm_faces_up_or_down(datasets) -> list[str]:

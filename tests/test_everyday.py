@@ -151,3 +151,34 @@ def test_evaluation_says_whether_grasps_hold_a_hold_part(tmp_path):
                            "mesh": str(tmp_path / "meshes" / "ev_kitchen_knife_0000.ply"), "vertices": hands,
                            "hand_pose": np.zeros((2, 45))})
     assert [r["on_hold_part"] for r in rows] == [True, False]
+
+
+def test_balance_palms_drops_only_the_models_surplus_of_palms_on_caps():
+    """Per upright family, model-proposed hands with the palm up or down are thinned to the optimiser's share;
+    sideways hands, the optimiser's hands and objects that do not stand upright keep all theirs."""
+    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.steering import palm_directions
+    from training.data.grasps import balance_palms, palms_up_or_down
+
+    _, _, rest = numpy_forward(load_hand_data(), np.zeros((1, 3)), np.zeros((1, 45)), np.zeros((1, 3)))
+    p0 = palm_directions(rest)[0]
+
+    def facing(target):  # the rest hand's keypoints turned so that its palm faces ``target``
+        axis = np.cross(p0, target)
+        s, c = np.linalg.norm(axis), float(p0 @ target)
+        k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]]) / max(s, 1e-12)
+        return rest[0] @ (np.eye(3) + s * k + (1 - c) * k @ k).T
+
+    up, side = facing(np.array([0.0, 0.0, 1.0])), facing(np.array([1.0, 0.0, 0.0]))
+    rows = [("can", "optimiser", up)] + [("can", "optimiser", side)] * 3 + [("can", "model", up)] * 4 + \
+        [("can", "model", side)] * 3 + [("blob", "model", up)] * 2
+    grasps = {"object_id": np.array([o for o, _, _ in rows]), "source": np.array([s for _, s, _ in rows]),
+              "keypoints": np.stack([k for _, _, k in rows])}
+    assert palms_up_or_down(grasps["keypoints"]).tolist() == [k is up for _, _, k in rows]
+    manifest = {"can": {"family": "can", "source": "training.data.everyday.can"},
+                "blob": {"family": "blob", "source": "pybullet"}}
+    keep = balance_palms(grasps, manifest, seed=0)
+    # the optimiser's share on cans is 1/4, so 3 sideways model hands allow 1 facing up: 3 of the 4 go
+    assert (~keep).sum() == 3 and set(np.flatnonzero(~keep)) <= {4, 5, 6, 7}
+    assert keep[:4].all() and keep[8:].all()
+    assert (balance_palms(grasps, manifest, seed=0) == keep).all()

@@ -403,6 +403,7 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
     with pytest.raises(SystemExit):
         train_diffusion.parse_args([*args, "--sources", "optimizer"])
     assert train_diffusion.main([*args, "--out", str(tmp_path / "src"), "--steps", "1", "--sources", "optimiser"]) == 0
+    assert train_diffusion.main([*args, "--out", str(tmp_path / "bal"), "--steps", "1", "--balance-palms"]) == 0
     # the ablation switches run too
     assert train_diffusion.main([*args, "--out", str(tmp_path / "abl"), "--steps", "1", "--sync-timesteps",
                                  "--no-object-only"]) == 0

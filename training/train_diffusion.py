@@ -34,11 +34,12 @@ from jhod_core.torch.autoencoder import ObjectAutoencoder  # noqa: E402
 from jhod_core.torch.denoiser import CONFIGS, JHODDenoiser  # noqa: E402
 from jhod_core.torch.schedule import CosineSchedule  # noqa: E402
 from training import runtime  # noqa: E402
-from training.data.corpus import load_object_points, split_ids  # noqa: E402
+from training.data.corpus import load_object_points, manifest_by_id, split_ids  # noqa: E402
 from training.data.augmentation import RotationAugmentation, encode_objects  # noqa: E402
 from jhod_core.model import hand_state, spec  # noqa: E402
 from jhod_core.steering import control_vectors  # noqa: E402
-from training.data.grasps import SOURCES, GraspDataset, grasp_controls, load_grasps, select_grasps  # noqa: E402
+from training.data.grasps import (  # noqa: E402
+    SOURCES, GraspDataset, balance_palms, grasp_controls, load_grasps, select_grasps)  # noqa: E402
 from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
 
 def parse_args(argv=None):
@@ -52,6 +53,9 @@ def parse_args(argv=None):
     p.add_argument("--sources", default=None,
                    help="train only on grasps of these sources, comma-separated (optimiser, model); default all. "
                         "The data engine's bootstrap grasps carry the proposing model's habits")
+    p.add_argument("--balance-palms", action="store_true",
+                   help="drop model-proposed grasps with the palm up or down on upright objects until, per family, "
+                        "their share is the optimiser's (training.data.grasps.balance_palms)")
     p.add_argument("--split", default="train", help="corpus split of the training grasps and object-only data")
     p.add_argument("--val-split", default="val", help="grasps of this split give the validation loss, if any")
     p.add_argument("--config", "--preset", dest="config", default="default", choices=sorted(CONFIGS),
@@ -142,6 +146,10 @@ def main(argv=None) -> int:
     if args.sources:
         keep = np.isin(grasps["source"], args.sources.split(","))
         print(f"--sources {args.sources}: {int(keep.sum())} of {len(keep)} grasps", flush=True)
+        grasps = select_grasps(grasps, keep)
+    if args.balance_palms:
+        keep = balance_palms(grasps, manifest_by_id(args.objects), args.seed)
+        print(f"--balance-palms: {int(keep.sum())} of {len(keep)} grasps", flush=True)
         grasps = select_grasps(grasps, keep)
     ids, points, normals = load_object_points(args.objects)
     autoencoder = ObjectAutoencoder.load(args.autoencoder, map_location=rt.device).eval().requires_grad_(False)

@@ -454,6 +454,11 @@ def load_object_points(root) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ids, take(points).astype(np.float32), take(normals).astype(np.float32)
 
 
+def manifest_by_id(root) -> dict[str, dict]:
+    """Object id -> manifest row, over one corpus folder or several (a list)."""
+    return {row["id"]: row for r in _roots(root) for row in load_manifest(r)}
+
+
 def split_ids(root, split: str) -> list[str]:
     """Ids of one split (``train``, ``val``, ``test``, ``ood_test`` or ``ood_family``), in manifest order (of each
     corpus folder in turn, for a list of them)."""

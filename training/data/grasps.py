@@ -9,6 +9,42 @@ from jhod_core.io.grasp_shards import (  # noqa: F401  (re-exported)
     DIGITS, FORMAT_VERSION, SOURCES, load_grasps, save_shard, select_grasps)
 
 
+UPRIGHT_SOURCE = "training.data.everyday"  # objects of these generators stand along +z (docs/object_corpus.md)
+VERTICAL = 0.7  # |z| of the palm's unit normal above which a palm faces up or down
+
+
+def palms_up_or_down(keypoints: np.ndarray) -> np.ndarray:
+    """(G,) bool: the palm (``steering.palm_directions``) faces up or down, |z| > VERTICAL; a hand on a cap or an
+    end of an upright object. Normals uniform on the sphere give 1 - VERTICAL = 30 %."""
+    from jhod_core.steering import palm_directions
+
+    return np.abs(palm_directions(keypoints)[:, 2]) > VERTICAL
+
+
+def balance_palms(grasps: dict, manifest: dict, seed: int = 0) -> np.ndarray:
+    """(G,) bool, the grasps to keep: per family of upright objects, model-proposed hands with the palm up or down
+    (``palms_up_or_down``) are dropped at random until their share among that family's model-proposed hands is
+    the optimiser's share on the same family. The model's habit of caps and ends otherwise feeds back through
+    the bootstrap (docs/data_engine.md, "Which way the palms face"); its other grasps are kept, since leaving them
+    all out lost holding on new kinds of objects (docs/model.md, v9). ``manifest``: object id -> manifest row."""
+    keep = np.ones(len(grasps["object_id"]), dtype=bool)
+    vertical = palms_up_or_down(grasps["keypoints"])
+    family = np.array([manifest[str(o)]["family"] if str(o) in manifest
+                       and manifest[str(o)]["source"].startswith(UPRIGHT_SOURCE) else "" for o in grasps["object_id"]])
+    optimiser, model = grasps["source"] == "optimiser", grasps["source"] == "model"
+    rng = np.random.default_rng([seed, 7])
+    for f in sorted(set(family) - {""}):
+        ours = family == f
+        if not (ours & optimiser).any():
+            continue
+        share = vertical[ours & optimiser].mean()
+        up, side = np.flatnonzero(ours & model & vertical), int((ours & model & ~vertical).sum())
+        allowed = len(up) if share >= 1.0 else int(round(share * side / (1.0 - share)))  # up / (up + side) = share
+        if len(up) > allowed:
+            keep[rng.choice(up, len(up) - allowed, replace=False)] = False
+    return keep
+
+
 def hand_params(grasps: dict) -> np.ndarray:
     """(G, 51) MANO parameters: 3 global orient + 45 finger pose + 3 translation."""
     return join_params(grasps["global_orient"], grasps["hand_pose"], grasps["transl"])
