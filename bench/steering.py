@@ -4,12 +4,12 @@
         [--out docs/eval/steering.md]
 
 Objects: the first validation object of each everyday family (``data/objects_everyday``). Per object, seeded: a
-target point on the surface, an approach direction (a random direction from the object's centre), a grasp type.
-For each wish alone, ``num`` grasps are sampled with it (``jhod_core.steering``, the pipeline's default settings)
-and without it (the plain first ``num`` grasps of the same seed); reported: median distance from the hands'
-contact centroid to the target, median angle between palm and approach, share of grasps of the asked type, the
-quality of the chosen grasps (penetration, 6-direction simulation) and seconds per grasp. A model trained with
-controls is also told the wish (``--guidance``) and chooses among ``--pool`` x as many samples (default: the
+target point on the surface, an approach direction (a random direction from the object's centre), and each grasp
+type in turn. For each wish alone, ``num`` grasps are sampled with it (``jhod_core.steering``, the pipeline's
+default settings) and without it (the plain first ``num`` grasps of the same seed); reported: median distance from
+the hands' contact centroid to the target, median angle between palm and approach, share of grasps of the asked
+type, the quality of the chosen grasps (penetration, 6-direction simulation) and seconds per grasp. A model trained
+with controls is also told the wish (``--guidance``) and chooses among ``--pool`` x as many samples (default: the
 pipeline's, 6 without controls, 2 with them).
 """
 
@@ -60,33 +60,38 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     results = {kind: {"plain": [], "steered": [], "seconds": [], "plain_seconds": [], "pen": [], "sim": []}
                for kind in ("near", "approach", "type")}
+    by_type = {(t, name): [] for t in GRASP_TYPES for name in ("plain", "steered")}
     for n, row in enumerate(rows):
         mesh = load_object_mesh(corpus, row["id"])
         surface = ObjectSurface.from_mesh(mesh)
         target = sample_triangles(mesh.vertices, mesh.faces, 1, seed=n)[0][0]  # seeded: same targets every run
         direction = rng.normal(size=3)
         direction /= np.linalg.norm(direction)
-        wishes = {"near": Steering(near=tuple(target)), "approach": Steering(approach=tuple(-direction)),
-                  "type": Steering(grasp_type=str(rng.choice(GRASP_TYPES)))}
+        rng.choice(GRASP_TYPES)  # once one type per object was drawn here: the draws after it stay the same
+        wishes = {"near": [Steering(near=tuple(target))], "approach": [Steering(approach=tuple(-direction))],
+                  "type": [Steering(grasp_type=t) for t in GRASP_TYPES]}
         t = time.perf_counter()
         plain = collect(iter_grasps(model, mesh, args.num, seed=n))
         plain_seconds = (time.perf_counter() - t) / args.num
-        for kind, wish in wishes.items():
-            t = time.perf_counter()
-            steered = collect(iter_grasps(model, mesh, args.num, seed=n, steering=wish, pool=args.pool,
-                                          guidance=guidance))
-            results[kind]["seconds"].append((time.perf_counter() - t) / args.num)
-            results[kind]["plain_seconds"].append(plain_seconds)
-            for name, grasps in (("plain", plain), ("steered", steered)):
-                m = steering_costs(grasps, surface, wish, hand)
-                value = {"near": m.get("near_m"), "approach": m.get("angle_deg"),
-                         "type": None if "type" not in m else (m["type"] == wish.grasp_type)}[kind]
-                results[kind][name] += list(np.asarray(value, dtype=np.float64))
-            for verts in steered["vertices"]:
-                r = metrics.evaluate_grasp(mesh, verts, steered["faces"], sim=args.sim)
-                results[kind]["pen"].append(r["penetration_depth_cm"])
-                if args.sim:
-                    results[kind]["sim"].append(r["sim_displacement_6dir_cm"])
+        for kind, asked in wishes.items():
+            for wish in asked:
+                t = time.perf_counter()
+                steered = collect(iter_grasps(model, mesh, args.num, seed=n, steering=wish, pool=args.pool,
+                                              guidance=guidance))
+                results[kind]["seconds"].append((time.perf_counter() - t) / args.num)
+                results[kind]["plain_seconds"].append(plain_seconds)
+                for name, grasps in (("plain", plain), ("steered", steered)):
+                    m = steering_costs(grasps, surface, wish, hand)
+                    value = {"near": m.get("near_m"), "approach": m.get("angle_deg"),
+                             "type": None if "type" not in m else (m["type"] == wish.grasp_type)}[kind]
+                    results[kind][name] += list(np.asarray(value, dtype=np.float64))
+                    if kind == "type":
+                        by_type[(wish.grasp_type, name)] += list(np.asarray(value, dtype=np.float64))
+                for verts in steered["vertices"]:
+                    r = metrics.evaluate_grasp(mesh, verts, steered["faces"], sim=args.sim)
+                    results[kind]["pen"].append(r["penetration_depth_cm"])
+                    if args.sim:
+                        results[kind]["sim"].append(r["sim_displacement_6dir_cm"])
         print(f"[{n + 1}/{len(rows)}] {row['id']}", file=sys.stderr, flush=True)
     how = "told the wishes and choosing among samples" if model.controls else "choosing among samples"
     options = "".join(f" --{k} {v}" for k, v in (("weights", args.weights), ("pool", args.pool),
@@ -110,6 +115,10 @@ def main(argv=None) -> int:
         sim = f"| {np.mean(r['sim']):.2f} " if args.sim else ""
         lines.append(f"| {kind} | {label} | {plain} | {steered} | {goal} | {np.mean(r['pen']):.2f} {sim}"
                      f"| {np.mean(r['plain_seconds']):.2f} / {np.mean(r['seconds']):.2f} |")
+    lines += ["", "By asked type (grasps of that type, without and with steering):", "",
+              "| asked | without steering | with steering |", "|---|---|---|"]
+    lines += [f"| {t} | {np.mean(by_type[(t, 'plain')]) * 100:.0f}% | {np.mean(by_type[(t, 'steered')]) * 100:.0f}% |"
+              for t in GRASP_TYPES]
     text = "\n".join(lines) + "\n"
     if args.out:
         args.out.write_text(text)

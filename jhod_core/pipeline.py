@@ -334,13 +334,13 @@ def _scaled(steps, start: float, share: float):
 # --------------------------------------------------------------------------- hands
 
 def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: str = "right",
-                 candidates: int = 1, block: int = 1, critic=None) -> dict:
+                 candidates: int = 1, block: int = 1, critic=None, grasp_type: str | None = None) -> dict:
     """Raw hand params (rows, 51), centred frame -> MANO params, keypoints, vertices in frame + offset.
 
     With an ``ObjectSurface`` (output frame, right-hand side) the grasps are refined (``jhod_core.refine``); with
     ``candidates`` > 1 the rows come in groups of ``block`` x ``candidates`` and each group keeps its ``block``
     best-scored (``GraspRefiner.scores``, or a ``critic.Critic``'s ``choice_scores`` where the model has one), in
-    sample order.
+    sample order. ``grasp_type`` (``steering.GRASP_TYPES``): refinement keeps that type's contact pattern.
     ``side="left"``: the object was mirrored before sampling; the right hands are mirrored back into left hands.
     """
     from .hand import load_hand_data, mirror_grasp, numpy_forward
@@ -352,7 +352,7 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: s
         from .refine import GraspRefiner
 
         refiner = GraspRefiner.for_hand(data)
-        hand = refiner(hand, surface)
+        hand = refiner(hand, surface, grasp_type)
         if candidates > 1:
             group = block * candidates
             if critic is None:
@@ -436,7 +436,8 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
     def finish(x):
         raw_hand, _ = _denormalize(backend, x)
         return {**finish_hands(raw_hand, prepared.centre, surface, side, per, CHOICE_BLOCK,
-                               getattr(backend, "critic", None)), "seed": int(seed),
+                               getattr(backend, "critic", None), steering.grasp_type if steered else None),
+                "seed": int(seed),
                 "offset": offset}
     if steered:
         from .steering import CONTROLLED_POOL, POOL

@@ -74,6 +74,12 @@ def test_collect_then_fit_on_simulated_samples(tmp_path):
     critic = Critic.load(tmp_path / "model" / "critic.npz")
     assert critic.info["train_grasps"] == len(ids)
     assert "| critic |" in report.read_text() and "| oracle (the simulation itself) | 1.000 |" in report.read_text()
+    # an earlier critic replayed on the same samples: the one just fitted, here; a bad --compare is one sentence
+    assert train.main(["--data", str(out), "--val", str(out), "--out", str(tmp_path / "again"), "--report",
+                       str(report), "--compare", f"first={tmp_path / 'model' / 'critic.npz'}"]) == 0
+    assert "| first - 15 x depth (m) |" in report.read_text()
+    with pytest.raises(SystemExit):
+        train.parse_args(["--data", str(out), "--out", str(tmp_path / "x"), "--compare", "first"])
 
 
 def test_the_pipeline_chooses_by_the_critic_beside_the_weights(tmp_path):

@@ -189,3 +189,25 @@ def test_refinement_never_leaves_a_hand_touching_nothing():
     before_last_approach = refiner.close_fingers(refiner.push_out(refiner.approach(sample, surface), surface), surface)
     assert closest(before_last_approach) > 0.005  # what the refiner used to return
     assert abs(closest(refiner(sample, surface))) < 0.002
+
+
+@pytest.mark.parametrize("grasp_type", ["power", "precision", "pinch"])
+def test_refinement_keeps_an_asked_grasp_type(grasp_type):
+    """Asked for a type, refinement keeps the contact pattern that steering's classifier reads: a precision grasp
+    or a pinch holds the palm off the object, a pinch closes the thumb and index finger only; the hand that
+    refining for holding alone makes a wrap of (palm on the sphere) is the same sample for all three."""
+    from jhod_core.steering import measure_grasps
+
+    params, sphere = hand_over_sphere(gap=0.0, radius=0.03)
+    surface = ObjectSurface.from_mesh(sphere)
+
+    def kind(p):
+        verts, _, keypoints = numpy_forward(DATA, global_orient=p[:, :3], hand_pose=p[:, 3:48], transl=p[:, 48:])
+        return measure_grasps(verts, keypoints, surface, DATA)["type"][0]
+
+    refiner = GraspRefiner(DATA)
+    assert kind(refiner(params, surface)) == "power"
+    refined = refiner(params, surface, grasp_type)
+    assert kind(refined) == grasp_type
+    depth, digits = depth_and_digits(refined, sphere)
+    assert depth <= 0.004 and digits >= (2 if grasp_type == "pinch" else 3)

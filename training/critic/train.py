@@ -39,7 +39,13 @@ def parse_args(argv=None):
     p.add_argument("--candidates", type=int, default=3, help="K of the replayed choice")
     p.add_argument("--report", type=Path, default=None, help="markdown report path")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args(argv)
+    p.add_argument("--compare", nargs="*", default=[], metavar="NAME=CRITIC_NPZ",
+                   help="earlier critics to replay on the same held-out samples, e.g. v1=models/critic_v1/critic.npz")
+    args = p.parse_args(argv)
+    for item in args.compare:
+        if "=" not in item or not Path(item.split("=", 1)[1]).is_file():
+            p.error(f"--compare takes NAME=CRITIC_NPZ with an existing file, got {item!r}")
+    return args
 
 
 def load_rows(folders) -> dict:
@@ -150,7 +156,8 @@ def main(argv=None) -> int:
     summary = {"train": critic.info}
     lines = ["# Critic: choosing the candidate that holds", "",
              f"`python -m training.critic.train --data {' '.join(map(str, args.data))} --val "
-             f"{' '.join(map(str, args.val))} --out {args.out}` ({time.strftime('%Y-%m-%d')}). "
+             f"{' '.join(map(str, args.val))} --out {args.out}"
+             + "".join(f" --compare {c}" for c in args.compare) + f"` ({time.strftime('%Y-%m-%d')}). "
              + __doc__.split("\n\n")[2].replace("\n", " "), "",
              f"Fitted on {len(y)} grasps of {len(set(ids))} training objects ({y.mean():.0%} held); selection AUC "
              "on a fifth of them: " + (", ".join(f"{k} {v:.3f}" for k, v in choice.items()) or "too few to choose")
@@ -166,6 +173,9 @@ def main(argv=None) -> int:
         for w in sorted({0.0, 15.0, 30.0, 60.0, PENETRATION_WEIGHT} - {0.0}):
             mark = " (the pipeline's choice)" if w == PENETRATION_WEIGHT else ""
             scores[f"critic - {w:g} x depth (m){mark}"] = critic(xv) - w * val["depth_cm"] / 100
+        for name, path in (item.split("=", 1) for item in args.compare):
+            scores[f"{name} - {PENETRATION_WEIGHT:g} x depth (m)"] = \
+                Critic.load(path)(xv) - PENETRATION_WEIGHT * val["depth_cm"] / 100
         scores["oracle (the simulation itself)"] = -val["sim_cm"].mean(axis=1)
         lines += ["", f"Held-out objects: {len(yv)} grasps of {len(set(val['object_id'].tolist()))} objects "
                   f"({yv.mean():.0%} held, {dropped.mean():.0%} dropped on -y).", "",
