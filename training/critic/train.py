@@ -157,7 +157,7 @@ def main(argv=None) -> int:
     lines = ["# Critic: choosing the candidate that holds", "",
              f"`python -m training.critic.train --data {' '.join(map(str, args.data))} --val "
              f"{' '.join(map(str, args.val))} --out {args.out}"
-             + "".join(f" --compare {c}" for c in args.compare) + f"` ({time.strftime('%Y-%m-%d')}). "
+             + (f" --compare {' '.join(args.compare)}" if args.compare else "") + f"` ({time.strftime('%Y-%m-%d')}). "
              + __doc__.split("\n\n")[2].replace("\n", " "), "",
              f"Fitted on {len(y)} grasps of {len(set(ids))} training objects ({y.mean():.0%} held); selection AUC "
              "on a fifth of them: " + (", ".join(f"{k} {v:.3f}" for k, v in choice.items()) or "too few to choose")
