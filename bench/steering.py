@@ -61,6 +61,7 @@ def main(argv=None) -> int:
     results = {kind: {"plain": [], "steered": [], "seconds": [], "plain_seconds": [], "pen": [], "sim": []}
                for kind in ("near", "approach", "type")}
     by_type = {(t, name): [] for t in GRASP_TYPES for name in ("plain", "steered")}
+    quality = {(t, m): [] for t in ("plain", *GRASP_TYPES) for m in ("pen", "sim")}
     for n, row in enumerate(rows):
         mesh = load_object_mesh(corpus, row["id"])
         surface = ObjectSurface.from_mesh(mesh)
@@ -73,6 +74,10 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         plain = collect(iter_grasps(model, mesh, args.num, seed=n))
         plain_seconds = (time.perf_counter() - t) / args.num
+        for verts in plain["vertices"]:  # the same measures of the plain grasps: what steering costs in quality
+            r = metrics.evaluate_grasp(mesh, verts, plain["faces"], sim=args.sim)
+            quality[("plain", "pen")].append(r["penetration_depth_cm"])
+            quality[("plain", "sim")].append(r.get("sim_displacement_6dir_cm", np.nan))
         for kind, asked in wishes.items():
             for wish in asked:
                 t = time.perf_counter()
@@ -92,6 +97,9 @@ def main(argv=None) -> int:
                     results[kind]["pen"].append(r["penetration_depth_cm"])
                     if args.sim:
                         results[kind]["sim"].append(r["sim_displacement_6dir_cm"])
+                    if kind == "type":
+                        quality[(wish.grasp_type, "pen")].append(r["penetration_depth_cm"])
+                        quality[(wish.grasp_type, "sim")].append(r.get("sim_displacement_6dir_cm", np.nan))
         print(f"[{n + 1}/{len(rows)}] {row['id']}", file=sys.stderr, flush=True)
     how = "told the wishes and choosing among samples" if model.controls else "choosing among samples"
     options = "".join(f" --{k} {v}" for k, v in (("weights", args.weights), ("pool", args.pool),
@@ -115,10 +123,17 @@ def main(argv=None) -> int:
         sim = f"| {np.mean(r['sim']):.2f} " if args.sim else ""
         lines.append(f"| {kind} | {label} | {plain} | {steered} | {goal} | {np.mean(r['pen']):.2f} {sim}"
                      f"| {np.mean(r['plain_seconds']):.2f} / {np.mean(r['seconds']):.2f} |")
-    lines += ["", "By asked type (grasps of that type, without and with steering):", "",
-              "| asked | without steering | with steering |", "|---|---|---|"]
-    lines += [f"| {t} | {np.mean(by_type[(t, 'plain')]) * 100:.0f}% | {np.mean(by_type[(t, 'steered')]) * 100:.0f}% |"
-              for t in GRASP_TYPES]
+    sim_head, sim_rule = (" 6-dir simulation, cm |", "---|") if args.sim else ("", "")
+    lines += ["", "By asked type (grasps of that type, without and with steering; the quality of the steered grasps, "
+              "and of the plain ones in the last row):", "",
+              f"| asked | without steering | with steering | penetration, cm |{sim_head}",
+              f"|---|---|---|---|{sim_rule}"]
+    for t in (*GRASP_TYPES, "plain"):
+        share = "| - | - " if t == "plain" else \
+            f"| {np.mean(by_type[(t, 'plain')]) * 100:.0f}% | {np.mean(by_type[(t, 'steered')]) * 100:.0f}% "
+        sim = f" {np.mean(quality[(t, 'sim')]):.2f} |" if args.sim else ""
+        name = "nothing (plain)" if t == "plain" else t
+        lines.append(f"| {name} {share}| {np.mean(quality[(t, 'pen')]):.2f} |{sim}")
     text = "\n".join(lines) + "\n"
     if args.out:
         args.out.write_text(text)
