@@ -61,7 +61,7 @@ class JHODSceneSettings(bpy.types.PropertyGroup):
         name="Type", default="ANY",
         items=[("ANY", "Any", "Any kind of grasp"), ("power", "Power", "A wrap: the palm touches the object"),
                ("precision", "Precision", "Three or more fingertips, no palm"),
-               ("pinch", "Pinch", "Thumb and one finger")])
+               ("pinch", "Pinch", "Thumb and index finger; the other fingers kept off")])
     character: bpy.props.StringProperty(name="Character", description="The character's armature (object name)")
     character_preset: bpy.props.EnumProperty(
         name="Rig", default="makehuman",

@@ -168,7 +168,8 @@ def add_sample(subparsers: argparse._SubParsersAction) -> None:
                        help="the direction the hand moves in to reach the object (the palm faces it); "
                        "0,0,-1 = from above")
     steer.add_argument("--type", dest="grasp_type", choices=("power", "precision", "pinch"), default=None,
-                       help="power (palm touches), precision (3+ fingertips) or pinch (thumb and one finger)")
+                       help="power (palm touches), precision (3+ fingertips, palm off) or pinch (thumb and index "
+                       "finger); refinement keeps the type")
     parser.set_defaults(func=run_sample)
 
 

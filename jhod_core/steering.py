@@ -7,7 +7,8 @@ A ``Steering`` names any of three wishes, all in the object's frame (metres):
 * ``approach`` (3,): the direction the hand moves in as it reaches the object, i.e. where the palm faces
   (``--approach 0,0,-1``: from above, palm down; the add-on's "from the current view");
 * ``grasp_type``: ``power`` (the palm touches: a wrap), ``precision`` (three or more digits, no palm) or
-  ``pinch`` (thumb and one finger).
+  ``pinch`` (two digits, no palm); refinement keeps the asked type, a pinch with thumb and index
+  (``refine.TYPE_CLEARANCE``).
 
 Every model can be steered by choice: the pipeline samples ``POOL`` times as many grasps as asked and keeps those
 that best meet the wishes (``choose``). A model trained with controls (``DenoiserConfig.controls``) is also told the
