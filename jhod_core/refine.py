@@ -89,10 +89,11 @@ BLOCKS = 0.32
 HOLD_GAP = 0.004
 SELECT_PENETRATION = 15.0
 # Asked grasp types (``jhod_core.steering``): refinement keeps the contact pattern that ``steering.grasp_types``
-# reads (touching = within its 3 mm). Precision grasps and pinches keep the palm's pad TYPE_CLEARANCE off the
-# object, and a pinch closes the thumb and index finger only, keeping the other fingers that far off; a power
-# grasp brings a palm that does not touch onto the object. Without this, closing every finger for holding turned
-# most raw pinches into precision grasps (12 validation objects x 8: pinch 19 % raw, 6 % refined).
+# reads (touching = within its 3 mm). Precision grasps and pinches keep the palm's pad TYPE_CLEARANCE off the object
+# (a pinch the other fingers' first segments too), and a pinch closes the thumb and index finger only, keeping the
+# other fingers that far off; a power grasp brings a palm that does not touch onto the object. Without this, closing
+# every finger for holding turned most raw pinches into precision grasps (12 validation objects x 8: pinch 19 % raw,
+# 6 % refined).
 TYPE_CLEARANCE = 0.004
 PINCH_DIGITS = ("thumb", "index")
 _cube = np.stack(np.meshgrid(*[[-1.0, 0.0, 1.0]] * 3, indexing="ij"), -1).reshape(-1, 3)
@@ -297,6 +298,9 @@ class GraspRefiner:
         # all vertices of the palm and of the fingers (finger after finger), for ``tidy``
         self.all_palm = np.setdiff1d(np.arange(len(rest)), np.concatenate(list(fingers.values())))
         self.palm_pad = pads[0]  # what the grasp-type classifier calls the palm
+        # a pinch also backs off until the other fingers' first segments are clear: flexing cannot move those
+        self.pinch_clear = np.concatenate([pads[0]] + [pads[FINGER_JOINTS[f][0]] for f in FINGER_JOINTS
+                                                       if f not in PINCH_DIGITS])
         # the palm's normal in the rest pose (``steering.palm_directions``: wrist, index and little-finger knuckles,
         # MANO joints 0, 1, 7); posed, the global orientation turns it: the knuckles follow the wrist alone
         j = data.rest_joints
@@ -430,16 +434,17 @@ class GraspRefiner:
         return out
 
     def back_off(self, params: np.ndarray, surface: ObjectSurface, clear: float = TYPE_CLEARANCE,
-                 iterations: int = PUSH_ITERATIONS) -> np.ndarray:
-        """Hands moved back along their palm's normal until the palm's pad is ``clear`` off the object. Straight
-        back, not out along the object's normals as in ``push_out``: a palm round a handle meets normals from
-        every side, and their mean moved it deeper."""
+                 iterations: int = PUSH_ITERATIONS, vertex_ids: np.ndarray | None = None) -> np.ndarray:
+        """Hands moved back along their palm's normal until vertices ``vertex_ids`` (default: the palm's pad) are
+        ``clear`` off the object. Straight back, not out along the object's normals as in ``push_out``: a palm
+        round a handle meets normals from every side, and their mean moved it deeper."""
+        vertex_ids = self.palm_pad if vertex_ids is None else vertex_ids
         out = params.copy()
         rows = np.arange(len(out))
         for _ in range(iterations):
             if not len(rows):
                 break
-            sd, _ = surface.signed_distance(self._vertices(out[rows], self.palm_pad))
+            sd, _ = surface.signed_distance(self._vertices(out[rows], vertex_ids))
             need = clear - sd.min(axis=1)
             rows, need = rows[need > 1e-4], need[need > 1e-4]
             back = -rodrigues(out[rows][:, GLOBAL_ORIENT]) @ self.palm_normal   # (rows, 3)
@@ -521,10 +526,11 @@ class GraspRefiner:
         off = ()
         if grasp_type == "power":  # the palm's pad onto the object, for the hands where it does not touch
             hands = self.approach(hands, surface, vertex_ids=self.palm_pad)
-        elif grasp_type in ("precision", "pinch"):  # the palm's pad off the object
+        elif grasp_type == "precision":  # the palm's pad off the object
             hands = self.back_off(hands, surface)
-            if grasp_type == "pinch":
-                off = tuple(f for f in FINGER_JOINTS if f not in PINCH_DIGITS)
+        elif grasp_type == "pinch":  # and the other fingers' first segments
+            hands = self.back_off(hands, surface, vertex_ids=self.pinch_clear)
+            off = tuple(f for f in FINGER_JOINTS if f not in PINCH_DIGITS)
         fingers = self.close_fingers(hands, surface, off=off)
         # fingers opened out of a deep object can leave the whole hand hovering (a held-out kettle: 5.7 mm away)
         return self.approach(fingers, surface)

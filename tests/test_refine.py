@@ -211,3 +211,8 @@ def test_refinement_keeps_an_asked_grasp_type(grasp_type):
     assert kind(refined) == grasp_type
     depth, digits = depth_and_digits(refined, sphere)
     assert depth <= 0.004 and digits >= (2 if grasp_type == "pinch" else 3)
+    if grasp_type == "pinch":  # a pinch of thumb and index, not a hand that touches with one finger
+        verts = numpy_forward(DATA, global_orient=refined[:, :3], hand_pose=refined[:, 3:48],
+                              transl=refined[:, 48:])[0][0]
+        sd = signed_distance(sphere, verts)
+        assert all((sd[finger_vertex_ids(DATA)[f]] < 0.003).any() for f in ("thumb", "index"))
