@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # bench.data_engine_report
+sys.path.insert(0, str(ROOT))  # training, jhod_core from a checkout
 
 
 def data_bias(grasps: str, objects: str, count: int = 600) -> tuple[np.ndarray, np.ndarray]:

@@ -298,14 +298,17 @@ class GraspRefiner:
         # all vertices of the palm and of the fingers (finger after finger), for ``tidy``
         self.all_palm = np.setdiff1d(np.arange(len(rest)), np.concatenate(list(fingers.values())))
         self.palm_pad = pads[0]  # what the grasp-type classifier calls the palm
-        # a pinch also backs off until the other fingers' first segments are clear: flexing cannot move those
-        self.pinch_clear = np.concatenate([pads[0]] + [pads[FINGER_JOINTS[f][0]] for f in FINGER_JOINTS
-                                                       if f not in PINCH_DIGITS])
-        # the palm's normal in the rest pose (``steering.palm_directions``: wrist, index and little-finger knuckles,
-        # MANO joints 0, 1, 7); posed, the global orientation turns it: the knuckles follow the wrist alone
-        j = data.rest_joints
-        normal = np.cross(j[1] - j[0], j[7] - j[0])
-        self.palm_normal = normal / np.linalg.norm(normal)
+        # a pinch closes thumb and index; it also backs off until the other fingers' first segments are clear:
+        # flexing cannot move those
+        self.pinch_off = tuple(f for f in FINGER_JOINTS if f not in PINCH_DIGITS)
+        self.pinch_clear = np.concatenate([pads[0]] + [pads[FINGER_JOINTS[f][0]] for f in self.pinch_off])
+        # the palm's normal in the rest pose; posed, the global orientation turns it (the knuckles that
+        # ``steering.palm_directions`` reads follow the wrist alone)
+        from .steering import palm_directions
+
+        zero = np.zeros((1, 3))
+        self.palm_normal = palm_directions(hand_forward(data, global_orient=zero, hand_pose=np.zeros((1, 45)),
+                                                        transl=zero)[2])[0]
         self.all_fingers = np.concatenate([fingers[finger] for finger in FINGER_JOINTS])
         bounds = np.cumsum([0] + [len(fingers[finger]) for finger in FINGER_JOINTS])
         self.all_finger_slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -446,7 +449,8 @@ class GraspRefiner:
                 break
             sd, _ = surface.signed_distance(self._vertices(out[rows], vertex_ids))
             need = clear - sd.min(axis=1)
-            rows, need = rows[need > 1e-4], need[need > 1e-4]
+            short = need > 1e-4  # still closer than ``clear`` (inf distances: nothing near, nothing to do)
+            rows, need = rows[short], need[short]
             back = -rodrigues(out[rows][:, GLOBAL_ORIENT]) @ self.palm_normal   # (rows, 3)
             out[rows, TRANSL] += back * need[:, None]
         return out
@@ -530,7 +534,7 @@ class GraspRefiner:
             hands = self.back_off(hands, surface)
         elif grasp_type == "pinch":  # and the other fingers' first segments
             hands = self.back_off(hands, surface, vertex_ids=self.pinch_clear)
-            off = tuple(f for f in FINGER_JOINTS if f not in PINCH_DIGITS)
+            off = self.pinch_off
         fingers = self.close_fingers(hands, surface, off=off)
         # fingers opened out of a deep object can leave the whole hand hovering (a held-out kettle: 5.7 mm away)
         return self.approach(fingers, surface)

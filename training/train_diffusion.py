@@ -39,7 +39,7 @@ from training.data.augmentation import RotationAugmentation, encode_objects  # n
 from jhod_core.model import hand_state, spec  # noqa: E402
 from jhod_core.steering import control_vectors  # noqa: E402
 from training.data.grasps import (  # noqa: E402
-    SOURCES, GraspDataset, balance_palms, grasp_controls, load_grasps, select_grasps)  # noqa: E402
+    SOURCES, GraspDataset, balance_palms, grasp_controls, load_grasps, select_grasps)
 from training.losses import diffusion_loss, make_diffusion_batch  # noqa: E402
 
 def parse_args(argv=None):
