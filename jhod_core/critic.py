@@ -95,11 +95,15 @@ class Critic:
         """(G,) probability that each grasp holds (six-direction displacement <= ``HELD_CM``)."""
         return 1.0 / (1.0 + np.exp(-self.logits(features)))
 
-    def choice_scores(self, vertices: np.ndarray, surface, regions: list[np.ndarray]) -> np.ndarray:
+    def choice_scores(self, vertices: np.ndarray, surface, regions: list[np.ndarray],
+                      depth: np.ndarray | None = None) -> np.ndarray:
         """(G,) what the pipeline chooses candidates by, higher is better: the probability of holding minus
-        ``PENETRATION_WEIGHT`` per metre of the deepest vertex (the refiner's choice weighs depth the same)."""
+        ``PENETRATION_WEIGHT`` per metre of ``depth`` (G,) (the pipeline passes ``GraspRefiner.depths``, which
+        also sees the object inside the hand; default: the deepest vertex), as the refiner's choice weighs it."""
         features = grasp_features(vertices, surface, regions)
-        return self(features) - PENETRATION_WEIGHT * features[:, FEATURE_NAMES.index("depth_cm")] / 100.0
+        if depth is None:
+            depth = features[:, FEATURE_NAMES.index("depth_cm")] / 100.0
+        return self(features) - PENETRATION_WEIGHT * depth
 
     def save(self, path) -> None:
         arrays = {"mean": self.mean, "std": self.std}

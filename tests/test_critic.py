@@ -68,6 +68,17 @@ def test_collect_then_fit_on_simulated_samples(tmp_path):
     assert rows["sim_cm"].shape == (len(ids), 6) and rows["params"].shape == (len(ids), 51)
     assert len(ids) == 12 * len(set(ids)) and sorted(set(ids)) == sorted(
         r["id"] for r in load_manifest(corpus) if r["split"] == split)
+    assert rows["volume_cm3"].shape == (len(ids),) and (rows["volume_cm3"] >= 0).all()
+    # shards collected before the overlap was stored get it added: the same values (from the stored float32
+    # params, so to a micrometre and a voxel)
+    first = sorted((out / "shards").glob("shard_*.npz"))[0]
+    with np.load(first) as z:
+        stored = {k: z[k] for k in z.files}
+    np.savez_compressed(first, **{k: v for k, v in stored.items() if k not in ("volume_cm3", "penetration_cm")})
+    assert collect.main([*args, "--add-overlap"]) == 0
+    with np.load(first) as z:
+        np.testing.assert_allclose(z["volume_cm3"], stored["volume_cm3"], atol=0.0011)
+        np.testing.assert_allclose(z["penetration_cm"], stored["penetration_cm"], atol=1e-4)
     report = tmp_path / "critic.md"
     assert train.main(["--data", str(out), "--val", str(out), "--out", str(tmp_path / "model"), "--report",
                        str(report)]) == 0
@@ -78,6 +89,12 @@ def test_collect_then_fit_on_simulated_samples(tmp_path):
     assert train.main(["--data", str(out), "--val", str(out), "--out", str(tmp_path / "again"), "--report",
                        str(report), "--compare", f"first={tmp_path / 'model' / 'critic.npz'}"]) == 0
     assert "| first - 15 x depth (m) |" in report.read_text()
+    # predicting the data engine's acceptance (held, and not sunk into the object) instead of holding alone
+    assert train.main(["--data", str(out), "--val", str(out), "--out", str(tmp_path / "accepted"), "--report",
+                       str(report), "--label", "accepted"]) == 0
+    accepted = train.labels(rows, "accepted")
+    assert (accepted <= train.labels(rows, "held")).all()
+    assert f"({accepted.mean():.0%} accepted)" in report.read_text()
     with pytest.raises(SystemExit):
         train.parse_args(["--data", str(out), "--out", str(tmp_path / "x"), "--compare", "first"])
 

@@ -40,6 +40,23 @@ def test_eval_suite_writes_tables_rows_and_sheets(tmp_path):
     report = (out / "report.md").read_text()
     assert f"{raw['penetration_depth_cm']:.2f} +- {raw['penetration_depth_cm_se']:.2f}" in report
     assert "| jhod |" in report and (out / "sheet_jhod.png").exists() and (out / "histograms.png").exists()
+    # runs from before ``accepted`` was stored get it from their hands: unknown here, without the simulation
+    from training.eval import accepted
+
+    assert all("accepted" in r and r["accepted"] is None for r in rows)
+    # as if the refined grasps had been simulated and held, without sinking in: then the digits decide
+    passing = {"sim_displacement_6dir_cm": 1.0, "intersection_volume_cm3": 0.5, "penetration_depth_cm": 0.1,
+               "limit_violation_deg": 0.0}
+    old = [{k: v for k, v in r.items() if k != "accepted"} | (passing if r["method"] == "jhod" else {}) for r in rows]
+    (out / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert accepted.main([str(out), "--objects", "data/objects"]) == 0
+    again = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+    assert [{k: v for k, v in r.items() if k != "accepted"} for r in again] == old
+    for r in again:
+        if r["method"] != "jhod":
+            assert r["accepted"] is None  # not simulated
+        elif r["digits_in_contact"] != 2:  # two digits: a pinch only if thumb and index
+            assert r["accepted"] == (r["digits_in_contact"] >= 3)
 
 
 def test_ablation_table_puts_models_side_by_side(tmp_path):
@@ -189,3 +206,18 @@ def test_evaluation_on_ray_and_in_other_protocols(tmp_path):
     assert rows("local") == rows("ray")
     for ours, theirs in zip(rows("local"), rows("oakink")):  # OakInk's depth: to the nearest object vertex
         assert theirs["penetration_depth_cm"] >= ours["penetration_depth_cm"] - 1e-9
+
+
+def test_accepted_is_the_data_engines_acceptance_on_a_measured_row():
+    from training.synthesize.accept import accepted
+
+    row = {"limit_violation_deg": 1.0, "penetration_depth_cm": 0.3, "sim_displacement_6dir_cm": 1.5,
+           "intersection_volume_cm3": 2.0}
+    three = ["thumb", "index", "middle"]
+    assert accepted(row, three) is True
+    assert accepted(row, ["thumb", "index"]) is True  # a pinch counts
+    assert accepted(row, ["index", "middle"]) is False
+    for key, bad in (("limit_violation_deg", 6.0), ("penetration_depth_cm", 0.6), ("sim_displacement_6dir_cm", 2.5),
+                     ("intersection_volume_cm3", 3.5)):
+        assert accepted({**row, key: bad}, three) is False
+    assert accepted({**row, "sim_displacement_6dir_cm": None}, three) is None  # not simulated: unknown

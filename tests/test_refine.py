@@ -216,3 +216,120 @@ def test_refinement_keeps_an_asked_grasp_type(grasp_type):
                               transl=refined[:, 48:])[0][0]
         sd = signed_distance(sphere, verts)
         assert all((sd[finger_vertex_ids(DATA)[f]] < 0.003).any() for f in ("thumb", "index"))
+
+
+def palm_frame():
+    """Centre, palmar normal and across-the-palm direction (index to pinky) of the relaxed right hand."""
+    pose = named_pose("relaxed", DATA)
+    joints = numpy_forward(DATA, hand_pose=pose)[1][0]
+    centre = joints[[0, 1, 4, 7, 10]].mean(0)
+    palmar = np.cross(joints[1] - joints[0], joints[7] - joints[0])
+    across = joints[10] - joints[1]
+    return np.concatenate([np.zeros(3), pose, np.zeros(3)])[None], centre, palmar / np.linalg.norm(palmar), \
+        across / np.linalg.norm(across)
+
+
+
+
+def test_the_object_inside_the_hand_is_seen_where_the_hand_vertices_miss_it():
+    from jhod_core.refine import object_depth_in_hands
+
+    params, centre, palmar, across = palm_frame()
+    verts = numpy_forward(DATA, hand_pose=params[:, 3:48])[0]
+    # a 4 mm plate that cuts through the palm, from the palmar side to the back of the hand
+    plate = trimesh.creation.box(extents=(0.004, 0.03, 0.06))
+    turn = np.eye(4)
+    turn[:3, :3] = np.stack([across, np.cross(palmar, across), palmar], axis=1)
+    plate.apply_transform(turn)
+    plate.apply_translation(centre - 0.01 * palmar)
+    surface = ObjectSurface.from_mesh(plate)
+    vertex_depth = max(0.0, -signed_distance(plate, verts[0]).min())
+    assert vertex_depth <= 0.0025  # no hand vertex is deeper than the plate's half thickness
+    in_hand = object_depth_in_hands(verts, DATA.closed_faces, surface)[0]
+    assert in_hand >= 0.006
+    refiner = GraspRefiner(DATA)
+    assert refiner.depths(verts, surface)[0] == pytest.approx(in_hand)
+    # the same plate beside the hand: nothing inside
+    plate.apply_translation(0.08 * palmar)
+    assert object_depth_in_hands(verts, DATA.closed_faces, ObjectSurface.from_mesh(plate))[0] == 0.0
+
+
+def test_clear_palm_moves_a_handle_out_of_the_palm_and_leaves_other_hands_alone():
+    from jhod_core.metrics import intersection_volume
+
+    params, centre, palmar, across = palm_frame()
+    handle = trimesh.creation.cylinder(radius=0.006, height=0.14, sections=32)
+    turn = trimesh.geometry.align_vectors([0.0, 0.0, 1.0], across)
+    handle.apply_transform(turn)
+    handle.apply_translation(centre - 0.003 * palmar)  # in the palm's flesh
+    surface = ObjectSurface.from_mesh(handle)
+    refiner = GraspRefiner(DATA)
+
+    def volume(p):
+        verts = numpy_forward(DATA, global_orient=p[:, :3], hand_pose=p[:, 3:48], transl=p[:, 48:])[0][0]
+        return intersection_volume(handle, trimesh.Trimesh(verts, DATA.closed_faces, process=False))
+
+    clear = params.copy()
+    clear[0, 48:] += 0.05 * palmar  # the hand well away from the handle
+    both = np.concatenate([params, clear])
+    moved = refiner.clear_palm(both, surface)
+    assert volume(params) > 5.0
+    assert volume(moved[:1]) < 0.2 * volume(params)
+    shift = moved[0, 48:] - params[0, 48:]
+    assert shift @ palmar < -0.005  # back, away from the palmar side: the handle ends in front of the palm
+    np.testing.assert_array_equal(moved[1], clear[0])
+
+
+def test_vertex_normals_of_a_batch_equal_each_mesh_alone():
+    from jhod_core.geometry.surfacing import vertex_normals
+
+    turns = Rotation.random(3, random_state=0).as_matrix()
+    verts = np.einsum("bij,vj->bvi", turns, DATA.v_template)
+    batch = vertex_normals(verts, DATA.closed_faces)
+    for one, normals, turn in zip(verts, batch, turns):
+        np.testing.assert_array_equal(vertex_normals(one, DATA.closed_faces), normals)
+        np.testing.assert_allclose(normals, vertex_normals(DATA.v_template, DATA.closed_faces) @ turn.T, atol=1e-9)
+    mesh = trimesh.Trimesh(verts[0], DATA.closed_faces, process=False)  # outward, as trimesh's (angle-weighted)
+    assert np.median(np.einsum("ij,ij->i", batch[0], mesh.vertex_normals)) > 0.95
+
+
+def test_object_depth_in_hands_matches_a_plain_search_for_a_part_and_with_known_distances():
+    """The grid and the vertices near the object only skip work: the same depths as measuring every sample
+    against every vertex, for the whole hand and for the palm alone."""
+    from jhod_core.geometry.surfacing import vertex_normals
+    from jhod_core.refine import IN_HAND_REACH, object_depth_in_hands
+
+    params, sphere = hand_over_sphere(gap=-0.012)
+    rng = np.random.default_rng(1)
+    params = np.repeat(params, 4, axis=0)
+    params[:, 48:] += rng.normal(0.0, 0.006, size=(4, 3))
+    verts = numpy_forward(DATA, global_orient=params[:, :3], hand_pose=params[:, 3:48], transl=params[:, 48:])[0]
+    surface = ObjectSurface.from_mesh(sphere, n=2048)
+    refiner = GraspRefiner(DATA)
+
+    nearest = []  # per hand: each sample's nearest vertex, its distance, the point-normal distance
+    for hand, normal in zip(verts, vertex_normals(verts, DATA.closed_faces)):
+        d = np.linalg.norm(surface.points[:, None] - hand[None], axis=2)
+        k = d.argmin(axis=1)
+        nearest.append((k, d[np.arange(len(k)), k], np.einsum("ni,ni->n", surface.points - hand[k], normal[k])))
+
+    def plain(ids):
+        return np.array([max(0.0, -sd[(dist <= IN_HAND_REACH) & np.isin(k, ids)].min(initial=0.0))
+                         for k, dist, sd in nearest])
+
+    sd = surface.signed_distance(verts)[0]
+    whole = plain(np.arange(len(DATA.v_template)))
+    assert whole.max() > 0.002
+    for known in (None, sd):
+        np.testing.assert_allclose(object_depth_in_hands(verts, DATA.closed_faces, surface, sd=known), whole,
+                                   atol=1e-9)
+        fingers = np.full(len(DATA.v_template), -1)
+        for f, ids in enumerate(finger_vertex_ids(DATA).values()):
+            fingers[ids] = f
+        for labels in (refiner.palm_part, fingers):  # per part: each part's own samples
+            by_part = object_depth_in_hands(verts, DATA.closed_faces, surface, parts=labels, sd=known)
+            assert by_part.shape == (len(verts), labels.max() + 1)
+            for part in range(labels.max() + 1):
+                np.testing.assert_allclose(by_part[:, part], plain(np.flatnonzero(labels == part)), atol=1e-9)
+    assert object_depth_in_hands(verts, DATA.closed_faces, surface, parts=refiner.palm_part)[:, 0].max() > 0.002
+

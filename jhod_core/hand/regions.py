@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..geometry.surfacing import vertex_normals
 from .joint_limits import anatomical_frames
 from .model_file import HandData
 from .topology import FINGER_JOINTS
@@ -23,15 +24,6 @@ def finger_vertex_ids(data: HandData) -> dict[str, np.ndarray]:
     return {finger: np.where(np.isin(dom, joints))[0] for finger, joints in FINGER_JOINTS.items()}
 
 
-def _rest_vertex_normals(data: HandData) -> np.ndarray:
-    v, f = data.v_template, data.closed_faces
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    vn = np.zeros_like(v)
-    for i in range(3):
-        np.add.at(vn, f[:, i], fn)
-    return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
-
-
 def palmar_pads(data: HandData, min_alignment: float = 0.5) -> dict[int, np.ndarray]:
     """Joint -> vertices on the palmar side of that segment (0 = palm), in the right-hand frame.
 
@@ -41,7 +33,7 @@ def palmar_pads(data: HandData, min_alignment: float = 0.5) -> dict[int, np.ndar
     joints = data.rest_joints
     mirror = np.array([-1.0, 1.0, 1.0]) if data.side == "left" else np.ones(3)
     frames = anatomical_frames(joints * mirror)
-    normals = _rest_vertex_normals(data) * mirror
+    normals = vertex_normals(data.v_template, data.closed_faces) * mirror
     dom = _dominant_joint(data)
     pads = {}
     palmar = np.cross(frames[0][:, 2], frames[0][:, 0])  # bend x twist = index1's palmar normal

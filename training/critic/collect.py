@@ -8,9 +8,10 @@ Per object (a seeded order of the split's objects over all corpora, so a partial
 (``candidates=1``: the pool the pipeline's choice picks from), with the object's seed; then the six-direction
 simulation of each, run to the end (``metrics.simulation_displacements``). Shards of ``--shard-size`` objects
 (``shard_NNNNN.npz``: ``object_id``, ``corpus``, ``seed``, ``params`` (G, 51), ``sim_cm`` (G, 6), ``grasp``
-index) are written atomically; a restart skips the objects already in shards, and those the pipeline refused
-(``skipped.txt``). Features are not stored: the
-trainer recomputes them (``jhod_core.critic.grasp_features``) from the params and the object.
+index, exact ``penetration_cm`` and ``volume_cm3``; ``--add-overlap`` adds these two to older shards) are written
+atomically; a restart skips the objects already in shards, and those the pipeline refused (``skipped.txt``).
+Features are not stored: the trainer recomputes them (``jhod_core.critic.grasp_features``) from the params and
+the object.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--add-overlap", action="store_true",
+                   help="only add penetration and volume to the shards in --out that lack them, then stop")
     args = p.parse_args(argv)
     if args.part is not None:
         k, _, n = args.part.partition("/")
@@ -83,12 +86,52 @@ def collect_object(backend, corpus: str, object_id: str, per_object: int, seed: 
     mesh = load_object_mesh(corpus, object_id)
     s = object_seed(seed, object_id) % 2**31
     result = collect(iter_grasps(backend, mesh, per_object, seed=s, candidates=1))
-    sims = np.stack([metrics.simulation_displacements(mesh, trimesh.Trimesh(v, result["faces"], process=False),
-                                                      cache=cache) for v in result["vertices"]])
+    hands = [trimesh.Trimesh(v, result["faces"], process=False) for v in result["vertices"]]
+    sims = np.stack([metrics.simulation_displacements(mesh, hand, cache=cache) for hand in hands])
     return {"object_id": np.full(per_object, object_id), "corpus": np.full(per_object, corpus),
             "seed": np.full(per_object, s, dtype=np.int64), "grasp": np.arange(per_object),
             "params": join_params(result["global_orient"], result["hand_pose"], result["transl"]).astype(np.float32),
-            "sim_cm": sims.astype(np.float32)}
+            "sim_cm": sims.astype(np.float32), **overlap(mesh, result["vertices"], result["faces"])}
+
+
+def overlap(mesh, vertices: np.ndarray, faces: np.ndarray) -> dict:
+    """Exact penetration depth (cm) and intersection volume (cm3) of hands ``vertices`` (G, V, 3) in ``mesh``: with
+    the simulation, what the data engine accepts by (a hand sunk round a handle "holds" in the simulation)."""
+    import trimesh
+
+    from jhod_core import metrics
+
+    return {"penetration_cm": np.array([metrics.penetration_depth(mesh, v) for v in vertices], dtype=np.float32),
+            "volume_cm3": np.array([metrics.intersection_volume(mesh, trimesh.Trimesh(v, faces, process=False))
+                                    for v in vertices], dtype=np.float32)}
+
+
+def add_overlap(shards: Path) -> None:
+    """Adds ``overlap`` to shards collected before it was stored (one shard at a time, rewritten atomically: an
+    interrupted run resumes)."""
+    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.hand.params import split_params
+    from training.data.corpus import load_object_mesh
+
+    data = load_hand_data()
+    paths = sorted(shards.glob("shard_*.npz"))
+    for n, path in enumerate(paths):
+        with np.load(path, allow_pickle=False) as z:
+            shard = {k: z[k] for k in z.files}
+        if "volume_cm3" in shard:
+            continue
+        parts = {"penetration_cm": np.zeros(len(shard["object_id"]), np.float32),
+                 "volume_cm3": np.zeros(len(shard["object_id"]), np.float32)}
+        keys = np.char.add(np.char.add(shard["corpus"].astype(str), "/"), shard["object_id"].astype(str))
+        for key in np.unique(keys):
+            sel = np.flatnonzero(keys == key)
+            corpus, object_id = key.rsplit("/", 1)
+            vertices = numpy_forward(data, *split_params(shard["params"][sel].astype(np.float64)))[0]
+            for name, values in overlap(load_object_mesh(corpus, object_id), vertices, data.closed_faces).items():
+                parts[name][sel] = values
+        shard.update(parts)
+        atomic_write(path, write=lambda tmp: np.savez_compressed(tmp, **shard))
+        print(f"{path.name}: overlap added ({n + 1}/{len(paths)})", file=sys.stderr, flush=True)
 
 
 def main(argv=None) -> int:
@@ -97,6 +140,9 @@ def main(argv=None) -> int:
 
     set_threads(args.threads)
     shards = args.out / "shards"
+    if args.add_overlap:
+        add_overlap(shards)
+        return 0
     shards.mkdir(parents=True, exist_ok=True)
     skipped_file = args.out / "skipped.txt"  # objects the pipeline refuses (e.g. sheet-thin): not retried
     skipped = set(skipped_file.read_text().split()) if skipped_file.exists() else set()

@@ -24,7 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from training.synthesize.accept import Thresholds  # noqa: E402
+
 from jhod_core.critic import FEATURE_NAMES, HELD_CM, PENETRATION_WEIGHT, Critic  # noqa: E402
+from jhod_core.refine import SELECT_PENETRATION  # noqa: E402
 
 DROP_CM = 5.0  # training.eval.tune_selection: over 5 cm of -y displacement the hand did not hold the object
 BLOCK = 4
@@ -39,6 +42,8 @@ def parse_args(argv=None):
     p.add_argument("--candidates", type=int, default=3, help="K of the replayed choice")
     p.add_argument("--report", type=Path, default=None, help="markdown report path")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--label", choices=("held", "accepted"), default="held",
+                   help="what the critic predicts (see ``labels``)")
     p.add_argument("--compare", nargs="*", default=[], metavar="NAME=CRITIC_NPZ",
                    help="earlier critics to replay on the same held-out samples, e.g. v1=models/critic_v1/critic.npz")
     args = p.parse_args(argv)
@@ -59,8 +64,9 @@ def load_rows(folders) -> dict:
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def features_of(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features (G, F), refiner score (G,), refiner held share (G,)) of every stored grasp."""
+def features_of(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(features (G, F), refiner score (G,), refiner held share (G,), the choice's depth (G,), m:
+    ``GraspRefiner.depths``) of every stored grasp."""
     from jhod_core.critic import critic_regions, grasp_features
     from jhod_core.hand import load_hand_data, numpy_forward
     from jhod_core.hand.params import split_params
@@ -72,7 +78,7 @@ def features_of(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     regions = critic_regions(data)
     refiner = GraspRefiner.for_hand(data)
     g = len(rows["object_id"])
-    features, score, held = np.zeros((g, len(FEATURE_NAMES))), np.zeros(g), np.zeros(g)
+    features, score, held, depth = np.zeros((g, len(FEATURE_NAMES))), np.zeros(g), np.zeros(g), np.zeros(g)
     keys = np.char.add(np.char.add(rows["corpus"].astype(str), "/"), rows["object_id"].astype(str))
     for key in np.unique(keys):
         sel = np.flatnonzero(keys == key)
@@ -82,9 +88,9 @@ def features_of(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         params = rows["params"][sel].astype(np.float64)
         vertices = numpy_forward(data, *split_params(params))[0]
         features[sel] = grasp_features(vertices, surface, regions)
-        score[sel] = refiner.scores(params, surface)
-        held[sel] = refiner.hold_terms(params, surface)[0]
-    return features, score, held
+        held[sel], depth[sel] = refiner.hold_terms(params, surface)
+        score[sel] = held[sel] - SELECT_PENETRATION * depth[sel]  # ``GraspRefiner.scores``
+    return features, score, held, depth
 
 
 def fit(kind: str, x: np.ndarray, y: np.ndarray, hidden: int, seed: int) -> Critic:
@@ -114,7 +120,7 @@ def auc(score: np.ndarray, positive: np.ndarray) -> float:
 def replay(rows: dict, score: np.ndarray, candidates: int) -> dict:
     """The pipeline's choice per object: blocks of ``BLOCK`` grasps, each from ``BLOCK * candidates`` samples (in
     stored order), the ``BLOCK`` best-scored kept. Means of the kept grasps' displacements and depth."""
-    sims, sims_y, depth = [], [], []
+    sims, sims_y, depth, accepted = [], [], [], []
     keys = np.char.add(rows["corpus"].astype(str), rows["object_id"].astype(str))
     group = BLOCK * candidates
     for key in np.unique(keys):
@@ -126,16 +132,37 @@ def replay(rows: dict, score: np.ndarray, candidates: int) -> dict:
             sims += list(rows["sim_cm"][keep].mean(axis=1))
             sims_y += list(rows["sim_cm"][keep][:, 2])
             depth += list(rows["depth_cm"][keep])
+            if "volume_cm3" in rows:
+                accepted += list(labels(rows, "accepted")[keep])
     return {"sim_6dir_cm": float(np.mean(sims)), "sim_y_cm": float(np.mean(sims_y)),
-            "penetration_cm": float(np.mean(depth)), "grasps": len(sims)}
+            "penetration_cm": float(np.mean(depth)), "grasps": len(sims),
+            "accepted": float(np.mean(accepted)) if accepted else None}
+
+
+def _share(value) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def labels(rows: dict, label: str) -> np.ndarray:
+    """held: six-direction displacement <= ``HELD_CM``; accepted: held, and overlapping the object no more than the
+    data engine accepts (exact penetration and volume, ``collect.overlap``): a hand sunk round a handle also holds
+    in the simulation (in the evaluation 78 % of grasps over 3 cm3 held, 32 % of the others)."""
+    held = rows["sim_cm"].mean(axis=1) <= HELD_CM
+    if label == "held":
+        return held
+    if "volume_cm3" not in rows:
+        raise SystemExit("--label accepted needs penetration and volume in the shards: "
+                         "python -m training.critic.collect --add-overlap --out FOLDER")
+    thr = Thresholds()
+    return held & (rows["penetration_cm"] <= thr.penetration_cm) & (rows["volume_cm3"] <= thr.volume_cm3)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     train = load_rows(args.data)
-    x, _, _ = features_of(train)
-    y = (train["sim_cm"].mean(axis=1) <= HELD_CM).astype(int)
+    x = features_of(train)[0]
+    y = labels(train, args.label).astype(int)
     ids = train["object_id"].astype(str)
     from training.data.corpus import stable_seed
 
@@ -157,15 +184,17 @@ def main(argv=None) -> int:
     lines = ["# Critic: choosing the candidate that holds", "",
              f"`python -m training.critic.train --data {' '.join(map(str, args.data))} --val "
              f"{' '.join(map(str, args.val))} --out {args.out}"
-             + (f" --compare {' '.join(args.compare)}" if args.compare else "") + f"` ({time.strftime('%Y-%m-%d')}). "
+             + (f" --compare {' '.join(args.compare)}" if args.compare else "") + f" --label {args.label}` "
+             f"({time.strftime('%Y-%m-%d')}). "
              + __doc__.split("\n\n")[2].replace("\n", " "), "",
-             f"Fitted on {len(y)} grasps of {len(set(ids))} training objects ({y.mean():.0%} held); selection AUC "
+             f"Fitted on {len(y)} grasps of {len(set(ids))} training objects ({y.mean():.0%} {args.label}); "
+             "selection AUC "
              "on a fifth of them: " + (", ".join(f"{k} {v:.3f}" for k, v in choice.items()) or "too few to choose")
              + f"; kept: {best}."]
     if args.val:
         val = load_rows(args.val)
-        xv, score, held = features_of(val)
-        val["depth_cm"] = xv[:, FEATURE_NAMES.index("depth_cm")]
+        xv, score, held, depth = features_of(val)
+        val["depth_cm"] = 100 * depth  # what the pipeline's choice weighs: the object inside the hand too
         yv = val["sim_cm"].mean(axis=1) <= HELD_CM
         dropped = val["sim_cm"][:, 2] > DROP_CM
         p = critic.logits(xv)
@@ -180,17 +209,21 @@ def main(argv=None) -> int:
         lines += ["", f"Held-out objects: {len(yv)} grasps of {len(set(val['object_id'].tolist()))} objects "
                   f"({yv.mean():.0%} held, {dropped.mean():.0%} dropped on -y).", "",
                   f"| score | AUC held (6-dir <= {HELD_CM:g} cm) | AUC dropped (-y > {DROP_CM:g} cm) | "
-                  f"choice K={args.candidates}: 6-dir (cm) | -y (cm) | penetration (cm) |", "|---|---|---|---|---|---|"]
+                  f"choice K={args.candidates}: 6-dir (cm) | -y (cm) | penetration (cm) | accepted |",
+                  "|---|---|---|---|---|---|---|"]
         summary["val"] = {}
         for name, s in scores.items():
             r = replay(val, s, args.candidates)
             a_held, a_drop = auc(s, yv), auc(s, ~dropped)
             summary["val"][name] = {"auc_held": a_held, "auc_dropped": a_drop, **r}
             lines.append(f"| {name} | {a_held:.3f} | {a_drop:.3f} | {r['sim_6dir_cm']:.2f} | {r['sim_y_cm']:.2f} "
-                         f"| {r['penetration_cm']:.2f} |")
+                         f"| {r['penetration_cm']:.2f} | {_share(r['accepted'])} |")
         first = replay(val, -val["grasp"].astype(float), args.candidates)  # no choice: the first of each block
         lines += ["", f"Without choice (the first {BLOCK} of each block): 6-dir {first['sim_6dir_cm']:.2f} cm, -y "
-                  f"{first['sim_y_cm']:.2f} cm, penetration {first['penetration_cm']:.2f} cm."]
+                  f"{first['sim_y_cm']:.2f} cm, penetration {first['penetration_cm']:.2f} cm, accepted "
+                  f"{_share(first['accepted'])}. Penetration here is the choice's depth (``GraspRefiner.depths``: "
+                  "the deepest hand vertex or object sample in the hand); accepted: the data engine's acceptance "
+                  "(held, exact penetration <= 0.5 cm and volume <= 3 cm3), where the shards have the overlap."]
         summary["val"]["no choice"] = first
     lines += ["", f"{time.perf_counter() - start:.0f} s."]
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))

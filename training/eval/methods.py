@@ -15,7 +15,8 @@ import numpy as np
 
 from jhod_core.hand.params import HAND_POSE, TRANSL, join_params, split_params
 
-METRIC_KEYS = ("penetration_depth_cm", "intersection_volume_cm3", "sim_displacement_cm", "sim_displacement_6dir_cm")
+METRIC_KEYS = ("penetration_depth_cm", "intersection_volume_cm3", "sim_displacement_cm", "sim_displacement_6dir_cm",
+               "accepted")
 
 
 @dataclass

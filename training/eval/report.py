@@ -10,7 +10,7 @@ COLUMNS = (
     ("method", "method", "{}"), ("split", "objects", "{}"), ("grasps", "N", "{}"),
     ("penetration_depth_cm", "pen. depth (cm)", "{:.2f}"), ("intersection_volume_cm3", "int. volume (cm3)", "{:.2f}"),
     ("sim_displacement_cm", "sim. disp. -y (cm)", "{:.2f}"),
-    ("sim_displacement_6dir_cm", "sim. disp. 6-dir (cm)", "{:.2f}"),
+    ("sim_displacement_6dir_cm", "sim. disp. 6-dir (cm)", "{:.2f}"), ("accepted", "accepted", "{:.2f}"),
     ("contact_ratio", "contact ratio", "{:.3f}"), ("three_digits_ratio", ">= 3 digits", "{:.2f}"),
     ("diversity_entropy", "entropy", "{:.2f}"), ("diversity_cluster_cm", "cluster size (cm)", "{:.2f}"),
     ("on_hold_part_ratio", "on hold part", "{:.2f}"), ("grasps_per_s", "grasps/s", "{:.2f}"), ("fid", "FID", "{:.2f}"),

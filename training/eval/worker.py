@@ -18,6 +18,7 @@ def measure_object(job: dict) -> list[dict]:
     from jhod_core.hand.joint_limits import anatomical_frames, limit_violation
     from jhod_core.hand.regions import finger_vertex_ids
     from jhod_core.geometry.inside import signed_distance
+    from training.synthesize.accept import accepted
 
     mesh = job["mesh"]
     mesh = load_mesh(mesh) if isinstance(mesh, str) else trimesh.Trimesh(*mesh, process=False)
@@ -34,8 +35,10 @@ def measure_object(job: dict) -> list[dict]:
         m = metrics.evaluate_grasp(mesh, verts, data.closed_faces, sim=job["sim"],
                                    protocol=job.get("protocol", "jhod"))
         touching = metrics.touching_from_signed(signed_distance(mesh, verts), metrics.CONTACT_THRESHOLD)
-        m["digits_in_contact"] = int(sum(touching[ids].any() for ids in fingers.values()))
+        digits = [name for name, ids in fingers.items() if touching[ids].any()]
+        m["digits_in_contact"] = len(digits)
         m["limit_violation_deg"] = float(np.rad2deg(limit_violation(np.asarray(pose), frames).max()))
+        m["accepted"] = accepted(m, digits)  # the data engine's whole acceptance, as one bar
         if hold_faces is not None and hold_faces.any():
             from training.synthesize.accept import contact_on_hold_part
 

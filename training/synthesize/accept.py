@@ -59,7 +59,7 @@ def _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, ca
     touching = metrics.touching_from_signed(signed, metrics.CONTACT_THRESHOLD)
     digits = [name for name, ids in fingers.items() if touching[ids].any()]
     out["digits_in_contact"] = digits
-    if len(digits) < thr.min_digits and not (thr.pinch and set(digits) == set(thr.pinch)):
+    if not enough_digits(digits, thr):
         return "too few digits in contact"
     hand_mesh = trimesh.Trimesh(hand_verts, hand_faces, process=False)
     # simulation before volume: it rejects more and costs less
@@ -76,6 +76,23 @@ def _check(obj_mesh, hand_verts, hand_faces, hand_pose, frames, fingers, thr, ca
     if out["intersection_volume_cm3"] > thr.volume_cm3:
         return "intersection volume"
     return ""
+
+
+def enough_digits(digits: list[str], thr: Thresholds = Thresholds()) -> bool:
+    """At least ``thr.min_digits`` digits touch, or exactly the pinch's."""
+    return len(digits) >= thr.min_digits or bool(thr.pinch and set(digits) == set(thr.pinch))
+
+
+def accepted(measured: dict, digits: list[str], thr: Thresholds = Thresholds()) -> bool | None:
+    """Whether a grasp measured in full (an evaluation row: ``limit_violation_deg``, ``penetration_depth_cm``,
+    ``sim_displacement_6dir_cm``, ``intersection_volume_cm3``; ``digits`` touching) passes the data engine's
+    acceptance; None without the simulation."""
+    if measured.get("sim_displacement_6dir_cm") is None:
+        return None
+    return bool(measured["limit_violation_deg"] <= thr.limit_tolerance_deg
+                and measured["penetration_depth_cm"] <= thr.penetration_cm and enough_digits(digits, thr)
+                and measured["sim_displacement_6dir_cm"] <= thr.sim_6dir_cm
+                and measured["intersection_volume_cm3"] <= thr.volume_cm3)
 
 
 CONTACT_GAP_M = 0.002  # hand vertices this close to the surface (or inside) count as contact
