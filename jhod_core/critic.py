@@ -4,9 +4,10 @@ The refiner's ``scores`` count the pull directions a hand blocks (one hand-made 
 of the hand-object contact (``grasp_features``: blocked directions at several gaps, depth, which digits touch,
 whether the contacts oppose each other, how spread they are, the object's size) and maps it through a small
 network fitted to the simulated outcomes of the model's own refined samples (``training/critic``): the probability
-that the six-direction simulation displacement stays within ``HELD_CM``. NumPy only (Blender has no SciPy or
-torch): the weights are plain arrays in ``critic.npz`` next to the model's weights; without that file the pipeline
-chooses by the refiner's score as before.
+that the six-direction simulation displacement stays within ``HELD_CM`` (``--label held``), or that the grasp also
+stays within the data engine's penetration and volume (``--label accepted``; its ``info["label"]`` says which).
+NumPy only (Blender has no SciPy or torch): the weights are plain arrays in ``critic.npz`` next to the model's
+weights; without that file the pipeline chooses by the refiner's score as before.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
         --out models/critic [--report docs/eval/critic.md]
 
 Features are recomputed from each shard's params against the pipeline's own surface samples of the object
-(``prepare_object`` with the stored seed). Label: held = six-direction mean displacement <= ``HELD_CM``. Two fits
+(``prepare_object`` with the stored seed). Label (``--label``): held = six-direction mean displacement <=
+``HELD_CM``, or accepted = held and within the data engine's penetration and volume (``labels``). Two fits
 on the training objects (logistic regression, and a one-hidden-layer MLP), each chosen on a fifth of the training
 objects held out by id; the better one is refitted on all and saved as ``<out>/critic.npz``. Reported on the
 ``--val`` objects: ROC AUC for "held" and for the tuning report's "dropped" (-y displacement over 5 cm) of the
@@ -176,8 +177,9 @@ def main(argv=None) -> int:
             choice[kind] = auc(model.logits(x[hold_out]), y[hold_out].astype(bool))
     best = max(choice, key=choice.get) if choice else "logistic"  # too few of one outcome to choose: the simpler
     critic = fit(best, x, y, args.hidden, args.seed)
-    critic.info.update({"kind": best, "train_grasps": int(len(y)), "train_objects": int(len(set(ids))),
-                        "train_held_share": float(y.mean()), "selection_auc": choice})
+    critic.info.update({"kind": best, "label": args.label, "train_grasps": int(len(y)),
+                        "train_objects": int(len(set(ids))), "train_positive_share": float(y.mean()),
+                        "selection_auc": choice})
     args.out.mkdir(parents=True, exist_ok=True)
     critic.save(args.out / "critic.npz")
     summary = {"train": critic.info}
