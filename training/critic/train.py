@@ -210,16 +210,19 @@ def main(argv=None) -> int:
         scores["oracle (the simulation itself)"] = -val["sim_cm"].mean(axis=1)
         lines += ["", f"Held-out objects: {len(yv)} grasps of {len(set(val['object_id'].tolist()))} objects "
                   f"({yv.mean():.0%} held, {dropped.mean():.0%} dropped on -y).", "",
-                  f"| score | AUC held (6-dir <= {HELD_CM:g} cm) | AUC dropped (-y > {DROP_CM:g} cm) | "
+                  f"| score | AUC held (6-dir <= {HELD_CM:g} cm) | AUC dropped (-y > {DROP_CM:g} cm) | AUC accepted | "
                   f"choice K={args.candidates}: 6-dir (cm) | -y (cm) | penetration (cm) | accepted |",
-                  "|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|"]
+        accepted = labels(val, "accepted") if "volume_cm3" in val else None
         summary["val"] = {}
         for name, s in scores.items():
             r = replay(val, s, args.candidates)
             a_held, a_drop = auc(s, yv), auc(s, ~dropped)
-            summary["val"][name] = {"auc_held": a_held, "auc_dropped": a_drop, **r}
-            lines.append(f"| {name} | {a_held:.3f} | {a_drop:.3f} | {r['sim_6dir_cm']:.2f} | {r['sim_y_cm']:.2f} "
-                         f"| {r['penetration_cm']:.2f} | {_share(r['accepted'])} |")
+            a_accepted = auc(s, accepted) if accepted is not None else None
+            summary["val"][name] = {"auc_held": a_held, "auc_dropped": a_drop, "auc_accepted": a_accepted, **r}
+            lines.append(f"| {name} | {a_held:.3f} | {a_drop:.3f} | "
+                         f"{'-' if a_accepted is None else f'{a_accepted:.3f}'} | {r['sim_6dir_cm']:.2f} | "
+                         f"{r['sim_y_cm']:.2f} | {r['penetration_cm']:.2f} | {_share(r['accepted'])} |")
         first = replay(val, -val["grasp"].astype(float), args.candidates)  # no choice: the first of each block
         lines += ["", f"Without choice (the first {BLOCK} of each block): 6-dir {first['sim_6dir_cm']:.2f} cm, -y "
                   f"{first['sim_y_cm']:.2f} cm, penetration {first['penetration_cm']:.2f} cm, accepted "
