@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry.sampling import farthest_point_sampling
-from .geometry.surfacing import vertex_normals
+from .geometry.normals import vertex_normals
 from .hand.joint_limits import (
     anatomical_frames,
     joint_angles,
@@ -280,8 +280,9 @@ def object_depth_in_hands(vertices: np.ndarray, faces: np.ndarray, surface: Obje
     mug's wall cut through a palm, 49 cm3 of intersection under a 4 mm deepest vertex (docs/eval/object_in_hand.md).
     A grid of ``reach`` cells finds the samples near vertices; nearest vertices by brute force, the same with or
     without SciPy. ``parts`` (V,) ints: the depth per part of the hand instead, (B, parts.max() + 1), each sample
-    counted for the part of its nearest vertex (-1: for none). ``sd`` (B, V): the vertices' signed distances to the object where measured already; only vertices
-    within ``reach`` of the object can be a counted sample's nearest, so only samples near them are measured.
+    counted for the part of its nearest vertex (-1: for none). ``sd`` (B, V): the vertices' signed distances to the
+    object where measured already; only vertices within ``reach`` of the object can be a counted sample's nearest,
+    so only samples near them are measured.
     """
     vertices = np.asarray(vertices, dtype=np.float64)
     normals = vertex_normals(vertices, faces)

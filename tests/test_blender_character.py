@@ -19,6 +19,7 @@ from jhod_core.retarget import (FINGERS, _frame, mano_global_rotations, mano_res
                                 preset_mapping, rest_frames)
 
 REACHABLE = {"right": (-0.26, -0.30, 1.12), "left": (0.26, -0.30, 1.12)}  # in front of the chest, metres
+SHOULDER = {"right": (-0.16, -0.02, 1.29), "left": (0.16, -0.02, 1.29)}  # the added character's upper arms, metres
 
 
 @pytest.fixture()
@@ -42,14 +43,23 @@ def add_character(unit=1.0):
     return bpy.context.view_layer.objects.active
 
 
-def grasp_on_cylinder(side, location_m, unit=1.0):
-    """A cylinder (can-sized) and the shipped model's first grasp of it (seed 0) as a JHOD hand."""
+def grasp_on_cylinder(side, location_m, shoulder_m, unit=1.0, grasps=4):
+    """A cylinder (can-sized) and, of the shipped model's first ``grasps`` grasps of it (seed 0), the JHOD hand whose
+    wrist is nearest the character's shoulder: as an artist picks a grasp the arm can reach (which grasp comes first
+    changes with every model and refinement; a grasp from the far side of the can is out of reach)."""
     bpy.ops.mesh.primitive_cylinder_add(radius=0.03 / unit, depth=0.12 / unit,
                                         location=[c / unit for c in location_m])
     cylinder = bpy.context.active_object
     bpy.context.scene.jhod.side = side
+    bpy.context.scene.jhod.num_grasps = grasps
+    before = set(bpy.data.objects)
     assert bpy.ops.jhod.generate_grasp() == {"FINISHED"}
-    return cylinder, bpy.context.view_layer.objects.active
+    hands = [o for o in bpy.data.objects if o not in before and o.type == "ARMATURE"]
+    assert len(hands) == grasps
+    shoulder = np.asarray(shoulder_m) / unit
+    hand = min(hands, key=lambda h: np.linalg.norm(np.array(h.matrix_world.translation) - shoulder))
+    bpy.context.view_layer.objects.active = hand
+    return cylinder, hand
 
 
 def pose_state(arm):
@@ -107,7 +117,7 @@ def check_wrist_frame(char, hand, mapping, side, unit=1.0):
 @pytest.mark.parametrize("side", ["right", "left"])
 def test_makehuman_character_holds_the_grasp(addon, side):
     char = add_character()
-    cylinder, hand = grasp_on_cylinder(side, REACHABLE[side])
+    cylinder, hand = grasp_on_cylinder(side, REACHABLE[side], SHOULDER[side])
     addon.scene.jhod.character, addon.scene.jhod.character_preset = char.name, "makehuman"
     bpy.context.view_layer.objects.active = hand
     assert bpy.ops.jhod.apply_to_character() == {"FINISHED"}
@@ -125,7 +135,7 @@ def test_mixamo_names_and_a_centimetre_scene(addon, side):
     mixamo, makehuman = preset_mapping("mixamo", side), preset_mapping("makehuman", side)
     for joint, name in makehuman.items():
         char.data.bones[name].name = mixamo[joint]  # vertex groups follow the bones' names
-    cylinder, hand = grasp_on_cylinder(side, REACHABLE[side], unit)
+    cylinder, hand = grasp_on_cylinder(side, REACHABLE[side], SHOULDER[side], unit)
     addon.scene.jhod.character, addon.scene.jhod.character_preset = char.name, "mixamo"
     bpy.context.view_layer.objects.active = hand
     assert bpy.ops.jhod.apply_to_character() == {"FINISHED"}
@@ -136,7 +146,7 @@ def test_mixamo_names_and_a_centimetre_scene(addon, side):
 
 def test_bad_input_changes_nothing(addon):
     char = add_character()
-    cylinder, hand = grasp_on_cylinder("right", REACHABLE["right"])
+    cylinder, hand = grasp_on_cylinder("right", REACHABLE["right"], SHOULDER["right"])
     settings = addon.scene.jhod
     before = pose_state(char)
 
@@ -178,7 +188,7 @@ def test_rigify_rig(addon, side):
     rigify, skin = rigify_character(s)
     shoulder = np.array(rigify.matrix_world @ rigify.pose.bones[f"upper_arm_fk.{s}"].head)
     offset = np.array([-0.10, -0.28, -0.17]) * ([1, 1, 1] if side == "right" else [-1, 1, 1])
-    cylinder, hand = grasp_on_cylinder(side, tuple(shoulder + offset))  # in front of the chest, within reach
+    cylinder, hand = grasp_on_cylinder(side, tuple(shoulder + offset), shoulder)  # in front of the chest, within reach
     addon.scene.jhod.character, addon.scene.jhod.character_preset = rigify.name, "rigify"
     bpy.context.view_layer.objects.active = hand
     assert bpy.ops.jhod.apply_to_character() == {"FINISHED"}

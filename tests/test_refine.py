@@ -281,7 +281,7 @@ def test_clear_palm_moves_a_handle_out_of_the_palm_and_leaves_other_hands_alone(
 
 
 def test_vertex_normals_of_a_batch_equal_each_mesh_alone():
-    from jhod_core.geometry.surfacing import vertex_normals
+    from jhod_core.geometry.normals import vertex_normals
 
     turns = Rotation.random(3, random_state=0).as_matrix()
     verts = np.einsum("bij,vj->bvi", turns, DATA.v_template)
@@ -296,7 +296,7 @@ def test_vertex_normals_of_a_batch_equal_each_mesh_alone():
 def test_object_depth_in_hands_matches_a_plain_search_for_a_part_and_with_known_distances():
     """The grid and the vertices near the object only skip work: the same depths as measuring every sample
     against every vertex, for the whole hand and for the palm alone."""
-    from jhod_core.geometry.surfacing import vertex_normals
+    from jhod_core.geometry.normals import vertex_normals
     from jhod_core.refine import IN_HAND_REACH, object_depth_in_hands
 
     params, sphere = hand_over_sphere(gap=-0.012)

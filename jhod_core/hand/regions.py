@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry.surfacing import vertex_normals
+from ..geometry.normals import vertex_normals
 from .joint_limits import anatomical_frames
 from .model_file import HandData
 from .topology import FINGER_JOINTS
