@@ -35,15 +35,14 @@ FEATURE_NAMES = (
 )
 
 
-def grasp_features(vertices: np.ndarray, surface, regions: list[np.ndarray]) -> np.ndarray:
+def grasp_features(vertices: np.ndarray, surface, regions: list[np.ndarray], signed=None) -> np.ndarray:
     """(G, len(FEATURE_NAMES)) features of hands ``vertices`` (G, V, 3) against an ``refine.ObjectSurface`` (same
-    frame, metres). ``regions``: vertex ids of thumb, index, middle, ring, pinky and palm (``critic_regions``)."""
+    frame, metres). ``regions``: vertex ids of thumb, index, middle, ring, pinky and palm (``critic_regions``).
+    ``signed``: ``surface.signed_distance(vertices)`` where the caller has it already."""
     from .refine import PULL_DIRECTIONS
 
     vertices = np.asarray(vertices, dtype=np.float64)
-    g, v, _ = vertices.shape
-    sd, normal = surface.signed_distance(vertices.reshape(-1, 3))
-    sd, normal = sd.reshape(g, v), normal.reshape(g, v, 3)
+    sd, normal = surface.signed_distance(vertices) if signed is None else signed
     columns = [np.maximum(-sd.min(axis=1), 0.0) * 100, (sd < 0).mean(axis=1)]
     columns += [(sd <= gap).mean(axis=1) for gap in GAPS]
     dots = normal @ PULL_DIRECTIONS.T  # (G, V, 26)
@@ -64,7 +63,7 @@ def grasp_features(vertices: np.ndarray, surface, regions: list[np.ndarray]) -> 
     points = np.asarray(surface.points, dtype=np.float64)
     lo, hi = points.min(axis=0), points.max(axis=0)
     size = np.sort(hi - lo)[::-1] * 100
-    columns += [np.full(g, s) for s in size]
+    columns += [np.full(len(vertices), s) for s in size]
     offset = np.linalg.norm(centroid - (lo + hi) / 2, axis=1) / max(np.linalg.norm(hi - lo), 1e-9)
     columns.append(np.where(weights.sum(axis=1) > 0, offset, 1.0))
     return np.stack(columns, axis=1)
@@ -97,11 +96,12 @@ class Critic:
         return 1.0 / (1.0 + np.exp(-self.logits(features)))
 
     def choice_scores(self, vertices: np.ndarray, surface, regions: list[np.ndarray],
-                      depth: np.ndarray | None = None) -> np.ndarray:
+                      depth: np.ndarray | None = None, signed=None) -> np.ndarray:
         """(G,) what the pipeline chooses candidates by, higher is better: the probability of holding minus
         ``PENETRATION_WEIGHT`` per metre of ``depth`` (G,) (the pipeline passes ``GraspRefiner.depths``, which
-        also sees the object inside the hand; default: the deepest vertex), as the refiner's choice weighs it."""
-        features = grasp_features(vertices, surface, regions)
+        also sees the object inside the hand; default: the deepest vertex), as the refiner's choice weighs it.
+        ``signed``: as in ``grasp_features``."""
+        features = grasp_features(vertices, surface, regions, signed)
         if depth is None:
             depth = features[:, FEATURE_NAMES.index("depth_cm")] / 100.0
         return self(features) - PENETRATION_WEIGHT * depth

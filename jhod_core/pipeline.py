@@ -361,8 +361,9 @@ def finish_hands(raw_hand: np.ndarray, offset: np.ndarray, surface=None, side: s
                 from .critic import critic_regions
 
                 vertices = numpy_forward(data, *split_params(hand))[0]
+                signed = surface.signed_distance(vertices)  # one query for the features and the depth penalty
                 scores = critic.choice_scores(vertices, surface, critic_regions(data),
-                                              refiner.depths(vertices, surface))
+                                              refiner.depths(vertices, surface, signed[0]), signed)
             scores = scores.reshape(-1, group)
             best = np.sort(np.argsort(-scores, axis=1, kind="stable")[:, :block], axis=1)
             rows = (np.arange(len(scores))[:, None] * group + best).ravel()

@@ -293,7 +293,7 @@ def object_depth_in_hands(vertices: np.ndarray, faces: np.ndarray, surface: Obje
     for b, (hand, normal) in enumerate(zip(vertices, normals)):
         low, high = hand.min(axis=0) - reach, hand.max(axis=0) + reach
         x = surface.points[np.all((surface.points >= low) & (surface.points <= high), axis=1)]
-        # cells next to a vertex that can be a sample's nearest (one of ``vertex_ids``, within ``reach`` of the
+        # cells next to a vertex that can be a sample's nearest (of a counted part, within ``reach`` of the
         # object): every vertex within ``reach`` of a sample lies in its 27 cells
         shape = np.floor((high - low) / reach).astype(np.int64) + 3
         close = hand[counted & (np.abs(sd[b]) <= reach) if sd is not None else counted]
@@ -625,9 +625,7 @@ class GraspRefiner:
     def __call__(self, params: np.ndarray, surface: ObjectSurface, grasp_type: str | None = None) -> np.ndarray:
         """Refined params (B, 51); ``grasp_type`` (``steering.GRASP_TYPES``) keeps that type's contact pattern."""
         params = np.asarray(params, dtype=np.float64)
-        hands = self.push_out(self.approach(params, surface), surface)
-        if CLEAR_PALM_ITERATIONS:
-            hands = self.clear_palm(hands, surface)
+        hands = self.clear_palm(self.push_out(self.approach(params, surface), surface), surface)
         off = ()
         if grasp_type == "power":  # the palm's pad onto the object, for the hands where it does not touch
             hands = self.approach(hands, surface, vertex_ids=self.palm_pad)

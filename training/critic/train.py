@@ -122,6 +122,7 @@ def replay(rows: dict, score: np.ndarray, candidates: int) -> dict:
     """The pipeline's choice per object: blocks of ``BLOCK`` grasps, each from ``BLOCK * candidates`` samples (in
     stored order), the ``BLOCK`` best-scored kept. Means of the kept grasps' displacements and depth."""
     sims, sims_y, depth, accepted = [], [], [], []
+    passed = labels(rows, "accepted") if "volume_cm3" in rows else None
     keys = np.char.add(rows["corpus"].astype(str), rows["object_id"].astype(str))
     group = BLOCK * candidates
     for key in np.unique(keys):
@@ -133,8 +134,8 @@ def replay(rows: dict, score: np.ndarray, candidates: int) -> dict:
             sims += list(rows["sim_cm"][keep].mean(axis=1))
             sims_y += list(rows["sim_cm"][keep][:, 2])
             depth += list(rows["depth_cm"][keep])
-            if "volume_cm3" in rows:
-                accepted += list(labels(rows, "accepted")[keep])
+            if passed is not None:
+                accepted += list(passed[keep])
     return {"sim_6dir_cm": float(np.mean(sims)), "sim_y_cm": float(np.mean(sims_y)),
             "penetration_cm": float(np.mean(depth)), "grasps": len(sims),
             "accepted": float(np.mean(accepted)) if accepted else None}

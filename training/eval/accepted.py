@@ -26,7 +26,6 @@ def main(argv=None) -> int:
     p.add_argument("--objects", required=True, help="the corpus the run measured (meshes/<id>.ply)")
     args = p.parse_args(argv)
     from jhod_core import metrics
-    from jhod_core.geometry.inside import signed_distance
     from jhod_core.geometry.mesh import load_mesh
     from jhod_core.hand import load_hand_data, numpy_forward
     from jhod_core.hand.params import split_params
@@ -50,9 +49,7 @@ def main(argv=None) -> int:
             posed[key] = (numpy_forward(data, global_orient=global_orient, hand_pose=hand_pose, transl=transl)[0],
                           load_mesh(Path(args.objects) / "meshes" / f"{row['object_id']}.ply"))
         vertices, mesh = posed[key]
-        touching = metrics.touching_from_signed(signed_distance(mesh, vertices[row["grasp"]]),
-                                                metrics.CONTACT_THRESHOLD)
-        row["accepted"] = accepted(row, [name for name, ids in fingers.items() if touching[ids].any()])
+        row["accepted"] = accepted(row, metrics.fingers_in_contact(mesh, vertices[row["grasp"]], fingers))
     (args.run / "rows.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
     print(f"{args.run}: accepted added for {len(posed)} objects", file=sys.stderr)
     return 0

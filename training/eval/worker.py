@@ -17,7 +17,6 @@ def measure_object(job: dict) -> list[dict]:
     from jhod_core.hand import load_hand_data
     from jhod_core.hand.joint_limits import anatomical_frames, limit_violation
     from jhod_core.hand.regions import finger_vertex_ids
-    from jhod_core.geometry.inside import signed_distance
     from training.synthesize.accept import accepted
 
     mesh = job["mesh"]
@@ -34,8 +33,7 @@ def measure_object(job: dict) -> list[dict]:
     for i, (verts, pose) in enumerate(zip(job["vertices"], job["hand_pose"])):
         m = metrics.evaluate_grasp(mesh, verts, data.closed_faces, sim=job["sim"],
                                    protocol=job.get("protocol", "jhod"))
-        touching = metrics.touching_from_signed(signed_distance(mesh, verts), metrics.CONTACT_THRESHOLD)
-        digits = [name for name, ids in fingers.items() if touching[ids].any()]
+        digits = metrics.fingers_in_contact(mesh, verts, fingers)
         m["digits_in_contact"] = len(digits)
         m["limit_violation_deg"] = float(np.rad2deg(limit_violation(np.asarray(pose), frames).max()))
         m["accepted"] = accepted(m, digits)  # the data engine's whole acceptance, as one bar
