@@ -294,6 +294,28 @@ def test_the_distance_grid_only_skips_points_outside_so_the_volume_is_unchanged(
     assert sdf.may_be_inside(points)[inside].all()  # never drops a point that is inside
 
 
+def test_the_distance_grid_is_exact_near_the_surface_and_within_its_error_bound_farther():
+    """Grid points far from the surface measure to a subset of the samples (fast inside round objects)."""
+    from scipy.spatial import cKDTree
+
+    from jhod_core.geometry.sampling import sample_surface
+    from training.synthesize.sdf_grid import EXACT_WITHIN, SDFGrid
+
+    mesh = trimesh.creation.icosphere(subdivisions=4, radius=0.06)  # a ball: its centre is far from every sample
+    sdf = SDFGrid(mesh, resolution=32, seed=0)
+    axis = np.linspace(0.0, 1.0, 32)
+    grid = sdf.lo + sdf.size * np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
+    points, _, _ = sample_surface(mesh, 40_000, seed=0)
+    exact, _ = cKDTree(points).query(grid)
+    got = np.abs(sdf.values.numpy()[0, 0].transpose(2, 1, 0).reshape(-1))
+    near = exact < EXACT_WITHIN
+    assert near.any() and (~near).any()
+    assert np.allclose(got[near], exact[near], atol=1e-6)
+    assert np.all(got[~near] >= exact[~near] - 1e-6)  # a subset is never nearer
+    assert np.all(got[~near] - exact[~near] <= sdf.error_bound)
+    assert (got[~near] - exact[~near]).max() > 0  # the subset was used
+
+
 def test_model_proposals_come_from_the_asked_weights(tmp_path):
     """--weights: bootstrap proposals come from that model folder (here a tiny random one), not the shipped model."""
     from tests.tiny_model import write_tiny_weights

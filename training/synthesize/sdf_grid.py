@@ -16,6 +16,28 @@ from jhod_core.geometry.inside import contains
 from jhod_core.geometry.sampling import sample_surface
 
 
+EXACT_WITHIN = 0.02  # grid points nearer the surface than this get the exact nearest sample
+COARSE_SAMPLES = 4000  # the rest measure to this many of the samples
+
+
+def _nearest_samples(points: np.ndarray, grid: np.ndarray, exact_within: float, seed: int):
+    """Distance from each grid point to the nearest surface sample, and its index.
+
+    Exact within ``exact_within`` of the surface; farther points measure to a subset of the samples. Why: a k-d tree
+    query from deep inside a round object (a ball's centre is as far from every sample) visits most of the tree:
+    3.5 s of a 12 cm ball's 4 s grid, about a tenth of the data engine's time per object. From d away, a subset
+    with spacing s adds at most about s^2 / 2d: under 1 mm here, less than the grid's own interpolation error.
+    ``exact_within`` exceeds twice the error bound, so ``may_be_inside`` still never misses a point inside.
+    """
+    dist, idx = cKDTree(points).query(grid, distance_upper_bound=exact_within)
+    far = ~np.isfinite(dist)
+    if far.any():
+        subset = np.random.default_rng(seed).choice(len(points), min(COARSE_SAMPLES, len(points)), replace=False)
+        dist[far], nearest = cKDTree(points[subset]).query(grid[far])
+        idx[far] = subset[nearest]
+    return dist, idx
+
+
 class SDFGrid:
     def __init__(self, mesh: trimesh.Trimesh, resolution: int = 64, margin: float = 0.05,
                  surface_samples: int = 40_000, seed: int = 0):
@@ -26,7 +48,11 @@ class SDFGrid:
         axis = np.linspace(0.0, 1.0, resolution)
         grid = self.lo + self.size * np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1).reshape(-1, 3)
         points, normals, _ = sample_surface(mesh, surface_samples, seed=seed)
-        dist, idx = cKDTree(points).query(grid)
+        # interpolation error bound (below): half a cell diagonal, plus the spacing of the surface samples
+        spacing = np.sqrt(mesh.area / surface_samples)
+        self.error_bound = float(self.size / (resolution - 1) * np.sqrt(3) / 2 + spacing)
+        dist, idx = _nearest_samples(points, grid, exact_within=max(EXACT_WITHIN, 2.5 * self.error_bound),
+                                     seed=seed)
         if mesh.is_watertight:
             inside = contains(mesh, grid)
         else:  # no reliable parity: the nearest sample's outward normal decides
@@ -35,10 +61,6 @@ class SDFGrid:
         # grid_sample wants (N, C, D, H, W) with x indexing W: store as [z, y, x]
         self.values = torch.tensor(sdf.transpose(2, 1, 0)[None, None], dtype=torch.float32)
         self.lo_t = torch.tensor(self.lo, dtype=torch.float32)
-        # how far the interpolated value can be from the true distance: half a cell diagonal, plus the spacing of
-        # the surface samples the distances were measured to
-        spacing = np.sqrt(mesh.area / surface_samples)
-        self.error_bound = float(self.size / (resolution - 1) * np.sqrt(3) / 2 + spacing)
 
     def may_be_inside(self, points: np.ndarray) -> np.ndarray:
         """(n,) bool: False only for points certainly outside the object (grid distance beyond its error bound)."""
