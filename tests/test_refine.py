@@ -124,7 +124,8 @@ def test_numpy_nearest_matches_the_kd_tree():
     sphere = rng.normal(size=(3000, 3))
     sphere /= np.linalg.norm(sphere, axis=1, keepdims=True)
     for points, queries in ((rng.random((500, 3)), rng.random((300, 3)) * 1.4 - 0.2),   # volume, some outside
-                            (0.04 * sphere, rng.normal(scale=0.05, size=(2000, 3)))):  # a surface, like objects
+                            (0.04 * sphere, rng.normal(scale=0.05, size=(2000, 3))),   # a surface, like objects
+                            (0.04 * sphere + [10, -5, 3], rng.normal(scale=0.05, size=(2000, 3)) + [10, -5, 3])):
         for bound in (np.inf, 0.05, 0.01):
             d_ref, i_ref = cKDTree(points).query(queries, distance_upper_bound=bound)
             d, i = NumpyNearest(points).query(queries, distance_upper_bound=bound)
