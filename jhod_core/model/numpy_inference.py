@@ -37,6 +37,12 @@ _ACTIVATIONS = {
 }
 
 
+def _matmul(x, w):
+    """x (..., n) @ w (n, m) as one 2-D product: NumPy runs a 3-D @ 2-D product as one small product per leading
+    index, 3-7x slower for the denoiser's (grasps, 5 tokens, 256) activations."""
+    return (x.reshape(-1, x.shape[-1]) @ w).reshape(x.shape[:-1] + (w.shape[-1],))
+
+
 def _layer_norm(x, w, b, eps=1e-5):
     mu = x.mean(-1, keepdims=True)
     var = ((x - mu) ** 2).mean(-1, keepdims=True)
@@ -60,7 +66,7 @@ class NumpyDenoiser:
         self.time_table = spec.sinusoidal_table(c["num_train_steps"] + 1, c["d_model"]).astype(DTYPE)
 
     def _linear(self, x, name):
-        return x @ self.w[name + ".weight"].T + self.w[name + ".bias"]
+        return _matmul(x, self.w[name + ".weight"].T) + self.w[name + ".bias"]
 
     def _mlp(self, x, name, activation):
         return self._linear(activation(self._linear(x, name + ".0")), name + ".2")
@@ -74,9 +80,9 @@ class NumpyDenoiser:
         b, n, d = x.shape
         h = self.config["heads"]
         w, bias = self.w[p + "in_proj_weight"], self.w[p + "in_proj_bias"]
-        q = (x[:, :queries] @ w[:d].T + bias[:d]).reshape(b, queries, h, d // h).transpose(0, 2, 1, 3)
+        q = (_matmul(x[:, :queries], w[:d].T) + bias[:d]).reshape(b, queries, h, d // h).transpose(0, 2, 1, 3)
         k, v = (a.reshape(b, n, h, d // h).transpose(0, 2, 1, 3)
-                for a in np.split(x @ w[d:].T + bias[d:], 2, axis=-1))
+                for a in np.split(_matmul(x, w[d:].T) + bias[d:], 2, axis=-1))
         att = _softmax(q @ k.transpose(0, 1, 3, 2) / math.sqrt(d // h))
         out = (att @ v).transpose(0, 2, 1, 3).reshape(b, queries, d)
         return self._linear(out, p + "out_proj")
