@@ -545,9 +545,7 @@ class GraspRefiner:
         back along the palm's normal until it is no deeper than ``margin``, or ``iterations`` moves are spent; a
         hand the move does not help stays where it was."""
         out = params.copy()
-        faces = self.data.closed_faces
-        everything = np.arange(len(self.data.v_template))
-        depth = object_depth_in_hands(self._vertices(out, everything), faces, surface, parts=self.palm_part)[:, 0]
+        depth = self._palm_depth(out, surface)
         rows = np.flatnonzero(depth > CLEAR_PALM_DEPTH)
         start, best = depth.copy(), out.copy()
         for _ in range(iterations):
@@ -555,13 +553,27 @@ class GraspRefiner:
                 break
             back = -rodrigues(out[rows][:, GLOBAL_ORIENT]) @ self.palm_normal
             out[rows, TRANSL] += back * (depth[rows] + margin)[:, None]
-            depth[rows] = object_depth_in_hands(self._vertices(out[rows], everything), faces, surface,
-                                                parts=self.palm_part)[:, 0]
+            depth[rows] = self._palm_depth(out[rows], surface)
             better = depth[rows] < start[rows]
             best[rows[better]] = out[rows[better]]
             start[rows[better]] = depth[rows[better]]
             rows = rows[depth[rows] > margin]
         return best
+
+    def _palm_depth(self, params: np.ndarray, surface: ObjectSurface) -> np.ndarray:
+        """(B,) how deep the object reaches into each hand's palm (``object_depth_in_hands``, the palm as the part).
+        A sample counts only within ``IN_HAND_REACH`` of a palm vertex, so a palm farther than that from every
+        sample has none: the whole hand is posed only for the others (a third of refining's time before)."""
+        palm = np.flatnonzero(self.palm_part >= 0)
+        near = np.full((len(params), len(self.palm_part)), np.inf)
+        near[:, palm] = surface.nearest(self._vertices(params, palm), IN_HAND_REACH)[0].reshape(len(params), -1)
+        rows = np.flatnonzero(np.isfinite(near).any(axis=1))
+        depth = np.zeros(len(params))
+        if len(rows):
+            everything = np.arange(len(self.data.v_template))
+            depth[rows] = object_depth_in_hands(self._vertices(params[rows], everything), self.data.closed_faces,
+                                                surface, parts=self.palm_part, sd=near[rows])[:, 0]
+        return depth
 
     def back_off(self, params: np.ndarray, surface: ObjectSurface, clear: float = TYPE_CLEARANCE,
                  iterations: int = PUSH_ITERATIONS, vertex_ids: np.ndarray | None = None) -> np.ndarray:
