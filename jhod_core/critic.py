@@ -45,9 +45,13 @@ def grasp_features(vertices: np.ndarray, surface, regions: list[np.ndarray], sig
     sd, normal = surface.signed_distance(vertices) if signed is None else signed
     columns = [np.maximum(-sd.min(axis=1), 0.0) * 100, (sd < 0).mean(axis=1)]
     columns += [(sd <= gap).mean(axis=1) for gap in GAPS]
-    dots = normal @ PULL_DIRECTIONS.T  # (G, V, 26)
+    # per gap and pull direction the best blocking vertex, over the few vertices within the widest gap
+    hand, vertex = np.nonzero(sd <= max(GAPS))
+    dots = normal[hand, vertex] @ PULL_DIRECTIONS.T  # (touching, 26)
     for gap in GAPS:
-        reach = np.where((sd <= gap)[..., None], dots, -np.inf).max(axis=1)  # (G, 26) best blocker per pull
+        reach = np.full((len(sd), len(PULL_DIRECTIONS)), -np.inf)  # (G, 26)
+        within = sd[hand, vertex] <= gap
+        np.maximum.at(reach, hand[within], dots[within])
         columns += [(reach >= a).mean(axis=1) for a in ALIGNMENTS]
     touch = sd <= REGION_GAP
     columns += [touch[:, ids].any(axis=1).astype(np.float64) for ids in regions]
