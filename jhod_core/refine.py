@@ -468,8 +468,11 @@ class GraspRefiner:
             pad_gap = sd_finger[:, :, :len(self.pads[finger])].min(axis=2)
             safe = pen <= depth
             touching = safe & (pad_gap <= touch)
-            # lexicographic choice: touching with the smallest change, else safe and closest, else shallowest
-            scores.append(np.where(touching, cost_change, np.where(safe, 10.0 + np.abs(pad_gap), 100.0 + pen)))
+            # lexicographic choice: touching with the smallest change, else safe and closest, else shallowest; a
+            # finger beyond ``REACH`` of the object at every offset (its gap inf) keeps its pose (the first offset,
+            # 30 degrees back, took a fifth of all fingers on everyday objects: pointing index fingers)
+            closest = np.minimum(np.abs(pad_gap), 2 * REACH) + 1e-6 * cost_change
+            scores.append(np.where(touching, cost_change, np.where(safe, 10.0 + closest, 100.0 + pen)))
             safes.append(safe)
             blocking.append(_blocking(sd_finger, normal))                     # (b, k, directions)
         choice = np.stack([score.argmin(axis=1) for score in scores], axis=1)  # (b, fingers)

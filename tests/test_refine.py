@@ -58,6 +58,17 @@ def test_refinement_closes_fingers_onto_a_sphere_without_sinking_in():
     assert np.rad2deg(limit_violation(refined[0, 3:48], frames).max()) < 0.5
 
 
+def test_fingers_out_of_reach_of_the_object_keep_their_pose():
+    """A finger beyond the refiner's reach at every flexion is left as sampled (it was bent 30 degrees back)."""
+    params, sphere = hand_over_sphere(gap=0.012)
+    refiner = GraspRefiner(DATA)
+    far = params.copy()
+    far[:, 48:51] += [0.0, 0.0, 0.3]  # 30 cm off: no finger can reach
+    closed = refiner.close_fingers(far, ObjectSurface.from_mesh(sphere))
+    unchanged = refiner._with_offsets(refiner._angles(far[:, 3:48]), np.zeros((1, 5)))
+    np.testing.assert_allclose(closed[:, 3:48], unchanged, atol=1e-12)
+
+
 def test_refinement_pulls_a_sunken_hand_out():
     params, sphere = hand_over_sphere(gap=-0.015)
     depth0, _ = depth_and_digits(params, sphere)
