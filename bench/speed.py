@@ -35,7 +35,7 @@ def median_time(fn, repeats: int) -> float:
 
 def main(argv=None) -> int:
     from jhod_core.geometry.mesh import load_mesh
-    from jhod_core.model.spec import STATE_DIM
+    from jhod_core.model import spec
     from jhod_core.pipeline import CANDIDATES, DEFAULT_DDIM_STEPS, load_backend, set_threads
     from jhod_core.sample import sample_grasps
 
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     # one denoising step (a forward pass of the denoiser for 16 grasps) against its FLOPs
     denoiser = load_backend(args.weights, "torch", "cpu").denoiser
     numpy_denoiser = load_backend(args.weights, "numpy").denoiser
-    x = torch.randn(16, STATE_DIM)
+    x = torch.randn(16, denoiser.hand_dim + spec.OBJECT_DIM)  # 51 or 54 hand numbers (axis-angle or 6D wrist)
     t = torch.full((16,), 500)
     from torch.utils.flop_counter import FlopCounterMode
 
