@@ -197,16 +197,16 @@ def run_sampler(mesh_m, num: int, seed: int, steps: int, prefs, side: str = "rig
     return start_sampler(mesh_m, num, seed, steps, prefs, side, candidates).run()
 
 
-def pair_hand(folder: str | None, result: dict, mesh_m, seed: int, index: int, steps: int,
-              side: str = "right") -> dict:
-    """The hand of jointly sampled pair `index` (`result`: its right-hand entries) refined against its surfaced
-    object (vertices in metres, triangles) and chosen among conditional samples on it (``pipeline.pair_hand``, on
-    NumPy with the weights of `folder` whatever the backend); ``side="left"``: mirrored into a left hand holding
-    the mirrored mesh."""
+def pair_hands(folder: str | None, result: dict, meshes_m: list, seed: int, steps: int,
+               side: str = "right") -> list[dict]:
+    """The hands of jointly sampled pairs 0 .. P - 1 (`result`: their right-hand entries) each refined against its
+    surfaced object (`meshes_m`: (vertices in metres, triangles) per pair) and chosen among conditional samples on
+    it (``pipeline.pair_hands``, on NumPy with the weights of `folder` whatever the backend); ``side="left"``:
+    mirrored into left hands holding the mirrored meshes."""
     params = join_params(result["global_orient"], result["hand_pose"], result["transl"])
-    chosen = pipeline.pair_hand(numpy_sampler(folder), params, mesh_m, seed=int(seed), index=int(index),
-                                steps=int(steps), side=side)
-    return {key: np.asarray(chosen[key], dtype=np.float64) for key in RESULT_KEYS}
+    chosen = pipeline.pair_hands(numpy_sampler(folder), params, list(meshes_m), seed=int(seed), steps=int(steps),
+                                 side=side)
+    return [{key: np.asarray(pair[key], dtype=np.float64) for key in RESULT_KEYS} for pair in chosen]
 
 
 def refine(result: dict, mesh_m, seed: int, side: str = "right") -> dict:

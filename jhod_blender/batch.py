@@ -197,14 +197,15 @@ def generate_joint_inputs(args) -> tuple[list[Path], Path]:
     folder.mkdir(parents=True, exist_ok=True)
     model = _module("backend").numpy_sampler(str(args.weights) if args.weights else None)
     result = core.pipeline.collect(core.pipeline.iter_hand_object(model, args.num, seed=args.seed, steps=args.steps))
-    rows = []
+    meshes = []
     for i, path in enumerate(paths):
         mesh = surfacing.surface_mesh(result["object_points"][i], path.stem)
-        vertices, triangles = selection.mesh_arrays(mesh)
+        meshes.append(selection.mesh_arrays(mesh))
         bpy.data.meshes.remove(mesh)
-        hand = {k: result[k][i:i + 1] for k in ("global_orient", "hand_pose", "transl")}
-        rows.append(_module("backend").pair_hand(str(args.weights) if args.weights else None, hand,
-                                                 (vertices, triangles), args.seed, i, args.steps))
+    hands = {k: result[k] for k in ("global_orient", "hand_pose", "transl")}
+    rows = _module("backend").pair_hands(str(args.weights) if args.weights else None, hands, meshes, args.seed,
+                                         args.steps)
+    for i, (path, (vertices, triangles)) in enumerate(zip(paths, meshes)):
         core.atomic_write(path, core.ply_bytes(vertices, triangles))
         print(f"[generated {i + 1}/{args.num}] {path.name}: {len(vertices)} vertices", flush=True)
     np.savez(grasp_file, object_id=np.array([p.stem for p in paths]),

@@ -296,14 +296,14 @@ class JHOD_OT_sample_hand_object(_SamplingOperator, bpy.types.Operator):
         cursor = np.array(context.scene.cursor.location, dtype=np.float64) * unit  # metres
         parent = new_grasp_set(context, f"JHOD hand+object samples (seed {settings.seed})", "")
         arms = []
-        for i in range(len(result["transl"])):
-            # the object is surfaced in the model's frame (metres), the right hand refined and chosen on it; a left
-            # pair is the mirror image (x -> -x) of that right pair; placed at cursor + i * spacing, the hand follows
+        # the objects are surfaced in the model's frame (metres), the right hands refined and chosen on them; a left
+        # pair is the mirror image (x -> -x) of that right pair; placed at cursor + i * spacing, the hand follows
+        meshes = [points_to_mesh(points) for points in result["object_points"]]
+        pairs = backend.pair_hands(backend.weights_dir(self._prefs),
+                                   {k: np.asarray(result[k]) for k in backend.RESULT_KEYS}, meshes,
+                                   int(settings.seed), int(settings.steps), settings.side)
+        for i, ((vertices, triangles), pair) in enumerate(zip(meshes, pairs)):
             offset = cursor + np.array([i * PAIR_SPACING_M, 0.0, 0.0])
-            vertices, triangles = points_to_mesh(result["object_points"][i])
-            pair = backend.pair_hand(backend.weights_dir(self._prefs),
-                                     {k: np.asarray(result[k][i:i + 1]) for k in backend.RESULT_KEYS},
-                                     (vertices, triangles), int(settings.seed), i, int(settings.steps), settings.side)
             if settings.side == "left":
                 vertices, triangles = vertices * MIRROR, triangles[:, ::-1]
             name = f"JHOD object {i + 1} (seed {settings.seed})"

@@ -20,7 +20,7 @@ import trimesh
 
 from jhod_core.hand.params import join_params
 from jhod_core.pipeline import (CANDIDATES, DEFAULT_DDIM_STEPS, PAIR_CANDIDATES, collect, iter_grasps,
-                                iter_hand_object, load_backend, pair_hand)
+                                iter_hand_object, load_backend, pair_hands)
 
 
 def sample_grasps(mesh_or_points, num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STEPS, device: str = "auto",
@@ -53,7 +53,7 @@ def sample_hand_object(num: int, *, seed: int = 0, steps: int = DEFAULT_DDIM_STE
     """``num`` hand-object pairs sampled jointly, in the object-centric frame (bbox centre ~ origin, metres).
 
     ``refine`` (default): each hand is refined against its surfaced object and chosen among ``candidates``
-    (itself and conditional samples on that object, ``pipeline.pair_hand``); else the raw joint hands.
+    (itself and conditional samples on that object, ``pipeline.pair_hands``); else the raw joint hands.
 
     Returns the hand entries of ``sample_grasps`` plus ``object_points`` (num, 2048, 3) (decoded by
     the autoencoder) and ``object_meshes``: a closed ``trimesh.Trimesh`` per object (``surface_points``).
@@ -67,13 +67,13 @@ def surface_pairs(pairs: dict, backend=None, candidates: int = PAIR_CANDIDATES, 
                   method: str = "ddim") -> dict:
     """Jointly sampled pairs (a batch or a whole result) with each object surfaced (``object_meshes``: closed
     smooth meshes) and, given the ``backend`` that sampled them, each hand refined against its own object and
-    chosen among ``candidates`` (``pipeline.pair_hand``); without one the hands stay as sampled."""
+    chosen among ``candidates`` (``pipeline.pair_hands``); without one the hands stay as sampled."""
     pairs = {**pairs, "object_meshes": [surface_points(p) for p in pairs["object_points"]]}
     if backend is not None:
         params = join_params(pairs["global_orient"], pairs["hand_pose"], pairs["transl"])
-        parts = [pair_hand(backend, params[i], mesh, seed=pairs["seed"], index=int(pairs["index"][i]),
-                           candidates=candidates, steps=steps, method=method)
-                 for i, mesh in enumerate(pairs["object_meshes"])]
+        parts = pair_hands(backend, params, pairs["object_meshes"], seed=pairs["seed"],
+                           indices=[int(i) for i in pairs["index"]], candidates=candidates, steps=steps,
+                           method=method)
         for key in ("global_orient", "hand_pose", "transl", "keypoints", "vertices"):
             pairs[key] = np.concatenate([part[key] for part in parts])
     return pairs
