@@ -511,7 +511,7 @@ def pair_hands(backend: Backend, hands: np.ndarray, meshes: list, *, seed: int =
     (the critic where the model has one), as ``iter_grasps`` chooses: p(object) p(hand | object) is a joint
     sample too, and the conditional mode is the better-trained one. ``candidates=1``: the joint hands refined.
     ``side="left"``: mirrored (x -> -x) into left hands, holding the mirrored meshes. The pairs' reverse loops run
-    as one batch (one network call per step for all; one loop per pair was 37 % of Sample Hand+Object in Blender);
+    as one batch (one network call per step for all; one loop per pair was 37 % of the pairs' time without SciPy);
     a pair's noise is its own, so it gets the same hand, to float precision, with any other pairs.
     """
     check_options(side, candidates, method)
