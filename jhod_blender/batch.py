@@ -200,14 +200,14 @@ def generate_joint_inputs(args) -> tuple[list[Path], Path]:
     meshes = []
     for i, path in enumerate(paths):
         mesh = surfacing.surface_mesh(result["object_points"][i], path.stem)
-        meshes.append(selection.mesh_arrays(mesh))
+        vertices, triangles = selection.mesh_arrays(mesh)
         bpy.data.meshes.remove(mesh)
+        meshes.append((vertices, triangles))
+        core.atomic_write(path, core.ply_bytes(vertices, triangles))
+        print(f"[generated {i + 1}/{args.num}] {path.name}: {len(vertices)} vertices", flush=True)
     hands = {k: result[k] for k in ("global_orient", "hand_pose", "transl")}
     rows = _module("backend").pair_hands(str(args.weights) if args.weights else None, hands, meshes, args.seed,
                                          args.steps)
-    for i, (path, (vertices, triangles)) in enumerate(zip(paths, meshes)):
-        core.atomic_write(path, core.ply_bytes(vertices, triangles))
-        print(f"[generated {i + 1}/{args.num}] {path.name}: {len(vertices)} vertices", flush=True)
     np.savez(grasp_file, object_id=np.array([p.stem for p in paths]),
              **{k: np.concatenate([r[k] for r in rows]) for k in ("global_orient", "hand_pose", "transl")})
     return paths, grasp_file

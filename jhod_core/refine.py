@@ -133,25 +133,20 @@ class NumpyNearest:
         if not len(self.points):
             return
         self.centres = self.points[::max(1, len(self.points) // self.COARSE)]
-        group = np.concatenate([self._distances(self.points[i:i + 4096], self.centres).argmin(axis=1)
-                                for i in range(0, len(self.points), 4096)])
+        # squared distances as |p|^2 - 2 q.p (+ |q|^2) on coordinates centred on the points: one product each
+        self.origin = self.points.mean(axis=0)
+        self.centred = self.points - self.origin
+        self.centred_centres = self.centres - self.origin
+        self.points_sq = (self.centred ** 2).sum(axis=1)
+        self.centres_sq = (self.centred_centres ** 2).sum(axis=1)
+        group = np.concatenate([(self.centres_sq[None] - 2.0 * (self.centred[i:i + 4096] @ self.centred_centres.T))
+                                .argmin(axis=1) for i in range(0, len(self.points), 4096)])  # each point's centre
         self.members = np.argsort(group, kind="stable")  # point indices, grouped
         self.starts = np.searchsorted(group[self.members], np.arange(len(self.centres) + 1))
         self.radius = np.zeros(len(self.centres))
         np.maximum.at(self.radius, group, np.linalg.norm(self.points - self.centres[group], axis=1))
         self.low, extent = self.points.min(axis=0), np.ptp(self.points, axis=0).max()
         self.cell = max(extent / 64.0, 1e-9)  # Z-order resolution
-        self.origin = self.points.mean(axis=0)
-        self.centred = self.points - self.origin
-        self.centred_centres = self.centres - self.origin
-        self.points_sq = (self.centred ** 2).sum(axis=1)
-        self.centres_sq = (self.centred_centres ** 2).sum(axis=1)
-
-    @staticmethod
-    def _distances(q: np.ndarray, c: np.ndarray) -> np.ndarray:
-        centre = q.mean(axis=0)  # |a-b|^2 = |a|^2 + |b|^2 - 2ab on centred coordinates: one matmul, little round-off
-        q, c = q - centre, c - centre
-        return np.sqrt(np.maximum((q ** 2).sum(1)[:, None] + (c ** 2).sum(1)[None] - 2.0 * (q @ c.T), 0.0))
 
     def _morton(self, x: np.ndarray) -> np.ndarray:
         """Z-order codes of points on a grid of 1/64 of the points' extent (10 bits per axis)."""
@@ -166,8 +161,8 @@ class NumpyNearest:
               ) -> tuple[np.ndarray, np.ndarray]:
         """cKDTree's ``query`` (k = 1); ``workers`` is accepted for the same calls and ignored (one thread).
 
-        Squared distances as |p|^2 - 2 q.p (+ |q|^2 for the centres) on coordinates centred on the points, square
-        roots only where needed: 2.8x faster than full distance matrices, the same nearest points."""
+        Squared distances (see ``__init__``), square roots only where needed: 2.8x faster than full distance
+        matrices, the same nearest points."""
         x = np.asarray(x, dtype=np.float64).reshape(-1, 3)
         dist, idx = np.full(len(x), np.inf), np.full(len(x), len(self.points), dtype=np.int64)
         if not len(x) or not len(self.points):
@@ -567,9 +562,9 @@ class GraspRefiner:
         """(B,) how deep the object reaches into each hand's palm (``object_depth_in_hands``, the palm as the part).
         A sample counts only within ``IN_HAND_REACH`` of a palm vertex, so a palm farther than that from every
         sample has none: the whole hand is posed only for the others (a third of refining's time before)."""
-        palm = np.flatnonzero(self.palm_part >= 0)
         near = np.full((len(params), len(self.palm_part)), np.inf)
-        near[:, palm] = surface.nearest(self._vertices(params, palm), IN_HAND_REACH)[0].reshape(len(params), -1)
+        near[:, self.all_palm] = surface.nearest(self._vertices(params, self.all_palm),
+                                                 IN_HAND_REACH)[0].reshape(len(params), -1)
         rows = np.flatnonzero(np.isfinite(near).any(axis=1))
         depth = np.zeros(len(params))
         if len(rows):
