@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry.sampling import farthest_point_sampling
-from .geometry.normals import vertex_normals
+from .geometry.normals import incident_faces, vertex_normals
 from .hand.joint_limits import (
     anatomical_frames,
     joint_angles,
@@ -207,6 +207,9 @@ def nearest_index(points: np.ndarray):
     return cKDTree(points)
 
 
+_NEIGHBOURS = np.stack(np.meshgrid(*[np.arange(-1, 2)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)  # 27 cells
+
+
 @dataclass
 class ObjectSurface:
     """Surface samples (N, 3) and unit outward normals (N, 3) of one object, with a k-d tree."""
@@ -242,6 +245,30 @@ class ObjectSurface:
         outward = points - points.mean(axis=0)
         normals *= np.where(np.einsum("ni,ni->n", normals, outward) < 0, -1.0, 1.0)[:, None]
         return cls(points, normals)
+
+    def near_samples(self, x: np.ndarray, reach: float) -> np.ndarray:
+        """Ids of the samples in a ``reach`` cell of a grid next to a cell holding one of the points ``x`` (n, 3):
+        every sample within ``reach`` of a point is among them. The grid (samples sorted by cell) is built once
+        per ``reach`` and kept with the surface."""
+        grid = self.__dict__.setdefault("_grids", {}).get(reach)
+        if grid is None:
+            low = self.points.min(axis=0) - reach
+            shape = np.floor((self.points.max(axis=0) + reach - low) / reach).astype(np.int64) + 1
+            keys = np.ravel_multi_index(np.floor((self.points - low) / reach).astype(np.int64).T, shape)
+            order = np.argsort(keys, kind="stable")
+            grid = self._grids[reach] = (low, shape, order, keys[order])
+        low, shape, order, keys = grid
+        # the points' cells, those beyond the grid moved onto its border ring (more samples, never fewer), unique
+        ring = np.clip(np.floor((np.asarray(x) - low) / reach).astype(np.int64), -1, shape) + 1
+        cells = np.array(np.unravel_index(np.unique(np.ravel_multi_index(ring.T, shape + 2)), shape + 2)).T - 1
+        cells = (cells[:, None] + _NEIGHBOURS[None]).reshape(-1, 3)
+        cells = cells[np.all((cells >= 0) & (cells < shape), axis=1)]
+        if not len(cells):
+            return np.zeros(0, dtype=np.int64)
+        wanted = np.unique(np.ravel_multi_index(cells.T, shape))
+        start, stop = np.searchsorted(keys, wanted), np.searchsorted(keys, wanted, side="right")
+        count = stop - start
+        return order[np.repeat(start - np.cumsum(count) + count, count) + np.arange(count.sum())]
 
     def nearest(self, x: np.ndarray, reach: float = REACH) -> tuple[np.ndarray, np.ndarray]:
         """(distance (n,), index (n,)) of the nearest surface sample of points x (n, 3); inf and ``len(points)``
@@ -291,25 +318,16 @@ def object_depth_in_hands(vertices: np.ndarray, faces: np.ndarray, surface: Obje
     so only samples near them are measured.
     """
     vertices = np.asarray(vertices, dtype=np.float64)
-    normals = vertex_normals(vertices, faces)
+    incident = incident_faces(faces, vertices.shape[1])  # normals only of the vertices that are some sample's nearest
     label = np.zeros(vertices.shape[1], dtype=np.int64) if parts is None else np.asarray(parts, dtype=np.int64)
     out = np.zeros((len(vertices), label.max(initial=0) + 1))
     counted = label >= 0
-    order = np.argsort(surface.points[:, 0])  # samples by x: each hand's box is then one slice of them
-    along_x = surface.points[order, 0]
-    for b, (hand, normal) in enumerate(zip(vertices, normals)):
+    for b, hand in enumerate(vertices):
         # vertices that can be a counted sample's nearest: of a counted part, within ``reach`` of the object
         close = hand[counted & (np.abs(sd[b]) <= reach) if sd is not None else counted]
         if not len(close):
             continue
-        low, high = close.min(axis=0) - reach, close.max(axis=0) + reach
-        x = surface.points[order[np.searchsorted(along_x, low[0]):np.searchsorted(along_x, high[0], side="right")]]
-        x = x[np.all((x[:, 1:] >= low[1:]) & (x[:, 1:] <= high[1:]), axis=1)]
-        # samples in a ``reach`` cell next to such a vertex: every vertex within ``reach`` of a sample is there
-        shape = np.floor((high - low) / reach).astype(np.int64) + 1
-        occupied = np.zeros(shape, dtype=bool)
-        occupied[tuple(np.minimum(np.floor((close - low) / reach).astype(np.int64), shape - 1).T)] = True
-        x = x[_dilated(occupied)[tuple(np.minimum(np.floor((x - low) / reach).astype(np.int64), shape - 1).T)]]
+        x = surface.points[surface.near_samples(close, reach)]  # every sample within ``reach`` of such a vertex
         if not len(x):
             continue
         # a vertex within ``reach`` of a sample lies within ``reach`` of the samples' box: only those compete
@@ -319,21 +337,13 @@ def object_depth_in_hands(vertices: np.ndarray, faces: np.ndarray, surface: Obje
         k = ids[_nearest_rows(x, hand[ids])]
         keep = (((x - hand[k]) ** 2).sum(axis=1) <= reach * reach) & counted[k]
         x, k = x[keep], k[keep]
-        np.maximum.at(out[b], label[k], -np.einsum("ni,ni->n", x - hand[k], normal[k]))  # from 0: inside only
+        if not len(k):
+            continue
+        nearest, k = np.unique(k, return_inverse=True)
+        normal = vertex_normals(hand, faces, nearest, incident)[k]
+        k = nearest[k]
+        np.maximum.at(out[b], label[k], -np.einsum("ni,ni->n", x - hand[k], normal))  # from 0: inside only
     return out[:, 0] if parts is None else out
-
-
-def _dilated(occupied: np.ndarray) -> np.ndarray:
-    """A 3-D bool grid grown by one cell each way along each axis: a cell or any of its 26 neighbours."""
-    out = occupied
-    for axis in range(3):
-        grown = out.copy()
-        head, tail = [slice(None)] * 3, [slice(None)] * 3
-        head[axis], tail[axis] = slice(1, None), slice(None, -1)
-        grown[tuple(head)] |= out[tuple(tail)]
-        grown[tuple(tail)] |= out[tuple(head)]
-        out = grown
-    return out
 
 
 NEAREST_CHUNK = 256  # samples per product in ``_nearest_rows``: a 256 x ~800 block stays in the CPU's cache

@@ -303,6 +303,25 @@ def test_vertex_normals_of_a_batch_equal_each_mesh_alone():
         np.testing.assert_allclose(normals, vertex_normals(DATA.v_template, DATA.closed_faces) @ turn.T, atol=1e-9)
     mesh = trimesh.Trimesh(verts[0], DATA.closed_faces, process=False)  # outward, as trimesh's (angle-weighted)
     assert np.median(np.einsum("ij,ij->i", batch[0], mesh.vertex_normals)) > 0.95
+    # the normals of a few vertices alone (from the faces around them): the same numbers
+    ids = np.array([0, 5, 777, int(np.bincount(DATA.closed_faces.ravel()).argmax())])  # the last: the wrist's cap
+    np.testing.assert_array_equal(vertex_normals(verts, DATA.closed_faces, ids), batch[:, ids])
+
+
+def test_near_samples_hold_every_sample_within_reach():
+    """The surface's grid of cells returns every sample within ``reach`` of the points (a superset), for points
+    inside the object's box and beyond it."""
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.04)
+    surface = ObjectSurface.from_mesh(sphere, n=2048)
+    rng = np.random.default_rng(3)
+    for points in (rng.normal(0.0, 0.03, (40, 3)), rng.normal(0.0, 0.03, (40, 3)) + [0.06, 0.0, 0.0],
+                   np.array([[0.2, 0.2, 0.2]])):
+        for reach in (0.005, 0.01):
+            near = surface.near_samples(points, reach)
+            d = np.linalg.norm(surface.points[:, None] - points[None], axis=2).min(axis=1)
+            assert set(np.flatnonzero(d <= reach)) <= set(near.tolist())
+            assert len(np.unique(near)) == len(near) and len(near) < len(surface.points) or (d <= reach).all()
+    assert len(surface.near_samples(np.array([[0.2, 0.2, 0.2]]), 0.01)) == 0
 
 
 def test_object_depth_in_hands_matches_a_plain_search_for_a_part_and_with_known_distances():
