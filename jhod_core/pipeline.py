@@ -84,12 +84,15 @@ class Backend(Protocol):
         """Raw object latents (B, 512) -> points (B, 2048, 3), metres."""
 
     controls: bool  # the denoiser takes a control row (spec.CONTROL_DIM)
+    surface: bool   # the denoiser takes surface features (model.surface_features) in conditional sampling
     critic: object  # a critic.Critic that chooses among candidates (critic.npz beside the weights), or None
 
     def denoise(self, x: np.ndarray, t_hand: np.ndarray, t_object: np.ndarray,
-                control: np.ndarray | None = None, hand_only: bool = False) -> np.ndarray:
+                control: np.ndarray | None = None, hand_only: bool = False,
+                surface: np.ndarray | None = None) -> np.ndarray:
         """Model-space state (B, hand + 512) at integer levels (B,), (B,), controls (B, CONTROL_DIM) or None ->
-        predicted clean state (B, hand + 512); ``hand_only``: the object part is returned as given, not predicted."""
+        predicted clean state (B, hand + 512); ``hand_only``: the object part is returned as given, not predicted;
+        ``surface``: surface features (B, ``surface_features.DIM``) or None."""
 
 
 def weights_folder(weights_dir: str | os.PathLike | None = None) -> Path:
@@ -267,8 +270,26 @@ class NoiseStreams:
         return np.concatenate([rng.standard_normal((self.rows, dim)) for rng in self.rngs])
 
 
+def surface_features_of(backend: Backend, clouds: np.ndarray):
+    """For a model trained with surface features (``model.surface_features``), the function the reverse loop calls
+    with the hand part of x_t (B, hand_dim) and alpha_bar (B,) to get them, for objects ``clouds`` (the centred
+    points the latent encodes: (P, 3) for all rows, or (B, P, 3)); None for other models."""
+    if not getattr(backend, "surface", False):
+        return None
+    from .hand.model_file import OPEN_HAND_FILE, load_hand_data
+    from .model import surface_features
+
+    data = load_hand_data(OPEN_HAND_FILE)  # the hand the training grasps are stored for
+
+    def features(hand: np.ndarray, abar: np.ndarray) -> np.ndarray:
+        return surface_features.surface_features(surface_features.keypoints_of_state(
+            hand, abar, backend.hand_mean, backend.hand_std, backend.rotation, data), clouds)
+    return features
+
+
 def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: NoiseStreams,
-            fixed_object: np.ndarray | None = None, control: np.ndarray | None = None, guidance: float = 1.0):
+            fixed_object: np.ndarray | None = None, control: np.ndarray | None = None, guidance: float = 1.0,
+            surface=None):
     """Generator: x_T (B, 563) model space -> x_0 (its return value), yielding the fraction done after each step.
 
     Paper sec. 3.3.3: the network predicts x0, and the scheduler moves x_t to the next level s < t: deterministic
@@ -277,7 +298,8 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
     synchronised timesteps never saw t_O = 0, so for it the object is re-noised to the hand's level at every
     step instead (replacement conditioning). ``control`` (B, CONTROL_DIM), for a model with controls: the
     prediction is x0(nothing asked) + ``guidance`` (x0(control) - x0(nothing asked)) (classifier-free guidance;
-    1 = the conditional prediction alone, one network call).
+    1 = the conditional prediction alone, one network call). ``surface`` (``surface_features_of``): the surface
+    features of each step's hands, given to the network with a fixed object.
     """
     abar = spec.cosine_alphas_cumprod(backend.num_train_steps)
     ts = spec.ddim_timesteps(steps, backend.num_train_steps)
@@ -296,6 +318,8 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
             x = np.concatenate([x[:, :-spec.OBJECT_DIM], obj], axis=1)
         # the object's prediction is not needed when it is given (overwritten above at every step)
         only = {"hand_only": True} if fixed_object is not None else {}
+        if surface is not None and fixed_object is not None and not replace:
+            only["surface"] = surface(x[:, :-spec.OBJECT_DIM], np.full(n, abar[t]))
         if control is None:
             x0 = np.asarray(backend.denoise(x, t_hand, t_object, **only), dtype=np.float64)
         else:
@@ -431,6 +455,8 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
     steered = steering is not None and steering.active
     control = steering.controls(prepared.centre, flip) if steered and getattr(backend, "controls", False) else None
 
+    features = surface_features_of(backend, prepared.cloud)
+
     def make(rows, noise):
         obj_part = np.broadcast_to(fixed, (rows, spec.OBJECT_DIM))
         return np.concatenate([noise.normal(len(backend.hand_mean)), obj_part], axis=1), obj_part
@@ -446,11 +472,11 @@ def iter_grasps(backend: Backend, obj, num: int, *, seed: int = 0, steps: int = 
 
         pool = int(pool) if pool is not None else POOL if control is None else CONTROLLED_POOL
         pool = _batches(backend, num * pool, first * pool, CHOICE_BLOCK, seed, GRASP_STREAM, CHOICE_BLOCK * per,
-                        steps, method, batch_size, make, finish, control, guidance)
+                        steps, method, batch_size, make, finish, control, guidance, features)
         normals = None if prepared.normals is None else prepared.normals * flip
         return _steered(pool, steering, (prepared.points * flip, normals), side, num, first)  # object frame
     return _batches(backend, num, first, CHOICE_BLOCK, seed, GRASP_STREAM, CHOICE_BLOCK * per, steps, method,
-                    batch_size, make, finish)
+                    batch_size, make, finish, surface=features)
 
 
 def _steered(pool, steering, surface_points, side: str, num: int, first: int):
@@ -537,7 +563,9 @@ def pair_hands(backend: Backend, hands: np.ndarray, meshes: list, *, seed: int =
         fixed = np.repeat((latent - backend.object_mean) / backend.object_std, rows, axis=0)
         noise = NoiseStreams(seed, PAIR_HAND_STREAM, [indices[p] for p in sampled], rows)
         x = np.concatenate([noise.normal(len(backend.hand_mean)), fixed], axis=1)
-        params = _denormalize(backend, _last(reverse(backend, x, int(steps), method, noise, fixed_object=fixed)))[0]
+        features = surface_features_of(backend, np.repeat(np.stack([prepared[p].cloud for p in sampled]), rows, axis=0))
+        params = _denormalize(backend, _last(reverse(backend, x, int(steps), method, noise, fixed_object=fixed,
+                                                     surface=features)))[0]
         conditional = {p: params[k * rows:(k + 1) * rows] for k, p in enumerate(sampled)}
     out = []
     for p, obj in enumerate(prepared):
@@ -559,7 +587,7 @@ def _last(steps):
 
 
 def _batches(backend, num, first, per_unit, seed, stream, rows_each, steps, method, batch_size, make, finish,
-             control=None, guidance=1.0):
+             control=None, guidance=1.0, surface=None):
     """The batch loop of both pipelines. Items come in units of ``per_unit`` (a choice block, or one pair) that
     draw ``rows_each`` rows of noise from their own stream; per batch of units: ``make(rows, noise)`` -> (x_T,
     fixed object), the reverse loop, ``finish(x_0)`` -> the units' items; those in first .. first + num - 1 are
@@ -572,7 +600,7 @@ def _batches(backend, num, first, per_unit, seed, stream, rows_each, steps, meth
         x, fixed_object = make(len(chunk) * rows_each, noise)
         rows = None if control is None else np.repeat(control[None], len(x), axis=0)
         x = yield from _scaled(reverse(backend, x, int(steps), method, noise, fixed_object=fixed_object,
-                                       control=rows, guidance=guidance),
+                                       control=rows, guidance=guidance, surface=surface),
                                k / len(units), 0.9 * len(chunk) / len(units))
         batch = finish(x)
         indices = (chunk[:, None] * per_unit + np.arange(per_unit)).ravel()

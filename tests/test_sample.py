@@ -496,3 +496,59 @@ def test_scores_of_hovering_touching_and_sunk_hands():
     finally:
         refine_module.SELECT_PENETRATION = before
     assert unpenalised - sunk == pytest.approx(SELECT_PENETRATION * -sd.min())
+
+
+def test_surface_features_reach_the_network_the_same_on_both_backends(tmp_path, box_file):
+    """A model trained with surface features (``--surface``): the pipeline computes them at every step of
+    conditional sampling, both backends get the same grasps, and the features change what is sampled."""
+    from tests.tiny_model import write_tiny_weights
+
+    folder = write_tiny_weights(tmp_path, surface=True, rotation="6d")
+    mesh = trimesh.load(box_file, process=False)
+    results = [sample_grasps(mesh, 2, seed=1, steps=4, weights_dir=folder, backend=b, refine=False)
+               for b in ("numpy", "torch")]
+    assert np.abs(results[0]["transl"] - results[1]["transl"]).max() < 1e-4
+    assert np.abs(results[0]["hand_pose"] - results[1]["hand_pose"]).max() < 1e-4
+    from jhod_core import pipeline
+
+    calls = []
+    original = pipeline.surface_features_of
+
+    def counted(backend, clouds):
+        features = original(backend, clouds)
+        return lambda hand, abar: calls.append(len(hand)) or features(hand, abar) * 0  # as if not given
+    pipeline.surface_features_of = counted
+    try:
+        blind = sample_grasps(mesh, 2, seed=1, steps=4, weights_dir=folder, backend="numpy", refine=False)
+    finally:
+        pipeline.surface_features_of = original
+    assert len(calls) == 4  # one call per step
+    assert np.abs(blind["transl"] - results[0]["transl"]).max() > 1e-4
+
+
+def test_surface_features_are_offsets_from_the_posed_keypoints_to_the_nearest_points():
+    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.hand.model_file import OPEN_HAND_FILE
+    from jhod_core.model import hand_state, surface_features
+
+    data = load_hand_data(OPEN_HAND_FILE)
+    rng = np.random.default_rng(0)
+    params = np.concatenate([rng.normal(0, 0.5, (3, 3)), rng.normal(0, 0.2, (3, 45)), rng.normal(0, 0.05, (3, 3))], 1)
+    state = hand_state.to_state(params, "6d")
+    mean, std = state.mean(axis=0), state.std(axis=0) + 0.1
+    # at alpha_bar = 1 (no noise left) the state is the hand: its own keypoints
+    keypoints = surface_features.keypoints_of_state((state - mean) / std, np.ones(3), mean, std, "6d", data)
+    expected = numpy_forward(data, global_orient=params[:, :3], hand_pose=params[:, 3:48], transl=params[:, 48:])[2]
+    np.testing.assert_allclose(keypoints, expected, atol=1e-9)
+    cloud = rng.normal(0, 0.05, (500, 3))
+    features = surface_features.surface_features(keypoints, cloud)
+    assert features.shape == (3, surface_features.DIM) and (features[:, -1] == 1).all()
+    offsets = features[:, :-1].reshape(3, 21, 3)
+    d = np.linalg.norm(cloud[None, None] - keypoints[:, :, None], axis=-1)
+    nearest = cloud[d.argmin(axis=-1)] - keypoints
+    length = np.linalg.norm(nearest, axis=-1, keepdims=True)
+    np.testing.assert_allclose(offsets, nearest / np.maximum(length, surface_features.REACH), atol=1e-6)
+    # per-row clouds give each row its own object
+    two = surface_features.surface_features(keypoints[:2], np.stack([cloud, cloud + 1.0]))
+    np.testing.assert_allclose(two[0], features[0], atol=1e-6)
+    assert np.abs(two[1] - features[1]).max() > 0.1

@@ -29,7 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
 
-from jhod_core.hand import HandModel  # noqa: E402
+from jhod_core.hand import HandModel, load_hand_data  # noqa: E402
+from jhod_core.hand.model_file import OPEN_HAND_FILE  # noqa: E402
+from jhod_core.model import surface_features  # noqa: E402
 from jhod_core.torch.autoencoder import ObjectAutoencoder  # noqa: E402
 from jhod_core.torch.denoiser import CONFIGS, JHODDenoiser  # noqa: E402
 from jhod_core.torch.schedule import CosineSchedule  # noqa: E402
@@ -82,6 +84,12 @@ def parse_args(argv=None):
                    help="train with controls (target point, approach, grasp type) for steering")
     p.add_argument("--control-keep", type=float, default=0.5,
                    help="probability that each control is given to the network in a training row")
+    p.add_argument("--surface", action="store_true",
+                   help="give the network surface features in conditional rows (jhod_core.model.surface_features: "
+                        "the offset from each keypoint of the noised hand to the object's nearest point)")
+    p.add_argument("--surface-keep", type=float, default=0.9,
+                   help="probability that a conditional row gets its surface features (the rest: none, as joint "
+                        "sampling has none)")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--eval-batches", type=int, default=4)
     args = p.parse_args(argv)
@@ -94,7 +102,7 @@ def model_config(args):
     overrides = {k: getattr(args, k) for k in ("d_model", "layers", "heads", "ff", "encoder_hidden", "dropout")
                  if getattr(args, k) is not None}
     return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, controls=args.controls,
-                   rotation=args.rotation_form, **overrides)
+                   rotation=args.rotation_form, surface=args.surface, **overrides)
 
 
 class Data:
@@ -188,12 +196,31 @@ def main(argv=None) -> int:
               f"{len(train.ds.object_only_index)} objects ({args.split}), val grasps {len(val.ds) if val else 0}, "
               f"batch {args.batch} HOI + {object_only} object-only x {rt.world_size} on {rt.device}")
 
+    open_hand = load_hand_data(OPEN_HAND_FILE)  # the hand the grasps are stored for, as sampling poses it
+    abar = spec.cosine_alphas_cumprod(model.config.num_train_steps)
+
+    def surface_rows(batch, clouds, rng):
+        """Surface features (B + M, DIM) as the reverse loop computes them: for conditional rows (clean object),
+        each kept with probability ``--surface-keep``, from the noised hand; zeros elsewhere."""
+        out = np.zeros((len(batch.x_t), surface_features.DIM), np.float32)
+        rows = np.flatnonzero(batch.t_object.cpu().numpy() == 0)
+        rows = rows[(rows < len(clouds)) & (rng.random(len(rows)) < args.surface_keep)]
+        if len(rows):
+            hand = batch.x_t[rows, :model.hand_dim].detach().cpu().double().numpy()
+            keypoints = surface_features.keypoints_of_state(
+                hand, abar[batch.t_hand[rows].cpu().numpy()], model.hand_mean.cpu().double().numpy(),
+                model.hand_std.cpu().double().numpy(), model.config.rotation, open_hand)
+            out[rows] = surface_features.surface_features(keypoints, clouds[rows].cpu().numpy())
+        return torch.as_tensor(out, device=rt.device)
+
     def loss_on(data, rng, gen, net):
         hand, obj, clouds, only, control = data.draw(rng, args.batch, object_only, rt.device)
         hand, obj = model.normalize(hand, obj)
         only = model.normalize(None, only)[1] if object_only else None
         batch = make_diffusion_batch(schedule, hand, obj, only, gen, args.sync_timesteps)
-        pred = net(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand, control=control)
+        surface = surface_rows(batch, clouds, rng) if args.surface else None
+        pred = net(batch.x_t, batch.t_hand, batch.t_object, freeze_hand=batch.freeze_hand, control=control,
+                   surface=surface)
         return diffusion_loss(pred, batch, model, hand_model, clouds, args.lambda_distance, args.lambda_xyz)
 
     @torch.no_grad()

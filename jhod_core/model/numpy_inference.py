@@ -15,7 +15,7 @@ import numpy as np
 
 DTYPE = np.float32
 
-from . import spec
+from . import spec, surface_features
 from .weights_file import read_npz
 
 # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, enough for exact-GELU parity (numpy has no erf)
@@ -99,9 +99,10 @@ class NumpyDenoiser:
         x = norm(x[:, :m] + self._attention(x, p + "self_attn.", m), 1)
         return norm(x + ff(x), 2)
 
-    def forward(self, x, t_hand, t_object, control=None, hand_only: bool = False) -> np.ndarray:
+    def forward(self, x, t_hand, t_object, control=None, hand_only: bool = False, surface=None) -> np.ndarray:
         """x (B, 563) model space, t_hand / t_object (B,) integers, ``control`` (B, CONTROL_DIM) or None
-        -> predicted x0 (B, 563); ``hand_only``: its object part is x's (as ``JHODDenoiser.forward``)."""
+        -> predicted x0 (B, 563); ``hand_only``: its object part is x's; ``surface``: surface features (B,
+        ``surface_features.DIM``) or None (as ``JHODDenoiser.forward``)."""
         x = np.asarray(x, dtype=DTYPE)
         b = x.shape[0]
         hand, obj = x[:, : -spec.OBJECT_DIM], x[:, -spec.OBJECT_DIM:]
@@ -112,6 +113,11 @@ class NumpyDenoiser:
             hand_token = hand_token + self._mlp(control, "control_encoder", self.act)
         elif control is not None:
             raise ValueError("this denoiser was trained without controls")
+        if self.config.get("surface", False):
+            surface = np.zeros((b, surface_features.DIM), DTYPE) if surface is None else np.asarray(surface, DTYPE)
+            hand_token = hand_token + self._mlp(surface, "surface_encoder", self.act)
+        elif surface is not None:
+            raise ValueError("this denoiser was trained without surface features")
         t_object = np.asarray(t_object)
         rows = 1 if b > 1 and (t_object == t_object[0]).all() and (obj == obj[:1]).all() else b  # encoded once
         obj_tokens = (self._mlp(obj[:rows].reshape(rows, spec.OBJECT_TOKENS, spec.CHUNK_DIM), "object_encoder",
@@ -189,6 +195,7 @@ class NumpyBackend:
         config, w = self.denoiser.config, self.denoiser.w
         self.num_train_steps, self.sync_timesteps = int(config["num_train_steps"]), bool(config["sync_timesteps"])
         self.controls = bool(config.get("controls", False))
+        self.surface = bool(config.get("surface", False))
         self.rotation = str(config.get("rotation", "axis_angle"))  # files before model v8 have no such entry
         self.hand_mean, self.hand_std = w["hand_mean"].astype(np.float64), w["hand_std"].astype(np.float64)
         self.object_mean, self.object_std = w["object_mean"].astype(np.float64), w["object_std"].astype(np.float64)
@@ -199,5 +206,5 @@ class NumpyBackend:
     def decode(self, latent):
         return self.autoencoder.decode(latent)
 
-    def denoise(self, x, t_hand, t_object, control=None, hand_only=False):
-        return self.denoiser.forward(x, t_hand, t_object, control, hand_only)
+    def denoise(self, x, t_hand, t_object, control=None, hand_only=False, surface=None):
+        return self.denoiser.forward(x, t_hand, t_object, control, hand_only, surface)

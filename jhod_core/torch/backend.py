@@ -36,6 +36,7 @@ class TorchBackend:
         self.num_train_steps = int(denoiser.config.num_train_steps)
         self.sync_timesteps = bool(denoiser.config.sync_timesteps)
         self.controls = bool(denoiser.config.controls)
+        self.surface = bool(denoiser.config.surface)
         self.rotation = denoiser.config.rotation
         for name in ("hand_mean", "hand_std", "object_mean", "object_std"):
             setattr(self, name, getattr(denoiser, name).detach().cpu().double().numpy())
@@ -56,9 +57,10 @@ class TorchBackend:
         return self.autoencoder.decode(self._tensor(latent)).cpu().double().numpy()
 
     @torch.no_grad()
-    def denoise(self, x, t_hand, t_object, control=None, hand_only=False):
+    def denoise(self, x, t_hand, t_object, control=None, hand_only=False, surface=None):
         t_hand = torch.as_tensor(np.asarray(t_hand, dtype=np.int64), device=self.device)
         t_object = torch.as_tensor(np.asarray(t_object, dtype=np.int64), device=self.device)
         control = None if control is None else self._tensor(control)
-        return self.denoiser(self._tensor(x), t_hand, t_object, control=control,
-                             hand_only=hand_only).cpu().double().numpy()
+        surface = None if surface is None else self._tensor(surface)
+        return self.denoiser(self._tensor(x), t_hand, t_object, control=control, hand_only=hand_only,
+                             surface=surface).cpu().double().numpy()

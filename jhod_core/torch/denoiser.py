@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..model import spec
-from ..model import hand_state
+from ..model import hand_state, surface_features
 from .weights import WeightsFile
 
 
@@ -46,6 +46,7 @@ class DenoiserConfig:
     sync_timesteps: bool = False    # trained with t_H = t_O (Table 4 ablation): conditional sampling adapts
     controls: bool = False          # takes a spec.CONTROL_DIM control row (near, approach, grasp type)
     rotation: str = "axis_angle"    # wrist rotation form of the hand state: "axis_angle" (51) or "6d" (54)
+    surface: bool = False           # takes surface features (``model.surface_features``) in conditional mode
 
 
 CONFIGS = {
@@ -106,6 +107,10 @@ class JHODDenoiser(WeightsFile, nn.Module):
             self.control_encoder = _modality_mlp(spec.CONTROL_DIM, c.d_model, c.d_model, c.activation)
             nn.init.zeros_(self.control_encoder[2].weight)  # starts as a model without controls
             nn.init.zeros_(self.control_encoder[2].bias)
+        if c.surface:
+            self.surface_encoder = _modality_mlp(surface_features.DIM, c.d_model, c.d_model, c.activation)
+            nn.init.zeros_(self.surface_encoder[2].weight)  # starts as a model without them
+            nn.init.zeros_(self.surface_encoder[2].bias)
         self.hand_decoder = _modality_mlp(c.d_model, c.encoder_hidden, self.hand_dim, c.activation)
         self.object_decoder = _modality_mlp(c.d_model, c.encoder_hidden, spec.CHUNK_DIM, c.activation)
         for name, dim in (("hand", self.hand_dim), ("object", spec.OBJECT_DIM)):
@@ -137,7 +142,7 @@ class JHODDenoiser(WeightsFile, nn.Module):
 
     def forward(self, x: torch.Tensor, t_hand: torch.Tensor, t_object: torch.Tensor,
                 freeze_hand: torch.Tensor | None = None, control: torch.Tensor | None = None,
-                hand_only: bool = False) -> torch.Tensor:
+                hand_only: bool = False, surface: torch.Tensor | None = None) -> torch.Tensor:
         """Predict clean x0 (B, 563) from the noisy state x (B, 563; 566 with a 6D wrist) at per-sample levels
         t_hand, t_object (B,).
 
@@ -145,7 +150,8 @@ class JHODDenoiser(WeightsFile, nn.Module):
         on the hand side (object-only data, eq. 13-14: "the hand part as-is"). ``control`` (B, CONTROL_DIM)
         for a model with controls (None: nothing asked); a model without them refuses one. ``hand_only``: the
         object part of the result is x's, not predicted (conditional sampling throws it away: its decoder and the
-        last layer's object outputs are ~20 % of the multiply-adds).
+        last layer's object outputs are ~20 % of the multiply-adds). ``surface`` (B, ``surface_features.DIM``) for a
+        model trained with them (rows of zeros or None: not given).
         """
         b = x.shape[0]
         hand, obj = split_state(x)
@@ -156,6 +162,12 @@ class JHODDenoiser(WeightsFile, nn.Module):
             hand_token = hand_token + self.control_encoder(control)
         elif control is not None:
             raise ValueError("this denoiser was trained without controls")
+        if self.config.surface:
+            if surface is None:
+                surface = x.new_zeros(b, surface_features.DIM)
+            hand_token = hand_token + self.surface_encoder(surface)
+        elif surface is not None:
+            raise ValueError("this denoiser was trained without surface features")
         if freeze_hand is not None:
             hand_token = torch.where(freeze_hand[:, None], hand_token.detach(), hand_token)
         # conditional sampling: every row holds the same object at the same level, encoded once (~8 % of the work)
