@@ -35,9 +35,9 @@ from .geometry.sampling import sample_triangles
 from .hand.params import TRANSL, split_params
 from .model import hand_state, spec
 from .model.spec import DEFAULT_DDIM_STEPS
+from .refine import SURFACE_POINTS  # surface samples the refinement measures against
 
 NUM_POINTS = 2048        # points the object autoencoder encodes
-SURFACE_POINTS = 8192    # surface samples the refinement measures against
 MAX_STEPS = 1000
 # Candidates per returned grasp: sampling 3 and keeping the best-scored after refinement lowers the simulation
 # displacement and penetration (docs/model.md, "Choosing the defaults").
