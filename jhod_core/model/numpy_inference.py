@@ -99,6 +99,15 @@ class NumpyDenoiser:
         x = norm(x[:, :m] + self._attention(x, p + "self_attn.", m), 1)
         return norm(x + ff(x), 2)
 
+    def _told(self, hand_token, value, flag: str, name: str, dim: int, what: str):
+        """As ``JHODDenoiser._told``: the hand token plus an optional input's embedding (config ``flag``)."""
+        if not self.config.get(flag, False):
+            if value is not None:
+                raise ValueError(f"this denoiser was trained without {what}")
+            return hand_token
+        value = np.zeros((len(hand_token), dim), DTYPE) if value is None else np.asarray(value, DTYPE)
+        return hand_token + self._mlp(value, f"{name}_encoder", self.act)
+
     def forward(self, x, t_hand, t_object, control=None, hand_only: bool = False, surface=None) -> np.ndarray:
         """x (B, 563) model space, t_hand / t_object (B,) integers, ``control`` (B, CONTROL_DIM) or None
         -> predicted x0 (B, 563); ``hand_only``: its object part is x's; ``surface``: surface features (B,
@@ -108,16 +117,8 @@ class NumpyDenoiser:
         hand, obj = x[:, : -spec.OBJECT_DIM], x[:, -spec.OBJECT_DIM:]
         emb = self.w["token_embedding"]
         hand_token = self._mlp(hand, "hand_encoder", self.act) + self._time(t_hand, "hand_time") + emb[0]
-        if self.config.get("controls", False):
-            control = np.zeros((b, spec.CONTROL_DIM), DTYPE) if control is None else np.asarray(control, DTYPE)
-            hand_token = hand_token + self._mlp(control, "control_encoder", self.act)
-        elif control is not None:
-            raise ValueError("this denoiser was trained without controls")
-        if self.config.get("surface", False):
-            surface = np.zeros((b, surface_features.DIM), DTYPE) if surface is None else np.asarray(surface, DTYPE)
-            hand_token = hand_token + self._mlp(surface, "surface_encoder", self.act)
-        elif surface is not None:
-            raise ValueError("this denoiser was trained without surface features")
+        hand_token = self._told(hand_token, control, "controls", "control", spec.CONTROL_DIM, "controls")
+        hand_token = self._told(hand_token, surface, "surface", "surface", surface_features.DIM, "surface features")
         t_object = np.asarray(t_object)
         rows = 1 if b > 1 and (t_object == t_object[0]).all() and (obj == obj[:1]).all() else b  # encoded once
         obj_tokens = (self._mlp(obj[:rows].reshape(rows, spec.OBJECT_TOKENS, spec.CHUNK_DIM), "object_encoder",

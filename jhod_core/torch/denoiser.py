@@ -140,6 +140,17 @@ class JHODDenoiser(WeightsFile, nn.Module):
 
     # ----------------------------------------------------------------- network
 
+    def _told(self, hand_token, value, trained: bool, name: str, dim: int, what: str):
+        """The hand token plus an optional input's embedding (``<name>_encoder``; None: zeros, nothing told); a
+        model trained without that input refuses one."""
+        if not trained:
+            if value is not None:
+                raise ValueError(f"this denoiser was trained without {what}")
+            return hand_token
+        if value is None:
+            value = hand_token.new_zeros(hand_token.shape[0], dim)
+        return hand_token + getattr(self, f"{name}_encoder")(value)
+
     def forward(self, x: torch.Tensor, t_hand: torch.Tensor, t_object: torch.Tensor,
                 freeze_hand: torch.Tensor | None = None, control: torch.Tensor | None = None,
                 hand_only: bool = False, surface: torch.Tensor | None = None) -> torch.Tensor:
@@ -156,18 +167,9 @@ class JHODDenoiser(WeightsFile, nn.Module):
         b = x.shape[0]
         hand, obj = split_state(x)
         hand_token = self.hand_encoder(hand) + self.hand_time(t_hand) + self.token_embedding[0]
-        if self.config.controls:
-            if control is None:
-                control = x.new_zeros(b, spec.CONTROL_DIM)
-            hand_token = hand_token + self.control_encoder(control)
-        elif control is not None:
-            raise ValueError("this denoiser was trained without controls")
-        if self.config.surface:
-            if surface is None:
-                surface = x.new_zeros(b, surface_features.DIM)
-            hand_token = hand_token + self.surface_encoder(surface)
-        elif surface is not None:
-            raise ValueError("this denoiser was trained without surface features")
+        hand_token = self._told(hand_token, control, self.config.controls, "control", spec.CONTROL_DIM, "controls")
+        hand_token = self._told(hand_token, surface, self.config.surface, "surface", surface_features.DIM,
+                                "surface features")
         if freeze_hand is not None:
             hand_token = torch.where(freeze_hand[:, None], hand_token.detach(), hand_token)
         # conditional sampling: every row holds the same object at the same level, encoded once (~8 % of the work)
