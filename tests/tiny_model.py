@@ -11,7 +11,8 @@ TINY = DenoiserConfig(d_model=32, layers=2, heads=4, ff=64, encoder_hidden=64, d
 TINY_AE = AutoencoderConfig(stage1=(16, 32), stage2=(32, 32), head_hidden=64, context=32, patch_hidden=16)
 
 
-def write_tiny_weights(folder: Path, controls: bool = False, surface: bool = False, rotation: str = "axis_angle") -> Path:
+def write_tiny_weights(folder: Path, controls: bool = False, surface: bool = False, rotation: str = "axis_angle",
+                       skip: bool = False) -> Path:
     """The training scripts' .pt files and their export (autoencoder.npz, denoiser.npz) in `folder`; ``controls``
     / ``surface``: a denoiser with controls / surface features whose layer is not at its zero start (as after
     training)."""
@@ -20,7 +21,7 @@ def write_tiny_weights(folder: Path, controls: bool = False, surface: bool = Fal
     torch.manual_seed(0)
     ObjectAutoencoder(TINY_AE).save(folder / "autoencoder.pt", {"train_splits": "train", "steps": 1})
     model = JHODDenoiser(DenoiserConfig(**{**TINY.__dict__, "controls": controls, "surface": surface,
-                                           "rotation": rotation}))
+                                           "rotation": rotation, "skip": skip}))
     if controls:
         torch.nn.init.normal_(model.control_encoder[2].weight, std=0.5)
     if surface:

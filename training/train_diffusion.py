@@ -90,6 +90,9 @@ def parse_args(argv=None):
     p.add_argument("--surface-keep", type=float, default=0.9,
                    help="probability that a conditional row gets its surface features (the rest: none, as joint "
                         "sampling has none)")
+    p.add_argument("--skip", action="store_true",
+                   help="x0 = sqrt(abar) x_t + sqrt(1 - abar) F(x_t) (v-prediction's x0): near-clean inputs pass "
+                        "through instead of being rebuilt by the network")
     p.add_argument("--weight-decay", type=float, default=0.0)
     p.add_argument("--eval-batches", type=int, default=4)
     args = p.parse_args(argv)
@@ -102,7 +105,7 @@ def model_config(args):
     overrides = {k: getattr(args, k) for k in ("d_model", "layers", "heads", "ff", "encoder_hidden", "dropout")
                  if getattr(args, k) is not None}
     return replace(CONFIGS[args.config], sync_timesteps=args.sync_timesteps, controls=args.controls,
-                   rotation=args.rotation_form, surface=args.surface, **overrides)
+                   rotation=args.rotation_form, surface=args.surface, skip=args.skip, **overrides)
 
 
 class Data:

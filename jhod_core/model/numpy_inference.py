@@ -130,9 +130,17 @@ class NumpyDenoiser:
             tokens = self._encoder_layer(tokens, i, 1 if hand_only and i == layers - 1 else None)
         if self.config["norm_first"]:
             tokens = _layer_norm(tokens, self.w["transformer.norm.weight"], self.w["transformer.norm.bias"])
-        out_hand = self._mlp(tokens[:, 0], "hand_decoder", self.act)
-        out_obj = obj if hand_only else self._mlp(tokens[:, 1:], "object_decoder", self.act).reshape(b, spec.OBJECT_DIM)
+        out_hand = self._skip(self._mlp(tokens[:, 0], "hand_decoder", self.act), hand, t_hand)
+        out_obj = obj if hand_only else self._skip(
+            self._mlp(tokens[:, 1:], "object_decoder", self.act).reshape(b, spec.OBJECT_DIM), obj, t_object)
         return np.concatenate([out_hand, out_obj], axis=1)
+
+    def _skip(self, out, x, t):
+        """As ``JHODDenoiser._skip``: with ``skip`` in the config, sqrt(abar) x + sqrt(1 - abar) out."""
+        if not self.config.get("skip", False):
+            return out
+        abar = spec.cosine_alphas_cumprod(int(self.config["num_train_steps"]))[np.asarray(t)][:, None]
+        return (np.sqrt(abar) * x + np.sqrt(1 - abar) * out).astype(DTYPE)
 
 
 def _sequential(weights: dict, prefix: str, x: np.ndarray, last_activation: bool) -> np.ndarray:
