@@ -330,8 +330,13 @@ def object_depth_in_hands(vertices: np.ndarray, faces: np.ndarray, surface: Obje
         x = surface.points[surface.near_samples(close, reach)]  # every sample within ``reach`` of such a vertex
         if not len(x):
             continue
-        # a vertex within ``reach`` of a sample lies within ``reach`` of the samples' box: only those compete
-        ids = np.flatnonzero(np.all((hand >= x.min(axis=0) - reach) & (hand <= x.max(axis=0) + reach), axis=1))
+        # a vertex within ``reach`` of a sample lies within ``reach`` of the samples' box: only those compete;
+        # with every vertex's distance known (the whole hand counted), only those within ``reach`` of the object
+        # (a sample's nearest beyond that is beyond ``reach`` of it too, and the sample is not counted either way)
+        compete = np.all((hand >= x.min(axis=0) - reach) & (hand <= x.max(axis=0) + reach), axis=1)
+        if sd is not None and parts is None:
+            compete &= np.abs(sd[b]) <= reach
+        ids = np.flatnonzero(compete)
         if not len(ids):
             continue
         k = ids[_nearest_rows(x, hand[ids])]
