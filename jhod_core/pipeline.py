@@ -270,12 +270,15 @@ class NoiseStreams:
         return np.concatenate([rng.standard_normal((self.rows, dim)) for rng in self.rngs])
 
 
-def surface_features_of(backend: Backend, clouds: np.ndarray):
+def surface_features_of(backend: Backend, clouds: np.ndarray, rows_each: int = 1):
     """For a model trained with surface features (``model.surface_features``), the function the reverse loop calls
     with the hand part of x_t (B, hand_dim) and alpha_bar (B,) to get them, for objects ``clouds`` (the centred
-    points the latent encodes: (P, 3) for all rows, or (B, P, 3)); None for other models."""
+    points the latent encodes: (P, 3) for all rows, or (K, P, 3), each for ``rows_each`` rows in turn); None for
+    other models (and nothing is copied for them)."""
     if not getattr(backend, "surface", False):
         return None
+    if np.ndim(clouds) == 3 and rows_each > 1:
+        clouds = np.repeat(clouds, rows_each, axis=0)
     from .hand.model_file import OPEN_HAND_FILE, load_hand_data
     from .model import surface_features
 
@@ -563,7 +566,7 @@ def pair_hands(backend: Backend, hands: np.ndarray, meshes: list, *, seed: int =
         fixed = np.repeat((latent - backend.object_mean) / backend.object_std, rows, axis=0)
         noise = NoiseStreams(seed, PAIR_HAND_STREAM, [indices[p] for p in sampled], rows)
         x = np.concatenate([noise.normal(len(backend.hand_mean)), fixed], axis=1)
-        features = surface_features_of(backend, np.repeat(np.stack([prepared[p].cloud for p in sampled]), rows, axis=0))
+        features = surface_features_of(backend, np.stack([prepared[p].cloud for p in sampled]), rows)
         params = _denormalize(backend, _last(reverse(backend, x, int(steps), method, noise, fixed_object=fixed,
                                                      surface=features)))[0]
         conditional = {p: params[k * rows:(k + 1) * rows] for k, p in enumerate(sampled)}

@@ -139,7 +139,7 @@ class NumpyDenoiser:
         """As ``JHODDenoiser._skip``: with ``skip`` in the config, sqrt(abar) x + sqrt(1 - abar) out."""
         if not self.config.get("skip", False):
             return out
-        abar = spec.cosine_alphas_cumprod(int(self.config["num_train_steps"]))[np.asarray(t)][:, None]
+        abar = self.alphas_cumprod[np.asarray(t)][:, None]
         return (np.sqrt(abar) * x + np.sqrt(1 - abar) * out).astype(DTYPE)
 
 
