@@ -392,6 +392,13 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
     assert (out / "denoiser.npz").exists() and (out / "curves.png").exists()
     x = np.zeros((2, spec.STATE_DIM))
     assert np.isfinite(NumpyDenoiser(out / "denoiser.npz").forward(x, [3, 3], [0, 0])).all()
+    # --seed decides the whole run (initial weights, dropout, batches, noise): the same seed twice, the same weights
+    runs = {}
+    for name, seed in (("seed_a", "3"), ("seed_b", "3"), ("seed_c", "4")):
+        assert train_diffusion.main([*args, "--out", str(tmp_path / name), "--steps", "2", "--seed", seed]) == 0
+        runs[name] = JHODDenoiser.load(tmp_path / name / "denoiser.pt").state_dict()
+    assert all(torch.equal(v, runs["seed_b"][k]) for k, v in runs["seed_a"].items())
+    assert not all(torch.equal(v, runs["seed_c"][k]) for k, v in runs["seed_a"].items())
     # controls: labels measured on the grasps, dropped at random; the saved model takes a control row
     assert train_diffusion.main([*args, "--out", str(tmp_path / "ctl"), "--steps", "2", "--controls"]) == 0
     assert JHODDenoiser.load(tmp_path / "ctl" / "denoiser.pt").config.controls

@@ -147,6 +147,9 @@ def start(args) -> tuple[Runtime, Path]:
         raise SystemExit(f"--amp needs a CUDA device (this run is on {rt.device})")
     if args.threads:
         torch.set_num_threads(args.threads)
+    # torch's own start-up seed differs per process: without this, weight initialisation and dropout made two runs
+    # of one command differ (training noise that --seed could not reproduce)
+    torch.manual_seed(args.seed + rt.rank)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     return rt, out
