@@ -399,6 +399,18 @@ def test_training_scripts_end_to_end(tmp_path, capsys):
         runs[name] = JHODDenoiser.load(tmp_path / name / "denoiser.pt").state_dict()
     assert all(torch.equal(v, runs["seed_b"][k]) for k, v in runs["seed_a"].items())
     assert not all(torch.equal(v, runs["seed_c"][k]) for k, v in runs["seed_a"].items())
+    # --ema: the average of the weights is saved as the model, the last weights beside it; it resumes with the run
+    ema_args = [*args, "--out", str(tmp_path / "ema"), "--ema", "0.5"]
+    assert train_diffusion.main([*ema_args, "--steps", "2"]) == 0
+    assert train_diffusion.main([*ema_args, "--steps", "4", "--resume"]) == 0
+    ckpt = torch.load(tmp_path / "ema" / "ckpt.pt", weights_only=True)
+    assert ckpt["ema"]["updates"] == 4 and any(h["split"] == "val_ema" for h in ckpt["history"])
+    average = JHODDenoiser.load(tmp_path / "ema" / "denoiser.pt").state_dict()
+    last = JHODDenoiser.load(tmp_path / "ema" / "denoiser_last.pt").state_dict()
+    assert torch.equal(average["hand_mean"], last["hand_mean"])  # statistics are not averaged
+    assert not all(torch.equal(v, last[k]) for k, v in average.items())
+    with pytest.raises(SystemExit, match="without an average"):
+        train_diffusion.main([*args, "--steps", "3", "--resume", "--ema", "0.5"])
     # controls: labels measured on the grasps, dropped at random; the saved model takes a control row
     assert train_diffusion.main([*args, "--out", str(tmp_path / "ctl"), "--steps", "2", "--controls"]) == 0
     assert JHODDenoiser.load(tmp_path / "ctl" / "denoiser.pt").config.controls

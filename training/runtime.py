@@ -101,10 +101,10 @@ def plot_history(history: list[dict], path, title: str) -> None:
     rows = math.ceil(len(keys) / cols) or 1
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys):
-        for split in ("train", "val"):
+        for split in ("train", "val", "val_ema"):
             pts = [(h["step"], h[key]) for h in history if h.get("split") == split and key in h]
             if pts:
-                ax.plot(*zip(*pts), label=split, marker="." if split == "val" else None)
+                ax.plot(*zip(*pts), label=split, marker=None if split == "train" else ".")
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         if all(h[key] > 0 for h in history if key in h):
@@ -136,6 +136,9 @@ def add_loop_arguments(p, *, steps: int, batch: int, batch_help: str, lr: float,
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (0: torch's default; on a busy CPU 1 can be several times faster)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="also keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
+                        "save it as the model (the last weights beside it); 0: off")
     p.add_argument("--amp", action="store_true",
                    help="bf16 autocast for the forward passes (CUDA only; the weights and optimiser stay fp32)")
 
@@ -155,14 +158,43 @@ def start(args) -> tuple[Runtime, Path]:
     return rt, out
 
 
-def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per_step: int, evaluate=None) -> list:
+class WeightEMA:
+    """An exponential moving average of a model's weights (diffusion models sample better from it than from the last
+    weights, which still carry the last steps' gradient noise). The decay ramps up as (1 + n) / (10 + n) so the
+    average does not start from the random initial weights."""
+
+    def __init__(self, model, decay: float):
+        import copy
+
+        self.decay = decay
+        self.model = copy.deepcopy(model).eval().requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        ema, live = list(self.model.parameters()), list(model.parameters())
+        torch._foreach_lerp_(ema, live, 1.0 - decay)
+
+    def state_dict(self) -> dict:
+        return {"state_dict": self.model.state_dict(), "updates": self.updates, "decay": self.decay}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["state_dict"])
+        self.updates = state["updates"]
+
+
+def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per_step: int, evaluate=None,
+          ema: WeightEMA | None = None) -> list:
     """Train ``model`` to ``args.steps`` and return the history (list of dicts, train and val rows).
 
     ``step_loss(net, rng, gen)`` draws a batch with the NumPy ``rng`` / torch ``gen`` streams and returns the loss
     terms (tensors, ``loss`` among them) computed through ``net`` (the DDP wrapper under torchrun).
     ``evaluate()`` (optional) returns validation numbers. Resumes from ``<out>/ckpt.pt`` with ``--resume``
     (model, optimiser, step, history; the random streams are re-derived from the step); every ``--eval-every``
-    steps and at the end: validation, then an atomic checkpoint.
+    steps and at the end: validation, then an atomic checkpoint. ``ema`` (optional) is updated after every step,
+    checkpointed and resumed with the model; ``evaluate(ema.model)`` adds ``val_ema`` rows.
     """
     from tqdm import tqdm
 
@@ -172,13 +204,18 @@ def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
         first, history = ckpt["step"], ckpt["history"]
+        if ema is not None:
+            if "ema" not in ckpt:
+                raise SystemExit(f"--ema: {out / 'ckpt.pt'} was written without an average of the weights")
+            ema.load_state_dict(ckpt["ema"])
     net = torch.nn.parallel.DistributedDataParallel(model) if rt.distributed else model
     rng, gen = generators(args.seed, rt.rank, first)
 
     def checkpoint(step):
         if rt.is_main:
             save_atomic({"state_dict": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                         "history": history, "config": asdict(model.config), "args": vars(args)}, out / "ckpt.pt")
+                         "history": history, "config": asdict(model.config), "args": vars(args),
+                         **({"ema": ema.state_dict()} if ema is not None else {})}, out / "ckpt.pt")
 
     bar = tqdm(range(first, args.steps), initial=first, total=args.steps, disable=args.no_progress or not rt.is_main)
     tick, seen = time.perf_counter(), 0
@@ -192,6 +229,8 @@ def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per
         terms["loss"].backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         optimizer.step()
+        if ema is not None:
+            ema.update(model)
         seen += samples_per_step * rt.world_size
 
         done = step + 1
@@ -205,6 +244,8 @@ def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per
             if rt.is_main and evaluate is not None:
                 model.eval()
                 history.append({"step": done, "split": "val", **evaluate()})
+                if ema is not None:
+                    history.append({"step": done, "split": "val_ema", **evaluate(ema.model)})
                 model.train()
                 numbers = {k: v for k, v in history[-1].items() if k not in ("step", "split")}
                 bar.write(f"step {done}: val " + ", ".join(f"{k} {v:.4g}" for k, v in numbers.items()))

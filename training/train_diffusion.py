@@ -227,22 +227,27 @@ def main(argv=None) -> int:
         return diffusion_loss(pred, batch, model, hand_model, clouds, args.lambda_distance, args.lambda_xyz)
 
     @torch.no_grad()
-    def evaluate():
+    def evaluate(net=model):
         """Validation loss on fixed draws (same noise every time: curves are comparable)."""
         v_rng, v_gen = runtime.generators(args.seed, 10_000, 0)
         sums = {}
         for _ in range(args.eval_batches):
-            for k, v in loss_on(val, v_rng, v_gen, model).items():
+            for k, v in loss_on(val, v_rng, v_gen, net).items():
                 sums[k] = sums.get(k, 0.0) + v.item() / args.eval_batches
         return sums
 
+    ema = runtime.WeightEMA(model, args.ema) if args.ema else None
     history = runtime.train(args, rt, out, model, optimizer, lambda net, rng, gen: loss_on(train, rng, gen, net),
-                            args.batch + object_only, evaluate if val is not None else None)
+                            args.batch + object_only, evaluate if val is not None else None, ema)
 
     if rt.is_main:
         info = {"autoencoder": str(args.autoencoder), "steps": args.steps}
-        model.save(out / "denoiser.pt", {**info, "train_args": vars(args)})
-        model.save(out / "denoiser.npz", info)
+        if ema is not None:  # the average is the model; the last weights stay beside it for comparison
+            model.save(out / "denoiser_last.pt", {**info, "weights": "last", "train_args": vars(args)})
+            info["weights"] = f"average (decay {args.ema})"
+        final = model if ema is None else ema.model
+        final.save(out / "denoiser.pt", {**info, "train_args": vars(args)})
+        final.save(out / "denoiser.npz", info)
         runtime.plot_history(history, out / "curves.png", f"JHOD denoiser ({n_params / 1e6:.2f} M params)")
         rates = [h["samples_per_s"] for h in history if "samples_per_s" in h]
         summary = {"parameters": n_params, "config": asdict(model.config),
