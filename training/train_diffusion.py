@@ -10,7 +10,8 @@ eq. 11-12) and ``--object-only-batch`` clouds of all objects of that split, with
 latents are the frozen encoder's posterior means, computed once at start. ``--controls`` trains the model v2
 controls (target point, approach direction, grasp type, measured on each grasp by ``jhod_core.steering``), each
 given to the network with probability ``--control-keep`` per row (condition dropout). Ablations:
-``--sync-timesteps`` (t_H = t_O, Table 4) and ``--no-object-only`` (Table 2).
+``--sync-timesteps`` (t_H = t_O, Table 4) and ``--no-object-only`` (Table 2). ``--ema DECAY`` saves an exponential
+moving average of the weights as the model (the last weights as ``denoiser_last.pt``).
 
 Writes ``<out>/ckpt.pt`` (resume with ``--resume``), ``<out>/denoiser.pt`` (weights, config and
 normalisation statistics; ``JHODDenoiser.load``, ``torch.load(weights_only=True)``),
