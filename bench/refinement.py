@@ -1,4 +1,5 @@
-"""What the refinement's push-out and tidy steps do to penetration and holding, paired by object.
+"""What the refinement's push-out and tidy steps, and guidance on the object, do to penetration and holding, paired
+by object.
 
     python bench/refinement.py [--objects 12] [--num 8] [--out docs/eval/refine_tidy.md]
 
@@ -12,7 +13,8 @@ Variants: ``before``: push-out on all measured vertices, 4 moves, no tidy (the r
 ``palm``: push-out on the palm only, ``PUSH_ITERATIONS`` moves; ``palm+tidy D``: then every vertex lifted to
 ``D`` mm after the choice (``GraspRefiner.tidy``). The signed distance is ``ObjectSurface.signed_distance``'s,
 except in ``plane`` variants: the plane distance (x - p) . n everywhere (until 2026-12-06), and in ``disc`` ones:
-the distance to the nearest sample's disc everywhere (``bench/surface_distance.py``).
+the distance to the nearest sample's disc everywhere (``bench/surface_distance.py``). ``object guidance W``: the
+shipped refinement, sampled with ``pipeline.OBJECT_GUIDANCE`` = W (guidance on the object, two network calls per step).
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 
 @contextlib.contextmanager
-def variant(push: str, tidy_mm: float | None, distance: str | None = None):
-    """The refiner's push-out (``"all4"`` or ``"palm"``), tidy depth (None: no tidy) and signed distance (None: the
-    shipped one, ``"plane"`` or ``"disc"``) for the duration."""
+def variant(push: str, tidy_mm: float | None, distance: str | None = None, object_guidance: float = 1.0):
+    """The refiner's push-out (``"all4"`` or ``"palm"``), tidy depth (None: no tidy), signed distance (None: the
+    shipped one, ``"plane"`` or ``"disc"``) and the sampler's guidance on the object for the duration."""
+    from jhod_core import pipeline
     from jhod_core.refine import GraspRefiner, ObjectSurface
 
     from surface_distance import disc_distance
@@ -62,16 +65,19 @@ def variant(push: str, tidy_mm: float | None, distance: str | None = None):
         ObjectSurface.__post_init__ = plane
     elif distance == "disc":
         ObjectSurface.signed_distance = disc
+    pipeline.OBJECT_GUIDANCE, guided = object_guidance, pipeline.OBJECT_GUIDANCE
     try:
         yield
     finally:
+        pipeline.OBJECT_GUIDANCE = guided
         GraspRefiner.push_out, GraspRefiner.tidy = push_out, tidy
         ObjectSurface.signed_distance, ObjectSurface.__post_init__ = signed, post_init
 
 
 VARIANTS = {"before": ("all4", None), "palm": ("palm", None), "palm+tidy 2 mm": ("palm", 2.0),
             "palm+tidy 3 mm": ("palm", 3.0), "palm+tidy 3 mm, plane": ("palm", 3.0, "plane"),
-            "palm+tidy 3 mm, disc": ("palm", 3.0, "disc")}
+            "palm+tidy 3 mm, disc": ("palm", 3.0, "disc"),
+            **{f"object guidance {w:g}": ("palm", 3.0, None, w) for w in (1.0, 1.5, 2.0, 3.0)}}
 
 
 def main(argv=None) -> int:
@@ -116,7 +122,9 @@ def main(argv=None) -> int:
             per_object[name].append(np.mean(rows, axis=0))
         print(f"{i + 1}/{len(objects)} {oid} ({time.perf_counter() - start:.0f} s)", flush=True)
     base = np.array(per_object[args.variants[0]])
-    lines = ["# Refinement: palm push-out and tidy", "",
+    title = ("Guidance on the object" if all("guidance" in v for v in args.variants)
+             else "Refinement: palm push-out and tidy")
+    lines = [f"# {title}", "",
              f"`python bench/refinement.py --objects {args.objects} --num {args.num}"
              f"{'' if args.variants == list(VARIANTS)[:4] else ' --variants ' + ' '.join(map(repr, args.variants))}` "
              f"({datetime.date.today()}, "

@@ -50,6 +50,9 @@ MAX_CANDIDATES = 16
 CHOICE_BLOCK = 4
 # Classifier-free guidance weight for a model with controls (1: the conditional prediction alone).
 GUIDANCE = 1.0
+# Guidance on the object itself (1: off): x0(hand | object at t_O = T) + w (x0(hand | object) - x0(hand | object
+# at t_O = T)); the model learnt the hand without its object from the rows whose object was fully noised.
+OBJECT_GUIDANCE = 1.0
 BATCH_GRASPS = 128       # grasps per network batch (x candidates rows): bounds memory for any --num
 MIRROR = np.array([-1.0, 1.0, 1.0])  # left hands: right hands sampled on the object mirrored x -> -x
 METHODS = ("ddim", "ddpm")
@@ -292,7 +295,7 @@ def surface_features_of(backend: Backend, clouds: np.ndarray, rows_each: int = 1
 
 def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: NoiseStreams,
             fixed_object: np.ndarray | None = None, control: np.ndarray | None = None, guidance: float = 1.0,
-            surface=None):
+            surface=None, object_guidance: float | None = None):
     """Generator: x_T (B, 563) model space -> x_0 (its return value), yielding the fraction done after each step.
 
     Paper sec. 3.3.3: the network predicts x0, and the scheduler moves x_t to the next level s < t: deterministic
@@ -302,12 +305,18 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
     step instead (replacement conditioning). ``control`` (B, CONTROL_DIM), for a model with controls: the
     prediction is x0(nothing asked) + ``guidance`` (x0(control) - x0(nothing asked)) (classifier-free guidance;
     1 = the conditional prediction alone, one network call). ``surface`` (``surface_features_of``): the surface
-    features of each step's hands, given to the network with a fixed object.
+    features of each step's hands, given to the network with a fixed object. ``object_guidance`` (None:
+    ``OBJECT_GUIDANCE``), with a fixed object: guidance on the object, against the hand predicted with the object
+    replaced by noise at t_O = T (one more network call per step).
     """
     abar = spec.cosine_alphas_cumprod(backend.num_train_steps)
     ts = spec.ddim_timesteps(steps, backend.num_train_steps)
     n = len(x)
     replace = fixed_object is not None and backend.sync_timesteps
+    w_object = OBJECT_GUIDANCE if object_guidance is None else float(object_guidance)
+    no_object = None
+    if w_object != 1.0 and fixed_object is not None and not replace:
+        no_object = noise.normal(spec.OBJECT_DIM)  # the object as the model sees it at t_O = T
     for i, t in enumerate(ts):
         s = ts[i + 1] if i + 1 < len(ts) else 0
         t_hand = np.full(n, t, dtype=np.int64)
@@ -330,6 +339,13 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
             if guidance != 1.0:
                 free = np.asarray(backend.denoise(x, t_hand, t_object, **only), dtype=np.float64)
                 x0 = free + guidance * (x0 - free)
+        if no_object is not None:
+            blind = np.concatenate([x[:, :-spec.OBJECT_DIM], no_object], axis=1)
+            t_blind = np.full(n, backend.num_train_steps - 1, dtype=np.int64)
+            args = (blind, t_hand, t_blind) if control is None else (blind, t_hand, t_blind, control)
+            x0_blind = np.asarray(backend.denoise(*args, **{k: v for k, v in only.items() if k != "surface"}),
+                                  dtype=np.float64)
+            x0 = x0_blind + w_object * (x0 - x0_blind)
         if method == "ddim":
             x = spec.ddim_update(x, x0, abar[t], abar[s])
         else:

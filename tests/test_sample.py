@@ -552,3 +552,39 @@ def test_surface_features_are_offsets_from_the_posed_keypoints_to_the_nearest_po
     two = surface_features.surface_features(keypoints[:2], np.stack([cloud, cloud + 1.0]))
     np.testing.assert_allclose(two[0], features[0], atol=1e-6)
     assert np.abs(two[1] - features[1]).max() > 0.1
+
+
+def test_object_guidance_extrapolates_from_the_hand_predicted_without_its_object():
+    from jhod_core import pipeline
+    from jhod_core.model import spec
+
+    class Recorder:  # predicts hand number 0 = +1 when it sees the object (t_O = 0), -1 when it does not
+        num_train_steps, sync_timesteps = 1000, False
+
+        def __init__(self):
+            self.calls = []
+
+        def denoise(self, x, t_hand, t_object, control=None, hand_only=False, surface=None):
+            self.calls.append((x[:, -spec.OBJECT_DIM:].copy(), t_object.copy()))
+            out = np.zeros_like(x)
+            out[:, 0] = np.where(t_object == 0, 1.0, -1.0)
+            return out
+
+    def run(w):
+        backend, obj = Recorder(), np.full((2, spec.OBJECT_DIM), 0.5)
+        x = np.random.default_rng(0).standard_normal((2, 48 + spec.OBJECT_DIM))
+        steps = pipeline.reverse(backend, x, 1, "ddim", pipeline.NoiseStreams(0, 2, [0], 2), fixed_object=obj,
+                                 object_guidance=w)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                return stop.value, backend.calls, obj
+
+    x, calls, obj = run(1.0)  # off: one call per step, the object given clean
+    assert len(calls) == 1 and np.all(calls[0][1] == 0) and np.array_equal(calls[0][0], obj)
+    assert np.allclose(x[:, 0], 1.0, atol=0.05)
+    x, calls, obj = run(3.0)  # -1 + 3 (1 - -1) = 5; the second call sees noise at the last level instead
+    assert len(calls) == 2 and np.all(calls[1][1] == 999) and not np.allclose(calls[1][0], obj)
+    assert np.allclose(x[:, 0], 5.0, atol=0.2) and np.array_equal(x[:, -spec.OBJECT_DIM:], obj)
+    assert np.array_equal(run(3.0)[0], x)  # the noise standing for the missing object comes from the seed
