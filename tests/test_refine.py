@@ -58,15 +58,28 @@ def test_refinement_closes_fingers_onto_a_sphere_without_sinking_in():
     assert np.rad2deg(limit_violation(refined[0, 3:48], frames).max()) < 0.5
 
 
-def test_fingers_out_of_reach_of_the_object_keep_their_pose():
-    """A finger beyond the refiner's reach at every flexion is left as sampled (it was bent 30 degrees back)."""
+def test_fingers_out_of_reach_of_the_object_curl_to_a_relaxed_flexion():
+    """A finger that comes no nearer than CURL_GAP at any flexion curls towards RELAXED_FLEXION (left straight, it read
+    as a pointing finger; before that it was bent 30 degrees back); the thumb, and a finger curled that far
+    already, keep their pose."""
+    from jhod_core.refine import FINGER_JOINTS, RELAXED_FLEXION
+
     params, sphere = hand_over_sphere(gap=0.012)
     refiner = GraspRefiner(DATA)
     far = params.copy()
     far[:, 48:51] += [0.0, 0.0, 0.3]  # 30 cm off: no finger can reach
-    closed = refiner.close_fingers(far, ObjectSurface.from_mesh(sphere))
-    unchanged = refiner._with_offsets(refiner._angles(far[:, 3:48]), np.zeros((1, 5)))
-    np.testing.assert_allclose(closed[:, 3:48], unchanged, atol=1e-12)
+    flat = refiner._angles(np.zeros((1, 45)))
+    far[:, 3:48] = refiner._with_offsets(flat, np.deg2rad([[0.0, 0.0, 55.0, 0.0, 0.0]]))  # the middle finger curled
+
+    def flexion(pose):
+        angles = refiner._angles(pose)
+        return {f: np.rad2deg(angles[0, np.asarray(j) - 1, 2].mean()) for f, j in FINGER_JOINTS.items()}
+
+    before, after = flexion(far[:, 3:48]), flexion(refiner.close_fingers(far, ObjectSurface.from_mesh(sphere))[:, 3:48])
+    assert after["thumb"] == pytest.approx(before["thumb"], abs=1e-9)
+    assert after["middle"] == pytest.approx(before["middle"], abs=1e-9) and before["middle"] > 45
+    for finger in ("index", "ring", "pinky"):
+        assert before[finger] < 10 and abs(after[finger] - np.rad2deg(RELAXED_FLEXION)) < 6, (finger, after)
 
 
 def test_refinement_pulls_a_sunken_hand_out():
