@@ -317,6 +317,7 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
     no_object = None
     if w_object != 1.0 and fixed_object is not None and not replace:
         no_object = noise.normal(spec.OBJECT_DIM)  # the object as the model sees it at t_O = T
+        t_blind = np.full(n, backend.num_train_steps - 1, dtype=np.int64)
     for i, t in enumerate(ts):
         s = ts[i + 1] if i + 1 < len(ts) else 0
         t_hand = np.full(n, t, dtype=np.int64)
@@ -341,7 +342,6 @@ def reverse(backend: Backend, x: np.ndarray, steps: int, method: str, noise: Noi
                 x0 = free + guidance * (x0 - free)
         if no_object is not None:
             blind = np.concatenate([x[:, :-spec.OBJECT_DIM], no_object], axis=1)
-            t_blind = np.full(n, backend.num_train_steps - 1, dtype=np.int64)
             args = (blind, t_hand, t_blind) if control is None else (blind, t_hand, t_blind, control)
             x0_blind = np.asarray(backend.denoise(*args, **{k: v for k, v in only.items() if k != "surface"}),
                                   dtype=np.float64)

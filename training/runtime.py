@@ -136,9 +136,6 @@ def add_loop_arguments(p, *, steps: int, batch: int, batch_help: str, lr: float,
     p.add_argument("--threads", type=int, default=0,
                    help="torch CPU threads (0: torch's default; on a busy CPU 1 can be several times faster)")
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
-                   help="also keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
-                        "save it as the model (the last weights beside it); 0: off")
     p.add_argument("--amp", action="store_true",
                    help="bf16 autocast for the forward passes (CUDA only; the weights and optimiser stay fp32)")
 
@@ -243,12 +240,14 @@ def train(args, rt: Runtime, out: Path, model, optimizer, step_loss, samples_per
         if done % args.eval_every == 0 or done == args.steps:
             if rt.is_main and evaluate is not None:
                 model.eval()
-                history.append({"step": done, "split": "val", **evaluate()})
+                rows = [{"step": done, "split": "val", **evaluate()}]
                 if ema is not None:
-                    history.append({"step": done, "split": "val_ema", **evaluate(ema.model)})
+                    rows.append({"step": done, "split": "val_ema", **evaluate(ema.model)})
+                history += rows
                 model.train()
-                numbers = {k: v for k, v in history[-1].items() if k not in ("step", "split")}
-                bar.write(f"step {done}: val " + ", ".join(f"{k} {v:.4g}" for k, v in numbers.items()))
+                for row in rows:
+                    numbers = {k: v for k, v in row.items() if k not in ("step", "split")}
+                    bar.write(f"step {done}: {row['split']} " + ", ".join(f"{k} {v:.4g}" for k, v in numbers.items()))
             checkpoint(done)
             if rt.is_main and args.no_progress:
                 print(checkpoint_line(done, args.steps, history), flush=True)

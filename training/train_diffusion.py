@@ -81,6 +81,9 @@ def parse_args(argv=None):
     p.add_argument("--rotation-form", choices=sorted(hand_state.ROTATION_DIMS), default="axis_angle",
                    help="wrist rotation form of the hand state: axis_angle (MANO's 3 numbers, the shipped model) "
                         "or 6d (two matrix columns: no seam at 180 degrees)")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="also keep an exponential moving average of the weights with this decay (e.g. 0.999) and "
+                        "save it as the model (the last weights beside it); 0: off")
     p.add_argument("--controls", action="store_true",
                    help="train with controls (target point, approach, grasp type) for steering")
     p.add_argument("--control-keep", type=float, default=0.5,
