@@ -182,3 +182,91 @@ def test_balance_palms_drops_only_the_models_surplus_of_palms_on_caps():
     assert (~keep).sum() == 3 and set(np.flatnonzero(~keep)) <= {4, 5, 6, 7}
     assert keep[:4].all() and keep[8:].all()
     assert (balance_palms(grasps, manifest, seed=0) == keep).all()
+
+
+def test_a_fine_handle_is_still_a_part_to_prefer_and_the_quota_keeps_most_grasps_on_it():
+    """A knife's handle has over 90 % of its faces (synthesis once took that for the whole object and did not prefer
+    it); off-hold grasps stay at most a quarter of an object's grasps at every count."""
+    from training.synthesize.accept import off_hold_allowed, part_to_prefer
+
+    knife = make_everyday("kitchen_knife", 0)
+    assert knife.hold_faces.mean() > 0.9 and part_to_prefer(knife.hold_faces) is not None
+    assert part_to_prefer(np.ones(10, bool)) is None and part_to_prefer(None) is None
+    assert not off_hold_allowed([]) and not off_hold_allowed([1, 1])
+    assert off_hold_allowed([1, 1, 1]) and not off_hold_allowed([1, 1, 1, 0, 1, 1])
+    assert off_hold_allowed([1, 1, 1, 0, 1, 1, 1])
+
+
+def _candidates_with_holds(monkeypatch, holds):
+    """A synthesis round of ``len(holds)`` candidates (candidate i at x = i m; the most promising first) whose
+    contact is on the hold part where ``holds[i]``; every candidate passes the acceptance checks."""
+    from training.synthesize import accept
+
+    monkeypatch.setattr(accept, "contact_on_hold_part",
+                        lambda mesh, verts, hold: bool(holds[int(round(verts[:, 0].mean()))]))
+    monkeypatch.setattr(accept, "check_grasp", lambda *a, **k: (dict(
+        penetration_depth_cm=0.1, intersection_volume_cm3=0.1, sim_displacement_6dir_cm=0.5,
+        digits_in_contact=["thumb", "index", "middle"], limit_violation_deg=0.0), ""))
+    n = len(holds)
+    transl = np.zeros((n, 3), np.float32)
+    transl[:, 0] = np.arange(n)
+    return dict(global_orient=np.zeros((n, 3), np.float32), hand_pose=np.zeros((n, 45), np.float32),
+                transl=transl, kind=np.array(["power"] * n), e_closure=np.arange(n, dtype=float),
+                max_depth_cm=np.zeros(n))
+
+
+@pytest.mark.parametrize("holds, taken, refused", [
+    ([i % 2 for i in range(12)], [1, 3, 5, 7, 9, 11, 0, 2], 0),  # six on the handle first, then two off it
+    ([1, 1] + [0] * 10, [0, 1], 10),  # two on the handle: nothing off it
+])
+def test_synthesis_takes_hold_part_candidates_first_and_refuses_off_hold_ones_over_the_quota(
+        monkeypatch, holds, taken, refused):
+    from types import SimpleNamespace
+
+    from jhod_core.hand import HandModel
+    from training.synthesize.worker import _check_round
+
+    knife = make_everyday("kitchen_knife", 0)
+    result = _candidates_with_holds(monkeypatch, holds)
+    syn = SimpleNamespace(hand=HandModel(), frames=None)
+    accepted, reasons = [], {}
+    timing = dict.fromkeys(("checks", "simulation", "volume"), 0.0)
+    _check_round(knife.mesh, syn, {}, result, "optimiser", "ev_kitchen_knife_0000", knife.hold_faces,
+                 {"vhacd_cache": None}, accepted, reasons, timing, limit=8)
+    assert [int(a["transl"][0]) for a in accepted] == taken
+    assert [a["on_hold_part"] for a in accepted] == [holds[i] for i in taken]
+    assert reasons.get("off the hold part", 0) == refused
+
+
+def test_pruning_old_shards_applies_the_same_quota_and_counts_the_dropped_as_rejected(tmp_path):
+    import json
+
+    from jhod_core.io.grasp_shards import load_grasps, save_shard
+    from training.synthesize.prune import prune_shard
+
+    knife = make_everyday("kitchen_knife", 0)
+    (tmp_path / "objects" / "parts").mkdir(parents=True)
+    np.savez(tmp_path / "objects" / "parts" / "ev_kitchen_knife_0000.npz", face_part=knife.face_part,
+             part_names=np.array(knife.part_names), part_hold=np.array(knife.part_hold))
+    record = {"global_orient": np.zeros(3), "transl": np.zeros(3), "hand_pose": np.zeros(45),
+              "keypoints": np.zeros((21, 3)), "kind": "power", "digits_in_contact": ["thumb"],
+              "penetration_depth_cm": 0.0, "intersection_volume_cm3": 0.0, "sim_displacement_6dir_cm": 0.0,
+              "limit_violation_deg": 0.0}
+    holds = [0, 1, 1, 1, 0, 0, 1]  # the first and the sixth are over the quota
+    records = [{**record, "object_id": "ev_kitchen_knife_0000", "on_hold_part": h} for h in holds]
+    records += [{**record, "object_id": "pb_blob", "on_hold_part": -1}]  # no labels: kept
+    stats = [{"object_id": "ev_kitchen_knife_0000", "accepted": 7, "rejected": {"simulation": 3}},
+             {"object_id": "pb_blob", "accepted": 1, "rejected": {}}]
+    shard = tmp_path / "grasps" / "shards" / "shard_00000.npz"
+    shard.parent.mkdir(parents=True)
+    save_shard(shard, records, [("pb_bad", "too small")], stats, seed=0)
+    assert prune_shard(shard, tmp_path / "objects", dry_run=True) == {"ev_kitchen_knife_0000": 2}
+    assert len(load_grasps(tmp_path / "grasps")["object_id"]) == 8  # a dry run changes nothing
+    assert prune_shard(shard, tmp_path / "objects") == {"ev_kitchen_knife_0000": 2}
+    grasps = load_grasps(tmp_path / "grasps")
+    assert grasps["on_hold_part"].tolist() == [1, 1, 1, 0, 1, -1]
+    assert grasps["skipped_id"].tolist() == ["pb_bad"]
+    with np.load(shard) as z:
+        knife_stats = json.loads(str(z["stats"]))[0]
+    assert knife_stats["accepted"] == 5 and knife_stats["rejected"] == {"simulation": 3, "off the hold part": 2}
+    assert prune_shard(shard, tmp_path / "objects") == {}  # a second run drops nothing more

@@ -96,6 +96,26 @@ def accepted(measured: dict, digits: list[str], thr: Thresholds = Thresholds()) 
 
 
 CONTACT_GAP_M = 0.002  # hand vertices this close to the surface (or inside) count as contact
+# At most this share of an object's accepted grasps may hold it off its hold parts: people hold a knife by its handle
+# and a pan by its handle, and the rest of the data may show other holds, never mostly blade-first (issue #15: >= 70 %
+# on a hold part per family).
+OFF_HOLD_SHARE = 0.25
+
+
+def part_to_prefer(hold_faces) -> np.ndarray | None:
+    """``hold_faces`` ((F,) bool, or None) when they mark a part to prefer, i.e. some faces but not all; else None.
+    Not a share of faces: a knife's handle has 91 % of its faces (a fine mesh) and a third to two thirds of its area."""
+    if hold_faces is None:
+        return None
+    hold_faces = np.asarray(hold_faces, dtype=bool)
+    return hold_faces if hold_faces.any() and not hold_faces.all() else None
+
+
+def off_hold_allowed(on_hold: list[int]) -> bool:
+    """Whether one more grasp off the hold parts, after an object's accepted grasps ``on_hold`` (1 on a hold part,
+    0 off), keeps those off them at most ``OFF_HOLD_SHARE`` of the object's grasps at every count."""
+    off = sum(1 for h in on_hold if h == 0)
+    return off + 1 <= OFF_HOLD_SHARE * (len(on_hold) + 1)
 
 
 def contact_on_hold_part(mesh, hand_vertices: np.ndarray, hold_faces: np.ndarray) -> bool:

@@ -30,6 +30,7 @@ from jhod_core.hand.joint_limits import anatomical_frames, limit_violation, limi
 from jhod_core.hand.regions import finger_vertex_ids, palmar_pads
 from jhod_core.hand.topology import FINGER_JOINTS
 
+from .accept import part_to_prefer
 from .sdf_grid import SDFGrid
 
 GRASP_TYPES = ("power", "precision", "pinch")
@@ -199,9 +200,9 @@ class GraspSynthesizer:
             kinds = list(rng.choice(GRASP_TYPES, size=n, p=cfg.type_probabilities))
             active = self.active_mask(kinds, rng)
             share, edges = HOLD_START_SHARE, None
-            hold_faces = None if hold_faces is None else np.asarray(hold_faces, dtype=bool)
-            if hold_faces is not None and 0 < hold_faces.mean() < 0.9:  # a part to prefer (not the whole object)
-                faces = np.asarray(mesh.faces)[np.asarray(hold_faces, dtype=bool)]
+            hold_faces = part_to_prefer(hold_faces)
+            if hold_faces is not None:
+                faces = np.asarray(mesh.faces)[hold_faces]
                 points, normals, _ = sample_triangles(mesh.vertices, faces, 512, seed=seed)
                 anchors = (points, normals)
             elif np.ptp(mesh.vertices, axis=0).max() >= LARGE_OBJECT:

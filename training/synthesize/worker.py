@@ -122,22 +122,32 @@ def _round_source(mode: str, round_: int, rounds: int, accepted: list, per_objec
 
 def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job, accepted, reasons, timing, limit,
                  sdf=None):
-    """Accept the round's candidates, most promising first, until ``limit`` grasps are accepted."""
+    """Accept the round's candidates, most promising first, until ``limit`` grasps are accepted. On an object with a
+    part to prefer, candidates holding it go first and the others are taken only while ``off_hold_allowed``."""
     import torch
 
-    from training.synthesize.accept import check_grasp, contact_on_hold_part
+    from training.synthesize.accept import check_grasp, contact_on_hold_part, off_hold_allowed, part_to_prefer
 
     with torch.no_grad():
         out = syn.hand(global_orient=torch.tensor(result["global_orient"]),
                        hand_pose=torch.tensor(result["hand_pose"]), transl=torch.tensor(result["transl"]))
+    verts = out.vertices.numpy().astype(np.float64)
+    t = time.perf_counter()
+    on_hold = (np.full(len(verts), -1) if hold_faces is None else
+               np.array([int(contact_on_hold_part(mesh, v, hold_faces)) for v in verts]))
+    timing["checks"] += time.perf_counter() - t
+    quota = part_to_prefer(hold_faces) is not None
     # most promising first: the force-closure proxy predicts the simulation best (AUC 0.83 vs 0.66 for contact +
-    # depth, on 240 checked candidates of 6 everyday objects)
-    order = np.argsort(result["e_closure"] + result["max_depth_cm"])
+    # depth, on 240 checked candidates of 6 everyday objects); on a part to prefer, those holding it before the rest
+    order = np.lexsort((result["e_closure"] + result["max_depth_cm"], on_hold == 0 if quota else np.zeros(len(verts))))
     for i in order:
         if len(accepted) >= limit:
             break
-        verts = out.vertices[i].numpy().astype(np.float64)
-        m, reason = check_grasp(mesh, verts, syn.hand.faces, result["hand_pose"][i], syn.frames, fingers,
+        if quota and on_hold[i] == 0 and not off_hold_allowed([a["on_hold_part"] for a in accepted]):
+            key = "off the hold part" if source == "optimiser" else "off the hold part (model)"
+            reasons[key] = reasons.get(key, 0) + 1
+            continue
+        m, reason = check_grasp(mesh, verts[i], syn.hand.faces, result["hand_pose"][i], syn.frames, fingers,
                                 cache=job["vhacd_cache"], sdf=sdf)
         for stage in ("checks", "simulation", "volume"):
             timing[stage] += m.pop(f"seconds_{stage}", 0.0)
@@ -145,7 +155,6 @@ def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job,
             key = reason if source == "optimiser" else f"{reason} (model)"
             reasons[key] = reasons.get(key, 0) + 1
             continue
-        on_hold = -1 if hold_faces is None else int(contact_on_hold_part(mesh, verts, hold_faces))
         accepted.append(dict(object_id=object_id, global_orient=result["global_orient"][i],
                              hand_pose=result["hand_pose"][i], transl=result["transl"][i],
                              keypoints=out.keypoints[i].numpy(), kind=str(result["kind"][i]),
@@ -153,7 +162,8 @@ def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job,
                              intersection_volume_cm3=m["intersection_volume_cm3"],
                              sim_displacement_6dir_cm=m["sim_displacement_6dir_cm"],
                              digits_in_contact=m["digits_in_contact"],
-                             limit_violation_deg=m["limit_violation_deg"], on_hold_part=on_hold, source=source))
+                             limit_violation_deg=m["limit_violation_deg"], on_hold_part=int(on_hold[i]),
+                             source=source))
 
 
 def _model_proposals(mesh, count: int, seed: int, round_: int, weights=None, hold_faces=None) -> dict:
