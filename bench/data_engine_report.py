@@ -43,6 +43,19 @@ def size_class(row: dict) -> str:
     return next(name for name, lo, hi in SIZES if lo <= side < hi)
 
 
+def merge_passes(stats: list[dict]) -> list[dict]:
+    """One row per object: a top-up pass (``--top-up``) adds a second row, whose counts and times add up."""
+    def add(a, b):
+        if isinstance(a, dict):
+            return {k: add(a.get(k, 0), b.get(k, 0)) for k in {**a, **b}}
+        return a + b if isinstance(a, (int, float)) and not isinstance(a, bool) else a
+
+    merged: dict[str, dict] = {}
+    for s in stats:
+        merged[s["object_id"]] = add(merged[s["object_id"]], s) if s["object_id"] in merged else s
+    return list(merged.values())
+
+
 class Dataset:
     """One grasp folder, its corpus manifest, and per-object statistics."""
 
@@ -52,7 +65,7 @@ class Dataset:
         self.manifest = {row["id"]: row for row in load_manifest(objects)}
         history = json.loads((grasps / "synthesis_config.json").read_text())
         self.history = history if isinstance(history, list) else [history]
-        self.stats = self.g["stats"]
+        self.stats = merge_passes(self.g["stats"])
         self.train_total = sum(r["split"] == "train" for r in self.manifest.values())
 
     def checked(self, s: dict) -> int:

@@ -215,12 +215,13 @@ def _candidates_with_holds(monkeypatch, holds):
                 max_depth_cm=np.zeros(n))
 
 
-@pytest.mark.parametrize("holds, taken, refused", [
-    ([i % 2 for i in range(12)], [1, 3, 5, 7, 9, 11, 0, 2], 0),  # six on the handle first, then two off it
-    ([1, 1] + [0] * 10, [0, 1], 10),  # two on the handle: nothing off it
+@pytest.mark.parametrize("holds, prior, taken, refused", [
+    ([i % 2 for i in range(12)], [], [1, 3, 5, 7, 9, 11, 0, 2], 0),  # six on the handle first, then two off it
+    ([1, 1] + [0] * 10, [], [0, 1], 10),  # two on the handle: nothing off it
+    ([0] * 12, [1, 1, 1], [0], 11),  # a top-up: the object's earlier grasps on the handle allow one off it
 ])
 def test_synthesis_takes_hold_part_candidates_first_and_refuses_off_hold_ones_over_the_quota(
-        monkeypatch, holds, taken, refused):
+        monkeypatch, holds, prior, taken, refused):
     from types import SimpleNamespace
 
     from jhod_core.hand import HandModel
@@ -232,7 +233,7 @@ def test_synthesis_takes_hold_part_candidates_first_and_refuses_off_hold_ones_ov
     accepted, reasons = [], {}
     timing = dict.fromkeys(("checks", "simulation", "volume"), 0.0)
     _check_round(knife.mesh, syn, {}, result, "optimiser", "ev_kitchen_knife_0000", knife.hold_faces,
-                 {"vhacd_cache": None}, accepted, reasons, timing, limit=8)
+                 {"vhacd_cache": None}, accepted, reasons, timing, limit=8 - len(prior), prior=prior)
     assert [int(a["transl"][0]) for a in accepted] == taken
     assert [a["on_hold_part"] for a in accepted] == [holds[i] for i in taken]
     assert reasons.get("off the hold part", 0) == refused

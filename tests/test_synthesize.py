@@ -179,6 +179,36 @@ def test_killed_run_resumes(objects, tmp_path):
     assert (tmp_path / "shards" / "shard_00001.npz").exists()
 
 
+def test_top_up_asks_objects_short_of_grasps_for_the_missing_ones_once(objects, tmp_path, monkeypatch):
+    """--top-up takes only objects earlier shards cover with some but fewer than --per-object grasps, hands each
+    its earlier grasps' hold flags and a new random stream, and skips those a top-up already went back to."""
+    from jhod_core.io.grasp_shards import save_shard
+    from training.synthesize import __main__ as cli
+
+    record = {"global_orient": np.zeros(3), "transl": np.zeros(3), "hand_pose": np.zeros(45),
+              "keypoints": np.zeros((21, 3)), "kind": "power", "digits_in_contact": ["thumb"],
+              "penetration_depth_cm": 0.0, "intersection_volume_cm3": 0.0, "sim_displacement_6dir_cm": 0.0,
+              "limit_violation_deg": 0.0}
+    (tmp_path / "shards").mkdir()
+    save_shard(tmp_path / "shards" / "shard_00000.npz",
+               [{**record, "object_id": "box", "on_hold_part": 1}] + [{**record, "object_id": "cyl"}] * 2,
+               [("corrupt", "no mesh")], [{"object_id": "box", "accepted": 1, "rejected": {}},
+                                          {"object_id": "cyl", "accepted": 2, "rejected": {}}], seed=0)
+    jobs = []
+    monkeypatch.setattr(cli, "_map", lambda js, workers: jobs.extend(js) or [])
+    args = ["--objects", *(str(objects / n) for n in ("box.ply", "cyl.ply", "corrupt.ply")), "--out", str(tmp_path),
+            "--per-object", "2", "--shard-size", "4", "--workers", "1", "--top-up"]
+    assert cli.main(args) == 0
+    assert [[oid for oid, _ in j["objects"]] for j in jobs] == [["box"]]
+    assert jobs[0]["prior"] == {"box": [1]} and jobs[0]["seed"] == 1
+    assert jobs[0]["path"].endswith("shard_00001.npz")
+    save_shard(tmp_path / "shards" / "shard_00001.npz", [], [],
+               [{"object_id": "box", "accepted": 0, "rejected": {"simulation": 16}, "top_up": True}], seed=1)
+    jobs.clear()
+    assert cli.main(args) == 0
+    assert jobs == []  # box was gone back to once; cyl is full; corrupt was skipped
+
+
 def test_dataset_loader_shapes():
     rng = np.random.default_rng(0)
     g = 6

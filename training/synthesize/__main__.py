@@ -13,6 +13,11 @@ reason logged to OUT/skipped.log and stored in the shard.
 `--mode bootstrap` polishes the shipped model's proposals instead of optimising from scratch (`mix`: half of each
 object's grasps from each); the same acceptance decides, and each grasp records its source.
 
+`--top-up` goes back to objects earlier shards cover with some but fewer than `--per-object` grasps (e.g. after
+`training.synthesize.prune`) and asks each for the missing ones, from a new random stream (seed + 1), under the same
+acceptance and hold-part quota counted over all the object's grasps, objects that accepted most readily first;
+it resumes like a first pass.
+
 `--executor ray [--address HOST:PORT]` runs the same shards as Ray tasks (one CPU each) on a cluster; the corpus
 must be readable at the same path on every node (a shared filesystem), and the driver writes the shards, so only
 it needs the output folder. Without `--address` a local Ray instance is started.
@@ -71,6 +76,24 @@ def finished_objects(shard_dir: Path) -> set[str]:
     return done
 
 
+def grasps_so_far(shard_dir: Path) -> tuple[dict[str, list[int]], set[str], dict[str, float]]:
+    """(object id -> ``on_hold_part`` of each of its grasps in the shards, ids whose top-up pass is done, object id
+    -> share of its checked candidates that were accepted)."""
+    import numpy as np
+
+    holds: dict[str, list[int]] = {}
+    topped, rate = set(), {}
+    for path in _shard_files(shard_dir):
+        with np.load(path, allow_pickle=False) as z:
+            on_hold = z["on_hold_part"] if "on_hold_part" in z.files else np.full(len(z["object_id"]), -1)
+            for oid, h in zip(z["object_id"], on_hold):
+                holds.setdefault(str(oid), []).append(int(h))
+            for s in json.loads(str(z["stats"])):
+                topped.update([s["object_id"]] if s.get("top_up") else [])
+                rate[s["object_id"]] = s["accepted"] / max(1, s["accepted"] + sum(s["rejected"].values()))
+    return holds, topped, rate
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--objects", nargs="+", required=True, help="corpus folder(s) or mesh files")
@@ -95,6 +118,9 @@ def main(argv=None) -> int:
                              "pinches only (default %s)" % ",".join(map(str, TYPE_PROBABILITIES)))
     parser.add_argument("--max-size", type=float, default=None,
                         help="only corpus objects whose longest side is at most this (m), e.g. 0.12 for pinches")
+    parser.add_argument("--top-up", action="store_true",
+                        help="only objects earlier shards cover with some but fewer than --per-object grasps: the "
+                             "missing ones")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
@@ -104,15 +130,26 @@ def main(argv=None) -> int:
     shard_dir = args.out / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     done = finished_objects(shard_dir)
+    prior = {}
+    if args.top_up:
+        holds, topped, rate = grasps_so_far(shard_dir)
+        prior = {oid: holds.get(oid, []) for oid, _ in objects if oid in done and oid not in topped
+                 and 0 < len(holds.get(oid, [])) < args.per_object}
+        done = {oid for oid, _ in objects if oid not in prior}
+        # those that took candidates most readily first: the most objects completed per CPU-minute
+        objects = sorted(objects, key=lambda item: -rate.get(item[0], 0.0))
     todo = [item for item in objects if item[0] not in done]
     first = max((int(p.stem.split("_")[1]) + 1 for p in _shard_files(shard_dir)), default=0)
     jobs = [{"objects": todo[k:k + args.shard_size],
-             "path": str(shard_dir / f"shard_{first + k // args.shard_size:05d}.npz"), "seed": args.seed,
+             "path": str(shard_dir / f"shard_{first + k // args.shard_size:05d}.npz"),
+             "seed": args.seed + 1 if args.top_up else args.seed,
+             "prior": {oid: prior[oid] for oid, _ in todo[k:k + args.shard_size] if oid in prior},
              "per_object": args.per_object, "rounds": args.rounds, "batch": args.batch, "steps": args.steps,
              "mode": args.mode, "weights": args.weights, "vhacd_cache": str(args.out / "vhacd_cache"),
              "type_mix": type_mix}
             for k in range(0, len(todo), args.shard_size)]
-    print(f"{len(objects)} objects; {len(objects) - len(todo)} done in earlier shards, {len(todo)} to go in "
+    print(f"{len(objects)} objects; {len(objects) - len(todo)} done in earlier shards"
+          f"{' or not short of grasps' if args.top_up else ''}, {len(todo)} to go in "
           f"{len(jobs)} shard(s) with {args.workers} worker(s)", file=sys.stderr)
     # every (re)start appends its arguments: shards written by earlier starts keep their record
     history_file = args.out / "synthesis_config.json"

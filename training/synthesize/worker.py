@@ -70,6 +70,9 @@ def synthesize_objects(job: dict) -> dict:
         except (JHODError, OSError, ValueError) as exc:
             skipped.append((object_id, str(exc)))
             continue
+        # a top-up pass (``job["prior"]``): the object's earlier grasps count towards its number and its quota
+        prior = job.get("prior", {}).get(object_id, [])
+        wanted = job["per_object"] - len(prior)
         accepted, reasons = [], {}
         tried = {"optimiser": 0, "model": 0}
         timing = {"load": time.perf_counter() - t0, "sdf": 0.0, "propose": 0.0, "optimise": 0.0, "checks": 0.0,
@@ -81,10 +84,10 @@ def synthesize_objects(job: dict) -> dict:
         timing["sdf"] = time.perf_counter() - t
         model_rounds = 0
         for round_ in range(job["rounds"]):
-            if len(accepted) >= job["per_object"]:
+            if len(accepted) >= wanted:
                 break
-            source = _round_source(mode, round_, job["rounds"], accepted, job["per_object"])
-            limit = job["per_object"]
+            source = _round_source(mode, round_, job["rounds"], accepted, wanted)
+            limit = wanted
             if source == "model" and mode == "mix":  # the model makes at most half of an object's grasps
                 limit = min(limit, len(accepted) + (limit + 1) // 2 - sum(a["source"] == "model" for a in accepted))
             t = time.perf_counter()
@@ -100,12 +103,12 @@ def synthesize_objects(job: dict) -> dict:
             timing["optimise"] += time.perf_counter() - t
             tried[source] += len(result["kind"])
             _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job, accepted, reasons, timing,
-                         limit, sdf)
+                         limit, sdf, prior)
         records += accepted
         stats.append(dict(object_id=object_id, tried=sum(tried.values()), tried_by_source=tried,
                           accepted=len(accepted), rejected=reasons, seconds=round(time.perf_counter() - t0, 2),
                           cpu_seconds=round(time.process_time() - cpu0, 2),
-                          timing={k: round(v, 2) for k, v in timing.items()}))
+                          timing={k: round(v, 2) for k, v in timing.items()}, **({"top_up": True} if prior else {})))
     return {"records": records, "skipped": skipped, "stats": stats}
 
 
@@ -121,9 +124,10 @@ def _round_source(mode: str, round_: int, rounds: int, accepted: list, per_objec
 
 
 def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job, accepted, reasons, timing, limit,
-                 sdf=None):
+                 sdf=None, prior=()):
     """Accept the round's candidates, most promising first, until ``limit`` grasps are accepted. On an object with a
-    part to prefer, candidates holding it go first and the others are taken only while ``off_hold_allowed``."""
+    part to prefer, candidates holding it go first and the others are taken only while ``off_hold_allowed`` over
+    the object's grasps (``prior``: ``on_hold_part`` of those from earlier passes, then ``accepted``)."""
     import torch
 
     from training.synthesize.accept import check_grasp, contact_on_hold_part, off_hold_allowed, part_to_prefer
@@ -143,7 +147,7 @@ def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job,
     for i in order:
         if len(accepted) >= limit:
             break
-        if quota and on_hold[i] == 0 and not off_hold_allowed([a["on_hold_part"] for a in accepted]):
+        if quota and on_hold[i] == 0 and not off_hold_allowed([*prior, *(a["on_hold_part"] for a in accepted)]):
             key = "off the hold part" if source == "optimiser" else "off the hold part (model)"
             reasons[key] = reasons.get(key, 0) + 1
             continue
