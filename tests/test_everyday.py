@@ -124,8 +124,8 @@ def test_shards_without_hold_labels_read_as_unknown(tmp_path):
 
 
 def test_evaluation_says_whether_grasps_hold_a_hold_part(tmp_path):
-    """training.eval's metric worker adds on_hold_part for corpus objects with part labels: a hand resting on a
-    knife's handle holds it there, the same hand on the blade does not."""
+    """training.eval's metric worker adds on_hold_part for corpus objects with a part to prefer: a hand resting on
+    a knife's handle holds it there, the same hand on the blade does not; a ball (one part) says nothing."""
     import trimesh
 
     from jhod_core.hand import load_hand_data, numpy_forward
@@ -133,8 +133,8 @@ def test_evaluation_says_whether_grasps_hold_a_hold_part(tmp_path):
     from training.data.corpus import build_corpus, load_object_mesh, load_object_parts, plan_everyday
     from training.eval.worker import measure_object
 
-    build_corpus(tmp_path, plan_everyday(seed=0, per_family=1, families=["kitchen_knife"]), seed=0, workers=1,
-                 progress=False)
+    build_corpus(tmp_path, plan_everyday(seed=0, per_family=1, families=["kitchen_knife", "ball"]), seed=0,
+                 workers=1, progress=False)
     mesh = load_object_mesh(tmp_path, "ev_kitchen_knife_0000")
     parts = load_object_parts(tmp_path, "ev_kitchen_knife_0000")
     hold = parts["part_hold"][parts["face_part"]]
@@ -151,6 +151,16 @@ def test_evaluation_says_whether_grasps_hold_a_hold_part(tmp_path):
                            "mesh": str(tmp_path / "meshes" / "ev_kitchen_knife_0000.ply"), "vertices": hands,
                            "hand_pose": np.zeros((2, 45))})
     assert [r["on_hold_part"] for r in rows] == [True, False]
+    ball = load_object_mesh(tmp_path, "ev_ball_0000")
+    rows = measure_object({"object_id": "ev_ball_0000", "split": "test", "method": "jhod", "sim": False,
+                           "mesh": str(tmp_path / "meshes" / "ev_ball_0000.ply"),
+                           "vertices": [vertices[0] - palm + ball.vertices[0]], "hand_pose": np.zeros((1, 45))})
+    assert "on_hold_part" not in rows[0]
+    # and `training.eval --with-hold-part` picks the knife, not the ball
+    from training.eval.methods import _has_part_to_prefer
+
+    assert _has_part_to_prefer(str(tmp_path), "ev_kitchen_knife_0000")
+    assert not _has_part_to_prefer(str(tmp_path), "ev_ball_0000") and not _has_part_to_prefer(str(tmp_path), "x")
 
 
 def test_balance_palms_drops_only_the_models_surplus_of_palms_on_caps():

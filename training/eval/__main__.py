@@ -49,6 +49,8 @@ def parse_args(argv=None):
     p.add_argument("--objects", default="data/objects")
     p.add_argument("--splits", default="test,ood_test")
     p.add_argument("--max-objects", type=int, default=40, help="per split")
+    p.add_argument("--with-hold-part", action="store_true",
+                   help="only corpus objects with a part people hold rather than the rest (handles, grips)")
     p.add_argument("--num", type=int, default=8, help="grasps per object")
     p.add_argument("--joint-num", type=int, default=64, help="hand-object pairs for jhod_joint")
     p.add_argument("--steps", type=int, default=DEFAULT_DDIM_STEPS, help=f"DDIM steps (default {DEFAULT_DDIM_STEPS})")
@@ -198,7 +200,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    objects = pick_objects(args.objects, args.splits.split(","), args.max_objects, args.seed)
+    objects = pick_objects(args.objects, args.splits.split(","), args.max_objects, args.seed,
+                           args.with_hold_part)
     jobs, seconds, counts = generate(args, objects)
     print(f"measuring {sum(len(j['vertices']) for j in jobs)} grasps ...", flush=True)
     for job in jobs:

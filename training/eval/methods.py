@@ -46,16 +46,31 @@ def register(name: str, prepare: Callable | None = None, joint: bool = False):
     return add
 
 
-def pick_objects(root: str, splits: list[str], limit: int, seed: int) -> list[tuple[str, str]]:
-    """The first ``limit`` objects of each split in a seeded random order: [(object id, split)]."""
+def pick_objects(root: str, splits: list[str], limit: int, seed: int,
+                 with_hold_part: bool = False) -> list[tuple[str, str]]:
+    """The first ``limit`` objects of each split in a seeded random order: [(object id, split)]. ``with_hold_part``:
+    only objects with a part to prefer (a handle, a grip: ``accept.part_to_prefer``), where holding it is a choice."""
     from training.data.corpus import split_ids
 
     chosen = []
     for split in splits:
         ids = split_ids(root, split)
+        if with_hold_part:
+            ids = [i for i in ids if _has_part_to_prefer(root, i)]
         order = np.random.default_rng(seed).permutation(len(ids))[:limit]
         chosen += [(ids[i], split) for i in sorted(order)]
     return chosen
+
+
+def _has_part_to_prefer(root: str, object_id: str) -> bool:
+    from training.data.corpus import load_object_parts
+    from training.synthesize.accept import part_to_prefer
+
+    try:
+        parts = load_object_parts(root, object_id)
+    except FileNotFoundError:
+        return False
+    return part_to_prefer(parts["part_hold"][parts["face_part"]]) is not None
 
 
 def params_of(result: dict) -> np.ndarray:

@@ -25,10 +25,11 @@ def measure_object(job: dict) -> list[dict]:
     fingers = finger_vertex_ids(data)
     frames = anatomical_frames(data.rest_joints)
     hold_faces = None
-    if isinstance(job["mesh"], str):  # corpus objects with part labels: does the hand hold a part people hold?
+    if isinstance(job["mesh"], str):  # corpus objects with a part to prefer (a handle, a grip): does the hand hold it?
+        from training.synthesize.accept import part_to_prefer
         from training.synthesize.worker import _hold_faces
 
-        hold_faces = _hold_faces(job["mesh"], len(mesh.faces))
+        hold_faces = part_to_prefer(_hold_faces(job["mesh"], len(mesh.faces)))
     rows = []
     for i, (verts, pose) in enumerate(zip(job["vertices"], job["hand_pose"])):
         m = metrics.evaluate_grasp(mesh, verts, data.closed_faces, sim=job["sim"],
@@ -37,7 +38,7 @@ def measure_object(job: dict) -> list[dict]:
         m["digits_in_contact"] = len(digits)
         m["limit_violation_deg"] = float(np.rad2deg(limit_violation(np.asarray(pose), frames).max()))
         m["accepted"] = accepted(m, digits)  # the data engine's whole acceptance, as one bar
-        if hold_faces is not None and hold_faces.any():
+        if hold_faces is not None:
             from training.synthesize.accept import contact_on_hold_part
 
             m["on_hold_part"] = contact_on_hold_part(mesh, np.asarray(verts, dtype=np.float64), hold_faces)
