@@ -21,8 +21,9 @@ import torch
 from jhod_core.hand import HandModel
 from jhod_core.metrics import diversity
 from jhod_core.viz import look_rotation, render_sheet
-from training.data.corpus import load_manifest, load_object_mesh
+from training.data.corpus import load_manifest, load_object_mesh, load_object_parts
 from training.data.grasps import DIGITS, SOURCES, UPRIGHT_SOURCE, VERTICAL, load_grasps, palms_up_or_down
+from training.synthesize.accept import part_to_prefer
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_GRASPS, TARGET_OBJECTS, PER_OBJECT, TARGET_SHAPES = 20000, 2000, 8, 5000
@@ -67,6 +68,15 @@ class Dataset:
         self.history = history if isinstance(history, list) else [history]
         self.stats = merge_passes(self.g["stats"])
         self.train_total = sum(r["split"] == "train" for r in self.manifest.values())
+        self.hold_faces = {}  # object id -> its part to prefer ((F,) bool), for objects that have one
+        for oid in set(map(str, self.g["object_id"])):
+            try:
+                parts = load_object_parts(objects, oid)
+            except FileNotFoundError:
+                continue
+            faces = part_to_prefer(parts["part_hold"][parts["face_part"]])
+            if faces is not None:
+                self.hold_faces[oid] = faces
 
     def checked(self, s: dict) -> int:
         return s["accepted"] + sum(s["rejected"].values())
@@ -82,7 +92,7 @@ def table_by(datasets, key, title, keys_order=None) -> list[str]:
         by_object = Counter(str(o) for o in d.g["object_id"])
         hold = defaultdict(list)
         for oid, h in zip(d.g["object_id"], d.g["on_hold_part"]):
-            if h >= 0:
+            if h >= 0 and str(oid) in d.hold_faces:
                 hold[str(oid)].append(int(h))
         for s in d.stats:
             row = d.manifest.get(s["object_id"])
@@ -97,7 +107,7 @@ def table_by(datasets, key, title, keys_order=None) -> list[str]:
             c["labelled"] += len(hold[s["object_id"]])
             c["cpu"] += d.cpu(s)
     lines = [f"### {title}", "", "| group | objects processed | with 8+ grasps | grasps | accepted / checked "
-             "| accepted per CPU-min | on a hold part (labelled objects) |", "|---|---|---|---|---|---|---|"]
+             "| accepted per CPU-min | on the part to prefer (objects with one) |", "|---|---|---|---|---|---|---|"]
     for name in keys_order or sorted(groups):
         if name not in groups:
             continue
@@ -139,10 +149,12 @@ def palm_faces_up_or_down(datasets) -> list[str]:
     return lines
 
 
-def picture_sheet(d: Dataset, path: Path, title: str, rng_seed: int = 0) -> None:
-    g, n = d.g, len(d.g["object_id"])
+def picture_sheet(d: Dataset, path: Path, title: str, rng_seed: int = 0, among=None) -> None:
+    """16 grasps drawn at random (of ``among``, indices, if given); a part to prefer in green, the rest in red."""
+    g = d.g
+    among = np.arange(len(g["object_id"])) if among is None else np.asarray(among)
     rng = np.random.default_rng(rng_seed)
-    pick = rng.choice(n, size=min(16, n), replace=False)
+    pick = among[rng.choice(len(among), size=min(16, len(among)), replace=False)]
     hand = HandModel()
     with torch.no_grad():
         out = hand(global_orient=torch.tensor(g["global_orient"][pick]), hand_pose=torch.tensor(g["hand_pose"][pick]),
@@ -151,9 +163,12 @@ def picture_sheet(d: Dataset, path: Path, title: str, rng_seed: int = 0) -> None
     for j, i in enumerate(pick):
         oid = str(g["object_id"][i])
         mesh = load_object_mesh(d.objects_dir, oid)
-        hold = {1: ", on hold part", 0: ", off hold parts"}.get(int(g["on_hold_part"][i]), "")
-        panels.append(([(mesh.vertices, mesh.faces, (0.55, 0.65, 0.85)),
-                        (out.vertices[j].numpy(), hand.faces, (0.87, 0.68, 0.58))],
+        faces = d.hold_faces.get(oid)
+        hold = "" if faces is None else {1: ", on the part", 0: ", off the part"}.get(int(g["on_hold_part"][i]), "")
+        parts = ([(mesh.vertices, mesh.faces, (0.55, 0.65, 0.85))] if faces is None else
+                 [(mesh.vertices, mesh.faces[faces], (0.55, 0.78, 0.55)),
+                  (mesh.vertices, mesh.faces[~faces], (0.85, 0.55, 0.55))])
+        panels.append((parts + [(out.vertices[j].numpy(), hand.faces, (0.87, 0.68, 0.58))],
                        look_rotation(25, 40 * j), f"{oid} ({g['kind'][i]}, {g['source'][i]}{hold})\n"
                        f"pen {g['penetration_depth_cm'][i]:.2f} vol {g['intersection_volume_cm3'][i]:.1f} "
                        f"sim {g['sim_displacement_6dir_cm'][i]:.1f}"))
@@ -231,8 +246,9 @@ def main(argv=None):
     lines += ["## Acceptance by family and by size", "",
               "Objects processed so far; `with 8+`: objects that got all the grasps wanted; `accepted / checked`: "
               "candidates that passed the acceptance among those checked (checking stops at 8 per object); "
-              "`on a hold part`: share of grasps whose contact centroid lies on a part people hold (handles, grips, "
-              "bodies), on objects with part labels.", ""]
+              "`on the part to prefer`: share of grasps whose contact centroid lies on a part people hold rather "
+              "than the rest (a handle, a grip, a bottle's body), on objects that have one (`accept.part_to_prefer`; "
+              "synthesis keeps at least three quarters of an object's grasps there).", ""]
     lines += table_by(datasets, lambda r: r["family"], "By family")
     lines += table_by(datasets, size_class, "By object size (longest side)", [s[0] for s in SIZES])
 
@@ -280,7 +296,14 @@ def main(argv=None):
         name = "grasp_sheet.png" if k == 0 else f"grasp_sheet_{d.grasps_dir.name}.png"
         picture_sheet(d, args.images / name, f"Random accepted grasps, {d.grasps_dir.name} (seed 0)")
         lines += [f"![random accepted grasps of {d.grasps_dir.name}](images/{name})", ""]
-    lines += ["16 grasps per dataset drawn at random (seed 0); labels: object, grasp type, source, hold part, "
+        with_part = [i for i, oid in enumerate(d.g["object_id"]) if str(oid) in d.hold_faces]
+        if with_part:
+            name = f"grasp_sheet_{d.grasps_dir.name}_hold_parts.png"
+            picture_sheet(d, args.images / name, f"Random accepted grasps on objects with a part to prefer, "
+                          f"{d.grasps_dir.name} (seed 0; green: the part, red: the rest)", among=with_part)
+            lines += [f"![random accepted grasps of {d.grasps_dir.name} on objects with a part to prefer]"
+                      f"(images/{name})", ""]
+    lines += ["16 grasps per sheet drawn at random (seed 0); labels: object, grasp type, source, hold part, "
               "penetration cm, intersection volume cm^3, 6-direction simulation displacement cm.", ""]
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))
