@@ -21,7 +21,7 @@ import torch
 from jhod_core.hand import HandModel
 from jhod_core.metrics import diversity
 from jhod_core.viz import look_rotation, render_sheet
-from training.data.corpus import load_manifest, load_object_mesh, load_object_parts
+from training.data.corpus import load_hold_faces, load_manifest, load_object_mesh
 from training.data.grasps import DIGITS, SOURCES, UPRIGHT_SOURCE, VERTICAL, load_grasps, palms_up_or_down
 from training.synthesize.accept import part_to_prefer
 
@@ -68,15 +68,9 @@ class Dataset:
         self.history = history if isinstance(history, list) else [history]
         self.stats = merge_passes(self.g["stats"])
         self.train_total = sum(r["split"] == "train" for r in self.manifest.values())
-        self.hold_faces = {}  # object id -> its part to prefer ((F,) bool), for objects that have one
-        for oid in set(map(str, self.g["object_id"])):
-            try:
-                parts = load_object_parts(objects, oid)
-            except FileNotFoundError:
-                continue
-            faces = part_to_prefer(parts["part_hold"][parts["face_part"]])
-            if faces is not None:
-                self.hold_faces[oid] = faces
+        # object id -> its part to prefer ((F,) bool), for objects that have one
+        parts = {oid: part_to_prefer(load_hold_faces(objects, oid)) for oid in set(map(str, self.g["object_id"]))}
+        self.hold_faces = {oid: faces for oid, faces in parts.items() if faces is not None}
 
     def checked(self, s: dict) -> int:
         return s["accepted"] + sum(s["rejected"].values())

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from jhod_core.hand import load_hand_data, numpy_forward  # noqa: E402
 from jhod_core.pipeline import CANDIDATES  # noqa: E402
 from jhod_core.sample import sample_grasps  # noqa: E402
-from training.data.corpus import load_object_mesh, load_object_parts  # noqa: E402
+from training.data.corpus import load_hold_faces, load_object_mesh  # noqa: E402
 from training.eval.methods import pick_objects  # noqa: E402
 from training.synthesize.accept import contact_on_hold_part, part_to_prefer  # noqa: E402
 
@@ -46,8 +46,7 @@ def main(argv=None) -> int:
     for k, (oid, _) in enumerate(objects):
         print(f"[{k + 1}/{len(objects)}] {oid}", flush=True)
         mesh = load_object_mesh(CORPUS, oid)
-        parts = load_object_parts(CORPUS, oid)
-        hold = part_to_prefer(parts["part_hold"][parts["face_part"]])
+        hold = part_to_prefer(load_hold_faces(CORPUS, oid))
         family = oid[3:].rsplit("_", 1)[0]
         for stage, options in STAGES.items():
             g = sample_grasps(mesh, args.num, seed=0, weights_dir=args.weights, **options)

@@ -281,3 +281,11 @@ def test_pruning_old_shards_applies_the_same_quota_and_counts_the_dropped_as_rej
         knife_stats = json.loads(str(z["stats"]))[0]
     assert knife_stats["accepted"] == 5 and knife_stats["rejected"] == {"simulation": 3, "off the hold part": 2}
     assert prune_shard(shard, tmp_path / "objects") == {}  # a second run drops nothing more
+    # a top-up shard: the object's grasps in the first shard count towards the quota
+    topped = tmp_path / "grasps" / "shards" / "shard_00001.npz"
+    save_shard(topped, [{**record, "object_id": "ev_kitchen_knife_0000", "on_hold_part": h} for h in (1, 1, 0, 0)],
+               [], [{"object_id": "ev_kitchen_knife_0000", "accepted": 4, "rejected": {}, "top_up": True}], seed=1)
+    assert prune_shard(topped, tmp_path / "objects", dry_run=True) == {"ev_kitchen_knife_0000": 2}  # alone
+    kept = {}
+    assert prune_shard(shard, tmp_path / "objects", kept=kept) == {}
+    assert prune_shard(topped, tmp_path / "objects", dry_run=True, kept=kept) == {"ev_kitchen_knife_0000": 1}

@@ -375,6 +375,15 @@ def load_object_parts(root: str | os.PathLike, object_id: str) -> dict:
                 "part_hold": z["part_hold"]}
 
 
+def load_hold_faces(root: str | os.PathLike, object_id: str) -> np.ndarray | None:
+    """(F,) bool per face of an object's mesh: on a part people hold; None for objects without part labels."""
+    try:
+        parts = load_object_parts(root, object_id)
+    except FileNotFoundError:
+        return None
+    return parts["part_hold"][parts["face_part"]]
+
+
 # --------------------------------------------------------------------------- storage
 
 def _atomic_write(path: Path, write, binary: bool = False) -> None:

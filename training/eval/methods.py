@@ -63,14 +63,10 @@ def pick_objects(root: str, splits: list[str], limit: int, seed: int,
 
 
 def _has_part_to_prefer(root: str, object_id: str) -> bool:
-    from training.data.corpus import load_object_parts
+    from training.data.corpus import load_hold_faces
     from training.synthesize.accept import part_to_prefer
 
-    try:
-        parts = load_object_parts(root, object_id)
-    except FileNotFoundError:
-        return False
-    return part_to_prefer(parts["part_hold"][parts["face_part"]]) is not None
+    return part_to_prefer(load_hold_faces(root, object_id)) is not None
 
 
 def params_of(result: dict) -> np.ndarray:

@@ -100,6 +100,7 @@ CONTACT_GAP_M = 0.002  # hand vertices this close to the surface (or inside) cou
 # and a pan by its handle, and the rest of the data may show other holds, never mostly blade-first (issue #15: >= 70 %
 # on a hold part per family).
 OFF_HOLD_SHARE = 0.25
+OFF_HOLD_REASON = "off the hold part"  # the rejection reason in the shards' stats
 
 
 def part_to_prefer(hold_faces) -> np.ndarray | None:

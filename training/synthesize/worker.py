@@ -130,35 +130,39 @@ def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job,
     the object's grasps (``prior``: ``on_hold_part`` of those from earlier passes, then ``accepted``)."""
     import torch
 
-    from training.synthesize.accept import check_grasp, contact_on_hold_part, off_hold_allowed, part_to_prefer
+    from training.synthesize.accept import (OFF_HOLD_REASON, check_grasp, contact_on_hold_part, off_hold_allowed,
+                                            part_to_prefer)
 
     with torch.no_grad():
         out = syn.hand(global_orient=torch.tensor(result["global_orient"]),
                        hand_pose=torch.tensor(result["hand_pose"]), transl=torch.tensor(result["transl"]))
     verts = out.vertices.numpy().astype(np.float64)
-    t = time.perf_counter()
-    on_hold = (np.full(len(verts), -1) if hold_faces is None else
-               np.array([int(contact_on_hold_part(mesh, v, hold_faces)) for v in verts]))
-    timing["checks"] += time.perf_counter() - t
-    quota = part_to_prefer(hold_faces) is not None
     # most promising first: the force-closure proxy predicts the simulation best (AUC 0.83 vs 0.66 for contact +
-    # depth, on 240 checked candidates of 6 everyday objects); on a part to prefer, those holding it before the rest
-    order = np.lexsort((result["e_closure"] + result["max_depth_cm"], on_hold == 0 if quota else np.zeros(len(verts))))
+    # depth, on 240 checked candidates of 6 everyday objects)
+    order = np.argsort(result["e_closure"] + result["max_depth_cm"])
+    held = None  # on a part to prefer: whether each candidate holds it, known before the checks
+    if part_to_prefer(hold_faces) is not None:
+        t = time.perf_counter()
+        held = np.array([contact_on_hold_part(mesh, v, hold_faces) for v in verts])
+        timing["checks"] += time.perf_counter() - t
+        order = order[np.argsort(~held[order], kind="stable")]  # those holding it first
     for i in order:
         if len(accepted) >= limit:
             break
-        if quota and on_hold[i] == 0 and not off_hold_allowed([*prior, *(a["on_hold_part"] for a in accepted)]):
-            key = "off the hold part" if source == "optimiser" else "off the hold part (model)"
-            reasons[key] = reasons.get(key, 0) + 1
-            continue
-        m, reason = check_grasp(mesh, verts[i], syn.hand.faces, result["hand_pose"][i], syn.frames, fingers,
-                                cache=job["vhacd_cache"], sdf=sdf)
-        for stage in ("checks", "simulation", "volume"):
-            timing[stage] += m.pop(f"seconds_{stage}", 0.0)
+        if held is not None and not held[i] and not off_hold_allowed(
+                [*prior, *(a["on_hold_part"] for a in accepted)]):
+            reason = OFF_HOLD_REASON  # refused before the checks: no simulation spent on it
+        else:
+            m, reason = check_grasp(mesh, verts[i], syn.hand.faces, result["hand_pose"][i], syn.frames, fingers,
+                                    cache=job["vhacd_cache"], sdf=sdf)
+            for stage in ("checks", "simulation", "volume"):
+                timing[stage] += m.pop(f"seconds_{stage}", 0.0)
         if reason:
             key = reason if source == "optimiser" else f"{reason} (model)"
             reasons[key] = reasons.get(key, 0) + 1
             continue
+        on_hold = (-1 if hold_faces is None else int(held[i]) if held is not None else
+                   int(contact_on_hold_part(mesh, verts[i], hold_faces)))
         accepted.append(dict(object_id=object_id, global_orient=result["global_orient"][i],
                              hand_pose=result["hand_pose"][i], transl=result["transl"][i],
                              keypoints=out.keypoints[i].numpy(), kind=str(result["kind"][i]),
@@ -166,8 +170,7 @@ def _check_round(mesh, syn, fingers, result, source, object_id, hold_faces, job,
                              intersection_volume_cm3=m["intersection_volume_cm3"],
                              sim_displacement_6dir_cm=m["sim_displacement_6dir_cm"],
                              digits_in_contact=m["digits_in_contact"],
-                             limit_violation_deg=m["limit_violation_deg"], on_hold_part=int(on_hold[i]),
-                             source=source))
+                             limit_violation_deg=m["limit_violation_deg"], on_hold_part=on_hold, source=source))
 
 
 def _model_proposals(mesh, count: int, seed: int, round_: int, weights=None, hold_faces=None) -> dict:
@@ -209,13 +212,11 @@ def _hold_faces(mesh_path: str, n_faces: int):
     """(F,) bool hold-part faces of a corpus object with part labels (``<corpus>/parts/<id>.npz``), else None."""
     from pathlib import Path
 
-    parts = Path(mesh_path).parent.parent / "parts" / f"{Path(mesh_path).stem}.npz"
-    if not parts.is_file():
-        return None
-    with np.load(parts, allow_pickle=False) as z:
-        hold = z["part_hold"][z["face_part"]]
-    if len(hold) != n_faces:
-        raise ValueError(f"{parts}: {len(hold)} face labels for {n_faces} faces")
+    from training.data.corpus import load_hold_faces
+
+    hold = load_hold_faces(Path(mesh_path).parent.parent, Path(mesh_path).stem)
+    if hold is not None and len(hold) != n_faces:
+        raise ValueError(f"{mesh_path}: {len(hold)} face labels for {n_faces} faces")
     return hold
 
 
