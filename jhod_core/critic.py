@@ -23,6 +23,10 @@ HELD_CM = 2.0  # the data engine's acceptance: six-direction mean displacement <
 GAPS = (0.002, 0.004, 0.008)  # m: a vertex this close to the surface (or inside) touches it
 ALIGNMENTS = (0.32, 0.6)  # n . g at which a touching vertex blocks a pull g (friction cone, firmer)
 REGION_GAP = 0.004
+# the shape of the part in the hand (spreads of the object's surface near the contact centroid, largest first, and
+# the share of the surface there): a handle or a shaft, a blade's flat, a wall; what people hold an object by
+LOCAL_FEATURES = ["local_1_cm", "local_2_cm", "local_3_cm", "local_share"]
+LOCAL_RADIUS = 0.03  # m: the object's surface within this of the contact centroid is the part in the hand
 FILE = "critic.npz"
 PENETRATION_WEIGHT = 15.0  # per metre of depth in ``choice_scores``: as the refiner's SELECT_PENETRATION
 FEATURE_NAMES = (
@@ -32,6 +36,7 @@ FEATURE_NAMES = (
     + [f"touch_{r}" for r in ("thumb", "index", "middle", "ring", "pinky", "palm")]
     + ["normal_balance", "spread_1_cm", "spread_2_cm", "spread_3_cm", "size_1_cm", "size_2_cm", "size_3_cm",
        "centroid_offset"]
+    + LOCAL_FEATURES
 )
 
 
@@ -70,7 +75,23 @@ def grasp_features(vertices: np.ndarray, surface, regions: list[np.ndarray], sig
     columns += [np.full(len(vertices), s) for s in size]
     offset = np.linalg.norm(centroid - (lo + hi) / 2, axis=1) / max(np.linalg.norm(hi - lo), 1e-9)
     columns.append(np.where(weights.sum(axis=1) > 0, offset, 1.0))
+    columns += list(_local_shape(points, centroid, weights.sum(axis=1) > 0).T)
     return np.stack(columns, axis=1)
+
+
+def _local_shape(points: np.ndarray, centres: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(G, 4): the spreads (cm, largest first) of the ``points`` within ``LOCAL_RADIUS`` of each of ``centres``
+    (G, 3), and their share of all points; zeros where not ``valid`` (no contact) or no point is that near."""
+    near = (((centres[:, None, :] - points[None]) ** 2).sum(axis=-1) <= LOCAL_RADIUS ** 2).astype(np.float64)
+    count = near.sum(axis=1)
+    safe = np.maximum(count, 1.0)[:, None]
+    mean = near @ points / safe
+    second = (near @ (points[:, :, None] * points[:, None, :]).reshape(len(points), 9) / safe).reshape(-1, 3, 3)
+    cov = second - mean[:, :, None] * mean[:, None, :]
+    spread = np.sqrt(np.maximum(np.linalg.eigvalsh(cov)[:, ::-1], 0.0)) * 100
+    out = np.concatenate([spread, (count / max(len(points), 1))[:, None]], axis=1)
+    out[~valid | (count == 0)] = 0.0
+    return out
 
 
 def critic_regions(hand_data) -> list[np.ndarray]:
@@ -81,14 +102,61 @@ def critic_regions(hand_data) -> list[np.ndarray]:
     return [fingers[name] for name in ("thumb", "index", "middle", "ring", "pinky")] + [palmar_pads(hand_data)[0]]
 
 
-class Critic:
-    """A fitted critic: standardised features -> MLP (ReLU) -> logit of "held". ``layers``: [(W, b), ...]."""
+class TreeEnsemble:
+    """Gradient-boosted regression trees as plain arrays: logit = ``baseline`` + the sum over trees of the value of
+    the leaf each row reaches (``x[feature] <= threshold`` goes left). ``feature``, ``threshold``, ``left``,
+    ``right``, ``value``: (trees, nodes), a leaf has ``left`` -1; ``depth``: the deepest leaf's depth."""
 
-    def __init__(self, mean: np.ndarray, std: np.ndarray, layers: list, info: dict | None = None):
+    def __init__(self, feature, threshold, left, right, value, baseline: float, depth: int):
+        self.feature, self.left, self.right = (np.asarray(a, dtype=np.int64) for a in (feature, left, right))
+        self.threshold, self.value = np.asarray(threshold, np.float64), np.asarray(value, np.float64)
+        self.baseline, self.depth = float(baseline), int(depth)
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        trees, rows = np.arange(len(self.feature))[:, None], np.arange(len(x))[None]
+        node = np.zeros((len(self.feature), len(x)), dtype=np.int64)
+        for _ in range(self.depth):
+            at = (trees, node)
+            left = self.left[at]
+            step = np.where(x[rows, self.feature[at]] <= self.threshold[at], left, self.right[at])
+            node = np.where(left < 0, node, step)
+        return self.baseline + self.value[trees, node].sum(axis=0)
+
+    def arrays(self, prefix: str) -> dict:
+        return {f"{prefix}{k}": getattr(self, k) for k in ("feature", "threshold", "left", "right", "value")}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, prefix: str, baseline: float, depth: int) -> "TreeEnsemble":
+        return cls(*(arrays[f"{prefix}{k}"] for k in ("feature", "threshold", "left", "right", "value")),
+                   baseline, depth)
+
+
+class Critic:
+    """A fitted critic: standardised features -> MLP (ReLU) -> logit of "held". ``layers``: [(W, b), ...].
+    ``features``: the names (of ``FEATURE_NAMES``) it was fitted on, in order; it takes all of ``grasp_features``
+    and picks those, so a critic fitted before a feature was added still loads.
+
+    ``part`` (optional): trees (``TreeEnsemble``, on ``part_features``, unstandardised) giving the probability that
+    the hand holds the object where people do (on a knife's handle, not its blade; on an object without such a
+    part, anywhere), added to the choice with ``part_weight``: the candidate that holds the handle wins over one
+    that pinches the blade and holds as well in the simulation."""
+
+    def __init__(self, mean: np.ndarray, std: np.ndarray, layers: list, info: dict | None = None,
+                 features=FEATURE_NAMES, part: TreeEnsemble | None = None, part_weight: float = 0.0,
+                 part_features=FEATURE_NAMES):
+        unknown = sorted((set(features) | set(part_features if part is not None else ())) - set(FEATURE_NAMES))
+        if unknown:
+            raise ValueError(f"the critic was fitted on features this version does not compute: {', '.join(unknown)}")
         self.mean, self.std, self.layers, self.info = mean, std, layers, info or {}
+        self.features = tuple(features)
+        self.columns = np.array([FEATURE_NAMES.index(n) for n in self.features], dtype=np.int64)
+        self.part, self.part_weight = part, float(part_weight)
+        self.part_features = tuple(part_features)
+        self.part_columns = np.array([FEATURE_NAMES.index(n) for n in self.part_features], dtype=np.int64)
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        x = (np.asarray(features, dtype=np.float64) - self.mean) / self.std
+        """(G,) logits from ``grasp_features`` (G, len(FEATURE_NAMES))."""
+        x = (np.asarray(features, dtype=np.float64)[:, self.columns] - self.mean) / self.std
         for k, (w, b) in enumerate(self.layers):
             x = x @ w + b
             if k < len(self.layers) - 1:
@@ -99,31 +167,54 @@ class Critic:
         """(G,) probability that each grasp holds (six-direction displacement <= ``HELD_CM``)."""
         return 1.0 / (1.0 + np.exp(-self.logits(features)))
 
+    def on_part(self, features: np.ndarray) -> np.ndarray:
+        """(G,) probability that each grasp holds the object where people do; ones without a ``part`` head."""
+        if self.part is None:
+            return np.ones(len(features))
+        x = np.asarray(features, dtype=np.float64)[:, self.part_columns].astype(np.float32)  # as they were fitted
+        return 1.0 / (1.0 + np.exp(-self.part.logits(x)))
+
     def choice_scores(self, vertices: np.ndarray, surface, regions: list[np.ndarray],
                       depth: np.ndarray | None = None, signed=None) -> np.ndarray:
-        """(G,) what the pipeline chooses candidates by, higher is better: the probability of holding minus
-        ``PENETRATION_WEIGHT`` per metre of ``depth`` (G,) (the pipeline passes ``GraspRefiner.depths``, which
-        also sees the object inside the hand; default: the deepest vertex), as the refiner's choice weighs it.
-        ``signed``: as in ``grasp_features``."""
+        """(G,) what the pipeline chooses candidates by, higher is better: the probability of holding, plus
+        ``part_weight`` times that of holding where people do, minus ``PENETRATION_WEIGHT`` per metre of ``depth``
+        (G,) (the pipeline passes ``GraspRefiner.depths``, which also sees the object inside the hand; default: the
+        deepest vertex), as the refiner's choice weighs it. ``signed``: as in ``grasp_features``."""
         features = grasp_features(vertices, surface, regions, signed)
+        return self.scores(features, depth)
+
+    def scores(self, features: np.ndarray, depth: np.ndarray | None = None) -> np.ndarray:
+        """``choice_scores`` from ``grasp_features`` already computed."""
         if depth is None:
             depth = features[:, FEATURE_NAMES.index("depth_cm")] / 100.0
-        return self(features) - PENETRATION_WEIGHT * depth
+        part = self.part_weight * self.on_part(features) if self.part is not None else 0.0
+        return self(features) + part - PENETRATION_WEIGHT * depth
 
     def save(self, path) -> None:
         arrays = {"mean": self.mean, "std": self.std}
         for k, (w, b) in enumerate(self.layers):
             arrays[f"w{k}"], arrays[f"b{k}"] = w, b
-        write_npz(path, {"features": list(FEATURE_NAMES), "layers": len(self.layers)}, arrays, self.info)
+        config = {"features": list(self.features), "layers": len(self.layers)}
+        if self.part is not None:
+            arrays.update(self.part.arrays("part_"))
+            config.update(part_baseline=self.part.baseline, part_depth=self.part.depth, part_weight=self.part_weight,
+                          part_features=list(self.part_features))
+        write_npz(path, config, arrays, self.info)
 
     @classmethod
     def load(cls, path) -> "Critic":
         config, arrays, info = read_npz(path)
-        if list(config.get("features", [])) != list(FEATURE_NAMES):
-            raise ValueError(f"{path} was fitted on other features than this version computes")
         layers = [(arrays[f"w{k}"].astype(np.float64), arrays[f"b{k}"].astype(np.float64))
                   for k in range(int(config["layers"]))]
-        return cls(arrays["mean"].astype(np.float64), arrays["std"].astype(np.float64), layers, info)
+        part = None
+        if "part_baseline" in config:
+            part = TreeEnsemble.from_arrays(arrays, "part_", config["part_baseline"], config["part_depth"])
+        try:
+            return cls(arrays["mean"].astype(np.float64), arrays["std"].astype(np.float64), layers, info,
+                       config.get("features", []), part, config.get("part_weight", 0.0),
+                       config.get("part_features", FEATURE_NAMES))
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
 
 def load_critic(weights_dir: str | os.PathLike) -> Critic | None:

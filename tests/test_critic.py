@@ -37,6 +37,39 @@ def test_features_see_contact_and_its_absence(hand):
     assert gone["touch_share_8mm"] == 0 and gone["blocked_8mm_0.32"] == 0 and gone["depth_cm"] == 0
     assert row["normal_balance"] < 0.8  # contacts all round the ball oppose each other
     np.testing.assert_allclose([row["size_1_cm"], gone["size_1_cm"]], np.ptp(surface.points, axis=0).max() * 100)
+    assert gone["local_share"] == 0 and gone["local_1_cm"] == 0  # no contact: no part in the hand
+
+
+def test_the_part_in_the_hand_tells_a_handle_from_a_blade(hand):
+    """The local shape features: a hand on a round 2.4 cm handle sees two similar spreads across it, on a 2 mm
+    blade one spread near zero; the share is the part of the object's surface near the contact."""
+    from jhod_core.critic import LOCAL_RADIUS, _local_shape
+
+    rng = np.random.default_rng(0)
+    angle, along = rng.uniform(0, 2 * np.pi, 4000), rng.uniform(-0.05, 0.05, 4000)
+    handle = np.stack([along, 0.012 * np.cos(angle), 0.012 * np.sin(angle)], axis=1)
+    blade = np.stack([along, rng.uniform(-0.02, 0.02, 4000), rng.choice([-0.001, 0.001], 4000)], axis=1)
+    centre = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    h = _local_shape(handle, centre, np.array([True, False, True]))
+    b = _local_shape(blade, centre[:1], np.array([True]))
+    assert h[0, 0] > 1.5 and 0.6 < h[0, 1] < 1.0 and 0.6 < h[0, 2] < 1.0  # along, then r / sqrt(2) twice
+    assert b[0, 2] < 0.15 < 0.6 < b[0, 1]
+    np.testing.assert_allclose(h[0, 3], (np.linalg.norm(handle, axis=1) <= LOCAL_RADIUS).mean())
+    assert (h[1:] == 0).all()  # no contact, or nothing of the object near it
+
+
+def test_a_critic_fitted_on_fewer_features_still_loads_and_picks_its_own(tmp_path):
+    """A critic file from before a feature was added picks its columns from the full features; a file naming a
+    feature this version does not compute is refused with a sentence."""
+    names = FEATURE_NAMES[:5]
+    w = np.zeros((5, 1))
+    w[4, 0] = 1.0
+    Critic(np.zeros(5), np.ones(5), [(w, np.zeros(1))], features=names).save(tmp_path / "critic.npz")
+    critic = Critic.load(tmp_path / "critic.npz")
+    x = np.random.default_rng(0).normal(size=(3, len(FEATURE_NAMES)))
+    np.testing.assert_allclose(critic.logits(x), x[:, 4])
+    with pytest.raises(ValueError, match="does not compute: grip_magic"):
+        Critic(np.zeros(1), np.ones(1), [(np.zeros((1, 1)), np.zeros(1))], features=["grip_magic"])
 
 
 def test_critic_file_round_trip(tmp_path):
@@ -97,6 +130,9 @@ def test_collect_then_fit_on_simulated_samples(tmp_path):
     assert f"({accepted.mean():.0%} accepted)" in report.read_text()
     with pytest.raises(SystemExit):
         train.parse_args(["--data", str(out), "--out", str(tmp_path / "x"), "--compare", "first"])
+    # the contact features only: the saved critic names them and nothing of the part in the hand
+    assert train.main(["--data", str(out), "--out", str(tmp_path / "contact"), "--features", "contact"]) == 0
+    assert "local_share" not in Critic.load(tmp_path / "contact" / "critic.npz").features
 
 
 def test_the_pipeline_chooses_by_the_critic_beside_the_weights(tmp_path):
@@ -142,3 +178,45 @@ def test_collectors_side_by_side_share_the_objects_exactly_once(capsys):
         with pytest.raises(SystemExit):
             parse_args(["--out", "x", "--part", bad])
         assert "--part takes K/N" in capsys.readouterr().err
+
+
+def test_accepted_on_part_asks_for_the_part_to_prefer_only_where_there_is_one():
+    from training.critic.train import labels, replay
+
+    rows = {"sim_cm": np.array([[0.5] * 6, [0.5] * 6, [0.5] * 6, [9.0] * 6]),
+            "penetration_cm": np.zeros(4), "volume_cm3": np.zeros(4),
+            "on_part": np.array([1, 0, -1, 1], dtype=np.int8)}
+    assert labels(rows, "accepted").tolist() == [True, True, True, False]
+    assert labels(rows, "accepted_on_part").tolist() == [True, False, True, False]
+    # the replayed choice reports the kept grasps' share on the part, over objects with one
+    rows.update(corpus=np.array(["c"] * 4), object_id=np.array(["a", "a", "a", "a"]), grasp=np.arange(4),
+                depth_cm=np.zeros(4))
+    kept = replay(rows, np.array([0.0, 1.0, 0.5, 0.9]), candidates=1)  # one block of 4: all kept
+    assert kept["on_part"] == pytest.approx(2 / 3)
+
+
+def test_the_part_head_is_the_fitted_trees_in_numpy_and_survives_the_file(tmp_path):
+    """fit_part's trees, evaluated in NumPy (no scikit-learn in Blender), give scikit-learn's probabilities; saved
+    and loaded they steer the choice: of two equally holding grasps the one the head likes wins."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from training.critic.train import fit_part
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, len(FEATURE_NAMES)))
+    y = (x[:, 3] + 0.5 * x[:, 7] ** 2 + 0.3 * rng.normal(size=600) > 0.4).astype(int)
+    trees = fit_part(x, y, FEATURE_NAMES, seed=0)
+    want = GradientBoostingClassifier(n_estimators=200, max_depth=3, subsample=0.8, random_state=0).fit(
+        x.astype(np.float32), y).predict_proba(x.astype(np.float32))[:, 1]
+    critic = Critic(np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES)),
+                    [(np.zeros((len(FEATURE_NAMES), 1)), np.zeros(1))], part=trees, part_weight=0.4)
+    np.testing.assert_allclose(critic.on_part(x), want, atol=1e-6)
+    critic.save(tmp_path / "critic.npz")
+    again = Critic.load(tmp_path / "critic.npz")
+    np.testing.assert_allclose(again.on_part(x), want, atol=1e-5)
+    scores = again.scores(x, depth=np.zeros(len(x)))  # the MLP says 0.5 for all: the head decides
+    assert np.corrcoef(scores, want)[0, 1] > 0.999 and again.part_weight == 0.4
+    assert fit_part(x, np.ones(600, dtype=int), FEATURE_NAMES, 0) is None  # no object with a part to prefer
+    assert Critic.load(tmp_path / "critic.npz").part is not None
+    plain = Critic(np.zeros(3), np.ones(3), [(np.zeros((3, 1)), np.zeros(1))], features=FEATURE_NAMES[:3])
+    assert (plain.on_part(x) == 1).all() and np.allclose(plain.scores(x, np.zeros(len(x))), 0.5)
