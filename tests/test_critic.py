@@ -220,3 +220,41 @@ def test_the_part_head_is_the_fitted_trees_in_numpy_and_survives_the_file(tmp_pa
     assert Critic.load(tmp_path / "critic.npz").part is not None
     plain = Critic(np.zeros(3), np.ones(3), [(np.zeros((3, 1)), np.zeros(1))], features=FEATURE_NAMES[:3])
     assert (plain.on_part(x) == 1).all() and np.allclose(plain.scores(x, np.zeros(len(x))), 0.5)
+
+
+def test_unsimulated_samples_on_objects_with_a_handle_feed_the_part_head(tmp_path):
+    """collect.py --no-sim --with-hold-part stores the model's refined samples of objects with a part to prefer
+    only (no simulation); train.py --part-data fits the part head on them as well, leaving out --val's objects."""
+    from training.critic import collect, train
+    from training.data.corpus import build_corpus, load_manifest, plan_everyday
+
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, plan_everyday(seed=0, per_family=2, families=["kitchen_knife", "can"]), seed=0,
+                 workers=1, progress=False)
+    import csv
+
+    with open(corpus / "manifest.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    for row in table:
+        row["split"] = "train"  # one split for all four: the tiny corpus's split assignment is not the point here
+    with open(corpus / "manifest.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    rows, split = load_manifest(corpus), "train"
+    sims, parts = tmp_path / "sim", tmp_path / "parts"
+    base = ["--objects", str(corpus), "--split", split, "--per-object", "6", "--shard-size", "2"]
+    assert collect.main([*base, "--out", str(parts), "--no-sim", "--with-hold-part"]) == 0
+    stored = train.load_rows([parts])
+    assert "sim_cm" not in stored and set(stored["object_id"].tolist()) == {
+        r["id"] for r in rows if "kitchen_knife" in r["id"]}
+    assert collect.main([*base, "--out", str(sims)]) == 0
+    out = tmp_path / "critic"
+    assert train.main(["--data", str(sims), "--part-data", str(parts), "--out", str(out)]) == 0
+    critic = Critic.load(out / "critic.npz")
+    assert critic.info["part_data_grasps"] == 12 and critic.part_weight == 0.7
+    simulated = train.load_rows([sims])
+    train.features_of(stored), train.features_of(simulated)  # set on_part
+    labels = np.concatenate([train.part_labels(simulated), train.part_labels(stored)])
+    assert (critic.part is not None) == (0 < labels.sum() < len(labels))  # fitted where both outcomes occur
+    assert (stored["on_part"] >= 0).all()  # every stored object has a part to prefer

@@ -11,7 +11,9 @@ simulation of each, run to the end (``metrics.simulation_displacements``). Shard
 index, exact ``penetration_cm`` and ``volume_cm3``; ``--add-overlap`` adds these two to older shards) are written
 atomically; a restart skips the objects already in shards, and those the pipeline refused (``skipped.txt``).
 Features are not stored: the trainer recomputes them (``jhod_core.critic.grasp_features``) from the params and
-the object.
+the object. ``--no-sim`` stores the samples without simulation or overlap (the part head's data: where the hand is,
+judged on the object's part labels; ``train.py --part-data``), ``--with-hold-part`` only objects with a part to
+prefer.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--no-sim", action="store_true", help="store the samples only (no simulation, no overlap)")
+    p.add_argument("--with-hold-part", action="store_true", help="only objects with a part to prefer")
     p.add_argument("--add-overlap", action="store_true",
                    help="only add penetration and volume to the shards in --out that lack them, then stop")
     args = p.parse_args(argv)
@@ -56,11 +60,16 @@ def parse_args(argv=None):
     return args
 
 
-def object_order(roots, split: str, seed: int, limit: int | None, part: tuple[int, int] | None = None
-                 ) -> list[tuple[str, str]]:
+def object_order(roots, split: str, seed: int, limit: int | None, part: tuple[int, int] | None = None,
+                 with_hold_part: bool = False) -> list[tuple[str, str]]:
     """(corpus, id) of the split's objects in a seeded order that does not depend on the corpus sizes; ``part``
-    (k, n): every n-th of them from the k-th."""
+    (k, n): every n-th of them from the k-th; ``with_hold_part``: only objects with a part to prefer."""
+    from training.data.corpus import load_hold_faces
+    from training.synthesize.accept import part_to_prefer
+
     items = [(str(root), row["id"]) for root in roots for row in load_manifest(root) if row["split"] == split]
+    if with_hold_part:
+        items = [(root, i) for root, i in items if part_to_prefer(load_hold_faces(root, i)) is not None]
     items.sort(key=lambda item: stable_seed("critic", seed, item[1]))
     items = items[:limit] if limit else items
     return items[part[0]::part[1]] if part else items
@@ -74,8 +83,10 @@ def done_objects(shards: Path) -> set[str]:
     return done
 
 
-def collect_object(backend, corpus: str, object_id: str, per_object: int, seed: int, cache: Path) -> dict:
-    """The ``per_object`` refined samples of one object and their simulated displacements (cm, six directions)."""
+def collect_object(backend, corpus: str, object_id: str, per_object: int, seed: int, cache: Path,
+                   simulate: bool = True) -> dict:
+    """The ``per_object`` refined samples of one object and (``simulate``) their simulated displacements (cm, six
+    directions) and overlap with the object."""
     import trimesh
 
     from jhod_core import metrics
@@ -86,12 +97,14 @@ def collect_object(backend, corpus: str, object_id: str, per_object: int, seed: 
     mesh = load_object_mesh(corpus, object_id)
     s = object_seed(seed, object_id) % 2**31
     result = collect(iter_grasps(backend, mesh, per_object, seed=s, candidates=1))
+    rows = {"object_id": np.full(per_object, object_id), "corpus": np.full(per_object, corpus),
+            "seed": np.full(per_object, s, dtype=np.int64), "grasp": np.arange(per_object),
+            "params": join_params(result["global_orient"], result["hand_pose"], result["transl"]).astype(np.float32)}
+    if not simulate:
+        return rows
     hands = [trimesh.Trimesh(v, result["faces"], process=False) for v in result["vertices"]]
     sims = np.stack([metrics.simulation_displacements(mesh, hand, cache=cache) for hand in hands])
-    return {"object_id": np.full(per_object, object_id), "corpus": np.full(per_object, corpus),
-            "seed": np.full(per_object, s, dtype=np.int64), "grasp": np.arange(per_object),
-            "params": join_params(result["global_orient"], result["hand_pose"], result["transl"]).astype(np.float32),
-            "sim_cm": sims.astype(np.float32), **overlap(mesh, result["vertices"], result["faces"])}
+    return {**rows, "sim_cm": sims.astype(np.float32), **overlap(mesh, result["vertices"], result["faces"])}
 
 
 def overlap(mesh, vertices: np.ndarray, faces: np.ndarray) -> dict:
@@ -147,7 +160,7 @@ def main(argv=None) -> int:
     skipped_file = args.out / "skipped.txt"  # objects the pipeline refuses (e.g. sheet-thin): not retried
     skipped = set(skipped_file.read_text().split()) if skipped_file.exists() else set()
     done = done_objects(shards) | skipped
-    order = object_order(args.objects, args.split, args.seed, args.limit, args.part)
+    order = object_order(args.objects, args.split, args.seed, args.limit, args.part, args.with_hold_part)
     todo = [item for item in order if item[1] not in done]
     first = max((int(p.stem.split("_")[1]) + 1 for p in shards.glob("shard_*.npz")), default=0)
     print(f"{len(done)} objects done, {len(todo)} to go", file=sys.stderr, flush=True)
@@ -158,7 +171,8 @@ def main(argv=None) -> int:
         parts = []
         for corpus, oid in todo[k:k + args.shard_size]:
             try:
-                parts.append(collect_object(backend, corpus, oid, args.per_object, args.seed, cache))
+                parts.append(collect_object(backend, corpus, oid, args.per_object, args.seed, cache,
+                                            not args.no_sim))
             except JHODError as exc:
                 print(f"skipped {oid}: {exc}", file=sys.stderr, flush=True)
                 with open(skipped_file, "a") as handle:
@@ -168,9 +182,9 @@ def main(argv=None) -> int:
         shard = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
         path = shards / f"shard_{first + k // args.shard_size:05d}.npz"
         atomic_write(path, write=lambda tmp: np.savez_compressed(tmp, **shard))
-        held = np.mean(shard["sim_cm"].mean(axis=1) <= 2.0)
+        held = f", held {np.mean(shard['sim_cm'].mean(axis=1) <= 2.0):.0%}" if "sim_cm" in shard else ""
         rate = (k + len(parts)) * args.per_object / (time.perf_counter() - t0)
-        print(f"{path.name}: {k + len(parts)}/{len(todo)} objects, held {held:.0%}, {rate:.2f} grasps/s",
+        print(f"{path.name}: {k + len(parts)}/{len(todo)} objects{held}, {rate:.2f} grasps/s",
               file=sys.stderr, flush=True)
     return 0
 

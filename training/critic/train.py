@@ -49,6 +49,9 @@ def parse_args(argv=None):
                    help="what the critic predicts (see ``labels``)")
     p.add_argument("--part-weight", type=float, default=0.7,
                    help="weight in the choice of the part head (``fit_part``; 0: none)")
+    p.add_argument("--part-data", nargs="*", default=[], type=Path,
+                   help="collect.py --no-sim folder(s) whose samples the part head also learns from (objects in "
+                        "--val are left out)")
     p.add_argument("--features", choices=("all", "contact"), default="all",
                    help="all of ``FEATURE_NAMES``, or the contact ones only (without the part in the hand)")
     p.add_argument("--compare", nargs="*", default=[], metavar="NAME=CRITIC_NPZ",
@@ -237,8 +240,17 @@ def main(argv=None) -> int:
     best = max(choice, key=choice.get) if choice else "logistic"  # too few of one outcome to choose: the simpler
     critic = fit(best, x, y, args.hidden, args.seed, names)
     if args.part_weight > 0:
+        x_part, y_part = x, part_labels(train)
+        if args.part_data:
+            more = load_rows(args.part_data)
+            val_ids = set(load_rows(args.val)["object_id"].tolist()) if args.val else set()
+            keep = ~np.isin(more["object_id"], list(val_ids))
+            more = {k: v[keep] for k, v in more.items()}
+            x_part = np.concatenate([x, features_of(more)[0]])
+            y_part = np.concatenate([y_part, part_labels(more)])
+            critic.info["part_data_grasps"] = int(keep.sum())
         critic = Critic(critic.mean, critic.std, critic.layers, critic.info, critic.features,
-                        fit_part(x, part_labels(train), FEATURE_NAMES, args.seed), args.part_weight, FEATURE_NAMES)
+                        fit_part(x_part, y_part, FEATURE_NAMES, args.seed), args.part_weight, FEATURE_NAMES)
     critic.info.update({"kind": best, "label": args.label, "feature_set": args.features, "train_grasps": int(len(y)),
                         "train_objects": int(len(set(ids))), "train_positive_share": float(y.mean()),
                         "selection_auc": choice, "part_head": critic.part is not None})
@@ -249,6 +261,7 @@ def main(argv=None) -> int:
              f"`python -m training.critic.train --data {' '.join(map(str, args.data))} --val "
              f"{' '.join(map(str, args.val))} --out {args.out}"
              + (f" --compare {' '.join(args.compare)}" if args.compare else "")
+             + (f" --part-data {' '.join(map(str, args.part_data))}" if args.part_data else "")
              + f" --label {args.label} --features {args.features} --part-weight {args.part_weight:g}` "
              f"({time.strftime('%Y-%m-%d')}). "
              + __doc__.split("\n\n")[2].replace("\n", " "), "",
@@ -257,7 +270,9 @@ def main(argv=None) -> int:
              "on a fifth of them: " + (", ".join(f"{k} {v:.3f}" for k, v in choice.items()) or "too few to choose")
              + f"; kept: {best}. "
              + (f"Part head (``fit_part``, {len(critic.part.feature)} trees) in the choice with weight "
-                f"{critic.part_weight:g}; its labels: {part_labels(train).mean():.0%} held where people do."
+                f"{critic.part_weight:g}; its labels: {part_labels(train).mean():.0%} held where people do"
+                + (f"; also fitted on {critic.info['part_data_grasps']} unsimulated samples of --part-data."
+                   if "part_data_grasps" in critic.info else ".")
                 if critic.part is not None else "No part head.")]
     if args.val:
         val = load_rows(args.val)
