@@ -82,11 +82,14 @@ def grasp_features(vertices: np.ndarray, surface, regions: list[np.ndarray], sig
 def _local_shape(points: np.ndarray, centres: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(G, 4): the spreads (cm, largest first) of the ``points`` within ``LOCAL_RADIUS`` of each of ``centres``
     (G, 3), and their share of all points; zeros where not ``valid`` (no contact) or no point is that near."""
-    near = (((centres[:, None, :] - points[None]) ** 2).sum(axis=-1) <= LOCAL_RADIUS ** 2).astype(np.float64)
-    count = near.sum(axis=1)
+    origin = points.mean(axis=0)  # moments about a point near the surface keep the float32 products exact enough
+    pts, ctr = (points - origin).astype(np.float32), (centres - origin).astype(np.float32)
+    d2 = (ctr * ctr).sum(axis=1)[:, None] + (pts * pts).sum(axis=1)[None] - 2.0 * (ctr @ pts.T)  # one product
+    near = (d2 <= LOCAL_RADIUS ** 2).astype(np.float32)
+    moments = near @ np.concatenate([pts, (pts[:, :, None] * pts[:, None, :]).reshape(len(pts), 9)], axis=1)
+    count = near.sum(axis=1).astype(np.float64)
     safe = np.maximum(count, 1.0)[:, None]
-    mean = near @ points / safe
-    second = (near @ (points[:, :, None] * points[:, None, :]).reshape(len(points), 9) / safe).reshape(-1, 3, 3)
+    mean, second = moments[:, :3] / safe, (moments[:, 3:] / safe).reshape(-1, 3, 3)
     cov = second - mean[:, :, None] * mean[:, None, :]
     spread = np.sqrt(np.maximum(np.linalg.eigvalsh(cov)[:, ::-1], 0.0)) * 100
     out = np.concatenate([spread, (count / max(len(points), 1))[:, None]], axis=1)
