@@ -291,8 +291,7 @@ def main(argv=None) -> int:
                 scores[f"critic + {w:g} x part - {PENETRATION_WEIGHT:g} x depth (m){mark}"] = \
                     critic(xv) + w * critic.on_part(xv) - PENETRATION_WEIGHT * val["depth_cm"] / 100
         for name, path in (item.split("=", 1) for item in args.compare):
-            scores[f"{name} - {PENETRATION_WEIGHT:g} x depth (m)"] = \
-                Critic.load(path).scores(xv, val["depth_cm"] / 100)
+            scores[f"{name}: its choice"] = Critic.load(path).scores(xv, val["depth_cm"] / 100)
         scores["oracle (the simulation itself)"] = -val["sim_cm"].mean(axis=1)
         lines += ["", f"Held-out objects: {len(yv)} grasps of {len(set(val['object_id'].tolist()))} objects "
                   f"({yv.mean():.0%} held, {dropped.mean():.0%} dropped on -y).", "",
