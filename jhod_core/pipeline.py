@@ -557,7 +557,8 @@ def pair_hands(backend: Backend, hands: np.ndarray, meshes: list, *, seed: int =
     sample too, and the conditional mode is the better-trained one. ``candidates=1``: the joint hands refined.
     ``side="left"``: mirrored (x -> -x) into left hands, holding the mirrored meshes. The pairs' reverse loops run
     as one batch (one network call per step for all; one loop per pair was 37 % of the pairs' time without SciPy);
-    a pair's noise is its own, so it gets the same hand, to float precision, with any other pairs.
+    a pair's noise is its own, so it gets the same candidates, to float precision, with any other pairs (the
+    refinement's discrete choices, a finger's offset, can still part at a tie that fine).
     """
     check_options(side, candidates, method)
     from .refine import ObjectSurface

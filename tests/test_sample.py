@@ -80,15 +80,30 @@ def test_sample_hand_object(weights):
     np.testing.assert_array_equal(r["transl"], r2["transl"])
 
 
-def test_pair_hands_are_chosen_per_pair_reproducibly(weights):
+def test_pair_hands_are_chosen_per_pair_reproducibly(weights, monkeypatch):
     """Each pair's hand is chosen among itself and conditional samples on its own object: the same again for the
-    same seed, and the objects do not depend on the choice. Pair 1 asked for alone is pair 1 of two, refined."""
+    same seed, and the objects do not depend on the choice. Pair 1 asked for alone gets the candidates of pair 1 of
+    two, to float precision (the refinement's discrete choices, a finger's offset, can part at a tie that fine:
+    under numpy 1.26 this seed's chosen hand differs by 1.7 cm after inputs 2e-8 apart)."""
+    import jhod_core.pipeline as pipeline
+
     kw = dict(seed=3, steps=STEPS, device="cpu", weights_dir=weights)
     both = sample_hand_object(2, candidates=4, **kw)
     np.testing.assert_array_equal(sample_hand_object(2, candidates=4, **kw)["transl"], both["transl"])
-    second = sample_hand_object(1, candidates=4, first=1, **kw)
+    seen, finish = [], pipeline.finish_hands
+
+    def candidates_of(raw, centre, surface=None, *args, **kwargs):
+        if surface is not None:  # a pair's joint hand and its conditional samples, before refinement and choice
+            seen.append(np.array(raw))
+        return finish(raw, centre, surface, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "finish_hands", candidates_of)
+    sample_hand_object(2, candidates=4, **kw)
+    sample_hand_object(1, candidates=4, first=1, **kw)
+    assert len(seen) == 3 and seen[1].shape == (4, 51)
     # the pairs' conditional samples run as one batch: the same noise, products of another size (float precision)
-    np.testing.assert_allclose(second["vertices"][0], both["vertices"][1], atol=1e-5)
+    np.testing.assert_allclose(seen[2], seen[1], atol=1e-6)
+    monkeypatch.undo()
     alone = sample_hand_object(2, candidates=1, **kw)
     np.testing.assert_array_equal(alone["object_points"], both["object_points"])
     raw = sample_hand_object(2, refine=False, **kw)
