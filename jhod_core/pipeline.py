@@ -132,14 +132,18 @@ def load_backend(weights_dir: str | os.PathLike | None = None, backend: str = "a
         backend = "torch" if torch_available() else "numpy"
     if backend == "numpy" and device == "cuda":
         raise JHODError("--device cuda needs torch (the NumPy backend runs on the CPU)")
+    from .critic import FILE as CRITIC_FILE
+
     folder = weights_folder(weights_dir)
     paths = [folder / name for name in WEIGHT_FILES]
+    critic = folder / CRITIC_FILE  # in the key too: a critic added, replaced or removed beside the same weights
+    paths_key = file_version(*paths, *([critic] if critic.is_file() else [])), str(critic.resolve())
     if backend == "numpy":
         from .model.numpy_inference import NumpyBackend as cls
 
         def load():
             return cls(*paths)
-        key = (file_version(*paths), "numpy")
+        key = (paths_key, "numpy")
     else:
         from .torch.backend import TorchBackend as cls, resolve_device
 
@@ -147,7 +151,7 @@ def load_backend(weights_dir: str | os.PathLike | None = None, backend: str = "a
 
         def load():
             return cls.from_files(*paths, device=device)
-        key = (file_version(*paths), "torch", device)
+        key = (paths_key, "torch", device)
 
     def checked_load():
         from .critic import load_critic

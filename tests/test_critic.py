@@ -258,3 +258,22 @@ def test_unsimulated_samples_on_objects_with_a_handle_feed_the_part_head(tmp_pat
     labels = np.concatenate([train.part_labels(simulated), train.part_labels(stored)])
     assert (critic.part is not None) == (0 < labels.sum() < len(labels))  # fitted where both outcomes occur
     assert (stored["on_part"] >= 0).all()  # every stored object has a part to prefer
+
+
+def test_a_critic_added_or_replaced_beside_loaded_weights_is_used(tmp_path):
+    """The loaded model is cached per weight files; a critic.npz added, replaced or removed beside the same
+    weights (a long-lived Blender session, a bench swapping critics) is picked up, not the cached one."""
+    from jhod_core.pipeline import load_backend
+    from tests.tiny_model import write_tiny_weights
+
+    (tmp_path / "w").mkdir()
+    folder = write_tiny_weights(tmp_path / "w")
+    assert load_backend(folder, "numpy").critic is None
+    w = np.zeros((len(FEATURE_NAMES), 1))
+    Critic(np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES)), [(w, np.zeros(1))]).save(folder / "critic.npz")
+    first = load_backend(folder, "numpy").critic
+    assert first is not None and first.part is None
+    Critic(np.zeros(len(FEATURE_NAMES)), np.ones(len(FEATURE_NAMES)), [(w, np.ones(1))]).save(folder / "critic.npz")
+    assert load_backend(folder, "numpy").critic.layers[0][1][0] == 1.0
+    (folder / "critic.npz").unlink()
+    assert load_backend(folder, "numpy").critic is None
