@@ -74,8 +74,9 @@ def grasp_features(vertices: np.ndarray, surface, regions: list[np.ndarray], sig
     size = np.sort(hi - lo)[::-1] * 100
     columns += [np.full(len(vertices), s) for s in size]
     offset = np.linalg.norm(centroid - (lo + hi) / 2, axis=1) / max(np.linalg.norm(hi - lo), 1e-9)
-    columns.append(np.where(weights.sum(axis=1) > 0, offset, 1.0))
-    columns += list(_local_shape(points, centroid, weights.sum(axis=1) > 0).T)
+    touching = weights.sum(axis=1) > 0
+    columns.append(np.where(touching, offset, 1.0))
+    columns += list(_local_shape(points, centroid, touching).T)
     return np.stack(columns, axis=1)
 
 
@@ -125,13 +126,14 @@ class TreeEnsemble:
             node = np.where(left < 0, node, step)
         return self.baseline + self.value[trees, node].sum(axis=0)
 
+    FIELDS = ("feature", "threshold", "left", "right", "value")  # the arrays, in the constructor's order
+
     def arrays(self, prefix: str) -> dict:
-        return {f"{prefix}{k}": getattr(self, k) for k in ("feature", "threshold", "left", "right", "value")}
+        return {f"{prefix}{k}": getattr(self, k) for k in self.FIELDS}
 
     @classmethod
     def from_arrays(cls, arrays: dict, prefix: str, baseline: float, depth: int) -> "TreeEnsemble":
-        return cls(*(arrays[f"{prefix}{k}"] for k in ("feature", "threshold", "left", "right", "value")),
-                   baseline, depth)
+        return cls(*(arrays[f"{prefix}{k}"] for k in cls.FIELDS), baseline, depth)
 
 
 class Critic:

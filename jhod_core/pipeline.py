@@ -137,7 +137,7 @@ def load_backend(weights_dir: str | os.PathLike | None = None, backend: str = "a
     folder = weights_folder(weights_dir)
     paths = [folder / name for name in WEIGHT_FILES]
     critic = folder / CRITIC_FILE  # in the key too: a critic added, replaced or removed beside the same weights
-    paths_key = file_version(*paths, *([critic] if critic.is_file() else [])), str(critic.resolve())
+    paths_key = file_version(*paths, *([critic] if critic.is_file() else []))
     if backend == "numpy":
         from .model.numpy_inference import NumpyBackend as cls
 

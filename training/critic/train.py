@@ -223,6 +223,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
     train = load_rows(args.data)
+    val = load_rows(args.val) if args.val else None  # read once: the report's objects, kept out of --part-data
     x = features_of(train)[0]
     y = labels(train, args.label).astype(int)
     ids = train["object_id"].astype(str)
@@ -243,7 +244,7 @@ def main(argv=None) -> int:
         x_part, y_part = x, part_labels(train)
         if args.part_data:
             more = load_rows(args.part_data)
-            val_ids = set(load_rows(args.val)["object_id"].tolist()) if args.val else set()
+            val_ids = set(val["object_id"].tolist()) if val is not None else set()
             keep = ~np.isin(more["object_id"], list(val_ids))
             more = {k: v[keep] for k, v in more.items()}
             x_part = np.concatenate([x, features_of(more)[0]])
@@ -274,8 +275,7 @@ def main(argv=None) -> int:
                 + (f"; also fitted on {critic.info['part_data_grasps']} unsimulated samples of --part-data."
                    if "part_data_grasps" in critic.info else ".")
                 if critic.part is not None else "No part head.")]
-    if args.val:
-        val = load_rows(args.val)
+    if val is not None:
         xv, score, held, depth = features_of(val)
         val["depth_cm"] = 100 * depth  # what the pipeline's choice weighs: the object inside the hand too
         yv = val["sim_cm"].mean(axis=1) <= HELD_CM
