@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.autoencoder_report import chosen_objects, reconstruct  # noqa: E402
 from jhod_core.torch.autoencoder import ObjectAutoencoder  # noqa: E402
-from training.data.corpus import load_hold_faces, load_object_mesh, load_object_points  # noqa: E402
-from training.synthesize.accept import part_to_prefer  # noqa: E402
+from training.data.corpus import load_object_mesh, load_object_points  # noqa: E402
+from training.synthesize.accept import object_part_to_prefer  # noqa: E402
 
 CORPUS = "data/objects_everyday"
 
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     chosen = []
     for root, oid, family in chosen_objects([CORPUS], "val", 10_000):
-        hold = part_to_prefer(load_hold_faces(root, oid))
+        hold = object_part_to_prefer(root, oid)
         if hold is not None and sum(f == family for *_, f in chosen) < args.per_family:
             chosen.append((oid, hold, family))
     ids, points, _ = load_object_points([CORPUS])

@@ -21,9 +21,9 @@ import torch
 from jhod_core.hand import HandModel
 from jhod_core.metrics import diversity
 from jhod_core.viz import look_rotation, render_sheet
-from training.data.corpus import load_hold_faces, load_manifest, load_object_mesh
+from training.data.corpus import load_manifest, load_object_mesh
 from training.data.grasps import DIGITS, SOURCES, UPRIGHT_SOURCE, VERTICAL, load_grasps, palms_up_or_down
-from training.synthesize.accept import part_to_prefer
+from training.synthesize.accept import object_part_to_prefer
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_GRASPS, TARGET_OBJECTS, PER_OBJECT, TARGET_SHAPES = 20000, 2000, 8, 5000
@@ -69,7 +69,7 @@ class Dataset:
         self.stats = merge_passes(self.g["stats"])
         self.train_total = sum(r["split"] == "train" for r in self.manifest.values())
         # object id -> its part to prefer ((F,) bool), for objects that have one
-        parts = {oid: part_to_prefer(load_hold_faces(objects, oid)) for oid in set(map(str, self.g["object_id"]))}
+        parts = {oid: object_part_to_prefer(objects, oid) for oid in set(map(str, self.g["object_id"]))}
         self.hold_faces = {oid: faces for oid, faces in parts.items() if faces is not None}
 
     def checked(self, s: dict) -> int:

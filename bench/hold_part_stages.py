@@ -27,9 +27,9 @@ from jhod_core.hand import load_hand_data, numpy_forward  # noqa: E402
 from jhod_core.critic import FILE as CRITIC_FILE  # noqa: E402
 from jhod_core.pipeline import CANDIDATES, DEFAULT_WEIGHTS_DIR  # noqa: E402
 from jhod_core.sample import sample_grasps  # noqa: E402
-from training.data.corpus import load_hold_faces, load_object_mesh  # noqa: E402
+from training.data.corpus import load_object_mesh  # noqa: E402
 from training.eval.methods import pick_objects  # noqa: E402
-from training.synthesize.accept import contact_on_hold_part, part_to_prefer  # noqa: E402
+from training.synthesize.accept import contact_on_hold_part, object_part_to_prefer  # noqa: E402
 
 CORPUS = "data/objects_everyday"
 STAGES = {"raw": {"refine": False}, "refined, no choice": {"candidates": 1}, "refined and chosen (default)": {}}
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     for k, (oid, split) in enumerate(objects):
         print(f"[{k + 1}/{len(objects)}] {oid}", flush=True)
         mesh = load_object_mesh(CORPUS, oid)
-        hold = part_to_prefer(load_hold_faces(CORPUS, oid))
+        hold = object_part_to_prefer(CORPUS, oid)
         family = oid[3:].rsplit("_", 1)[0]
         for stage, options in stages.items():
             g = sample_grasps(mesh, args.num, seed=0, **options)

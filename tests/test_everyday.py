@@ -157,10 +157,11 @@ def test_evaluation_says_whether_grasps_hold_a_hold_part(tmp_path):
                            "vertices": [vertices[0] - palm + ball.vertices[0]], "hand_pose": np.zeros((1, 45))})
     assert "on_hold_part" not in rows[0]
     # and `training.eval --with-hold-part` picks the knife, not the ball
-    from training.eval.methods import _has_part_to_prefer
+    from training.synthesize.accept import object_part_to_prefer
 
-    assert _has_part_to_prefer(str(tmp_path), "ev_kitchen_knife_0000")
-    assert not _has_part_to_prefer(str(tmp_path), "ev_ball_0000") and not _has_part_to_prefer(str(tmp_path), "x")
+    assert object_part_to_prefer(str(tmp_path), "ev_kitchen_knife_0000") is not None
+    assert object_part_to_prefer(str(tmp_path), "ev_ball_0000") is None
+    assert object_part_to_prefer(str(tmp_path), "x") is None
 
 
 def test_balance_palms_drops_only_the_models_surplus_of_palms_on_caps():

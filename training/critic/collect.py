@@ -64,12 +64,11 @@ def object_order(roots, split: str, seed: int, limit: int | None, part: tuple[in
                  with_hold_part: bool = False) -> list[tuple[str, str]]:
     """(corpus, id) of the split's objects in a seeded order that does not depend on the corpus sizes; ``part``
     (k, n): every n-th of them from the k-th; ``with_hold_part``: only objects with a part to prefer."""
-    from training.data.corpus import load_hold_faces
-    from training.synthesize.accept import part_to_prefer
+    from training.synthesize.accept import object_part_to_prefer
 
     items = [(str(root), row["id"]) for root in roots for row in load_manifest(root) if row["split"] == split]
     if with_hold_part:
-        items = [(root, i) for root, i in items if part_to_prefer(load_hold_faces(root, i)) is not None]
+        items = [(root, i) for root, i in items if object_part_to_prefer(root, i) is not None]
     items.sort(key=lambda item: stable_seed("critic", seed, item[1]))
     items = items[:limit] if limit else items
     return items[part[0]::part[1]] if part else items

@@ -83,8 +83,8 @@ def features_of(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
     from jhod_core.hand.params import split_params
     from jhod_core.pipeline import prepare_object
     from jhod_core.refine import GraspRefiner, ObjectSurface
-    from training.data.corpus import load_hold_faces, load_object_mesh
-    from training.synthesize.accept import contact_on_hold_part, part_to_prefer
+    from training.data.corpus import load_object_mesh
+    from training.synthesize.accept import contact_on_hold_part, object_part_to_prefer
 
     data = load_hand_data()
     regions = critic_regions(data)
@@ -102,7 +102,7 @@ def features_of(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndar
         params = rows["params"][sel].astype(np.float64)
         vertices = numpy_forward(data, *split_params(params))[0]
         features[sel] = grasp_features(vertices, surface, regions)
-        hold = part_to_prefer(load_hold_faces(corpus, object_id))
+        hold = object_part_to_prefer(corpus, object_id)
         if hold is not None:
             rows["on_part"][sel] = [contact_on_hold_part(mesh, v, hold) for v in vertices]
         held[sel], depth[sel] = refiner.hold_terms(params, surface)

@@ -51,22 +51,16 @@ def pick_objects(root: str, splits: list[str], limit: int, seed: int,
     """The first ``limit`` objects of each split in a seeded random order: [(object id, split)]. ``with_hold_part``:
     only objects with a part to prefer (a handle, a grip: ``accept.part_to_prefer``), where holding it is a choice."""
     from training.data.corpus import split_ids
+    from training.synthesize.accept import object_part_to_prefer
 
     chosen = []
     for split in splits:
         ids = split_ids(root, split)
         if with_hold_part:
-            ids = [i for i in ids if _has_part_to_prefer(root, i)]
+            ids = [i for i in ids if object_part_to_prefer(root, i) is not None]
         order = np.random.default_rng(seed).permutation(len(ids))[:limit]
         chosen += [(ids[i], split) for i in sorted(order)]
     return chosen
-
-
-def _has_part_to_prefer(root: str, object_id: str) -> bool:
-    from training.data.corpus import load_hold_faces
-    from training.synthesize.accept import part_to_prefer
-
-    return part_to_prefer(load_hold_faces(root, object_id)) is not None
 
 
 def params_of(result: dict) -> np.ndarray:

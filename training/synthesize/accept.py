@@ -19,6 +19,7 @@ import trimesh
 from jhod_core import metrics
 from jhod_core.geometry.inside import signed_distance
 from jhod_core.hand.joint_limits import limit_violation
+from training.data.corpus import load_hold_faces
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,11 @@ def part_to_prefer(hold_faces) -> np.ndarray | None:
         return None
     hold_faces = np.asarray(hold_faces, dtype=bool)
     return hold_faces if hold_faces.any() and not hold_faces.all() else None
+
+
+def object_part_to_prefer(root, object_id: str) -> np.ndarray | None:
+    """The part to prefer of a corpus object (``part_to_prefer`` of its stored hold labels), or None."""
+    return part_to_prefer(load_hold_faces(root, object_id))
 
 
 def off_hold_allowed(on_hold: list[int]) -> bool:

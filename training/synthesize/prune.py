@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from jhod_core.io.atomic import atomic_write
-from training.data.corpus import load_hold_faces
-from training.synthesize.accept import OFF_HOLD_REASON, off_hold_allowed, part_to_prefer
+from training.synthesize.accept import OFF_HOLD_REASON, object_part_to_prefer, off_hold_allowed
 
 _WHOLE_SHARD = ("format_version", "skipped_id", "skipped_reason", "stats", "seed")  # not one row per grasp
 
@@ -48,7 +47,7 @@ def prune_shard(path: Path, objects: Path, dry_run: bool = False, kept: dict | N
     if "on_hold_part" not in arrays:
         return Counter()
     ids = arrays["object_id"]
-    has_part = {oid: part_to_prefer(load_hold_faces(objects, oid)) is not None for oid in set(map(str, ids))}
+    has_part = {oid: object_part_to_prefer(objects, oid) is not None for oid in set(map(str, ids))}
     keep = keep_mask(ids, arrays["on_hold_part"], has_part, kept)
     dropped = Counter(str(o) for o in ids[~keep])
     if not dropped or dry_run:
