@@ -47,7 +47,8 @@ def size_class(row: dict) -> str:
 def merge_passes(stats: list[dict]) -> list[dict]:
     """One row per object: a top-up pass (``--top-up``) adds a second row, whose counts and times add up."""
     def add(a, b):
-        if isinstance(a, dict):
+        if isinstance(a, dict) or isinstance(b, dict):  # a pass may lack a dict the other has (0 stands for it)
+            a, b = a if isinstance(a, dict) else {}, b if isinstance(b, dict) else {}
             return {k: add(a.get(k, 0), b.get(k, 0)) for k in {**a, **b}}
         return a + b if isinstance(a, (int, float)) and not isinstance(a, bool) else a
 

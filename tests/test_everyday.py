@@ -290,3 +290,24 @@ def test_pruning_old_shards_applies_the_same_quota_and_counts_the_dropped_as_rej
     kept = {}
     assert prune_shard(shard, tmp_path / "objects", kept=kept) == {}
     assert prune_shard(topped, tmp_path / "objects", dry_run=True, kept=kept) == {"ev_kitchen_knife_0000": 1}
+
+
+def test_data_report_merges_an_objects_passes_also_where_one_pass_lacks_a_count():
+    """A top-up pass adds its counts and times to the object's first pass; a dict of counts that only one pass has
+    (a rejection reason, a timing) is taken as it is (this crashed the report once)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "data_engine_report.py"
+    spec = importlib.util.spec_from_file_location("data_engine_report", path)
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    first = {"object_id": "a", "accepted": 5, "checked": 20, "reasons": {"simulation": 3}}
+    top_up = {"object_id": "a", "accepted": 3, "checked": 10, "reasons": {"simulation": 1, "penetration": 2},
+              "timing": {"simulation": 1.5}}
+    other = {"object_id": "b", "accepted": 8, "checked": 16}
+    merged = {s["object_id"]: s for s in report.merge_passes([first, other, top_up])}
+    assert merged["a"]["accepted"] == 8 and merged["a"]["checked"] == 30
+    assert merged["a"]["reasons"] == {"simulation": 4, "penetration": 2}
+    assert merged["a"]["timing"] == {"simulation": 1.5}
+    assert merged["b"] == other
