@@ -9,7 +9,8 @@ six-direction displacement. Beside it, from the data engine's report (its "By fa
 object. A rank correlation over families says whether the model fails where the data is thin. With
 ``--critic-data`` (``training.critic.collect`` folders: refined samples, each simulated in six gravity directions):
 per family the share of samples held (displacement <= 2 cm) in each direction, to see whether a family drops out of
-hands in some directions or in all.
+hands in some directions or in all. ``--picture PNG --picture-families can jar``: the first two grasps of the run on
+each of the first four objects of those families (the run's ``hands.npz``), to look at.
 """
 
 from __future__ import annotations
@@ -61,6 +62,28 @@ def direction_table(folders, families) -> list[str]:
     return lines
 
 
+def picture(run: Path, path: Path, families: set, rows: list[dict]) -> None:
+    from jhod_core.hand import load_hand_data, numpy_forward
+    from jhod_core.hand.params import split_params
+    from jhod_core.viz import look_rotation, render_sheet
+    from training.data.corpus import load_object_mesh
+
+    sim = {(r["object_id"], r["grasp"]): r["sim_displacement_6dir_cm"] for r in rows}
+    data = load_hand_data()
+    panels = []
+    with np.load(run / "hands.npz", allow_pickle=False) as hands:
+        keys = [k for k in hands.files if k.startswith("jhod/") and family_of(k.split("/", 1)[1]) in families][:4]
+        for key in keys:
+            object_id = key.split("/", 1)[1]
+            mesh = load_object_mesh("data/objects_everyday", object_id)
+            vertices = numpy_forward(data, *split_params(hands[key].astype(np.float64)))[0]
+            for i in range(min(2, len(vertices))):
+                panels.append(([(mesh.vertices, mesh.faces, (0.55, 0.65, 0.85)),
+                                (vertices[i], data.closed_faces, (0.87, 0.68, 0.58))], look_rotation(25, 70 * i),
+                               f"{object_id} #{i} 6-dir {sim.get((object_id, i), float('nan')):.1f} cm"))
+    render_sheet(panels, path, cols=4, cell=3.0, title=f"the default on {', '.join(sorted(families))}")
+
+
 def ranks(x) -> np.ndarray:
     return np.argsort(np.argsort(np.asarray(x, dtype=np.float64))).astype(np.float64)
 
@@ -71,6 +94,8 @@ def main(argv=None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--data-report", type=Path, default=Path("docs/data_engine.md"))
     p.add_argument("--out", type=Path, default=Path("docs/eval/holding_by_family.md"))
+    p.add_argument("--picture", type=Path, default=None)
+    p.add_argument("--picture-families", nargs="*", default=["can", "jar"])
     p.add_argument("--critic-data", nargs="*", type=Path, default=[], help="training.critic.collect folders")
     args = p.parse_args(argv)
     rows = [json.loads(line) for line in (args.run / "rows.jsonl").read_text().splitlines() if line.strip()]
@@ -104,6 +129,9 @@ def main(argv=None) -> int:
     if args.critic_data:
         lines += direction_table(args.critic_data, [f for f, _ in sorted(
             by_family.items(), key=lambda kv: np.mean([v[1] for v in kv[1]]))])
+    if args.picture:
+        picture(args.run, args.picture, set(args.picture_families), rows)
+        lines += ["", f"![{', '.join(args.picture_families)}]({args.picture.name})"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines[-8:]))
