@@ -27,7 +27,7 @@ from jhod_core.hand import load_hand_data, numpy_forward  # noqa: E402
 from jhod_core.critic import FILE as CRITIC_FILE  # noqa: E402
 from jhod_core.pipeline import CANDIDATES, DEFAULT_WEIGHTS_DIR  # noqa: E402
 from jhod_core.sample import sample_grasps  # noqa: E402
-from training.data.corpus import load_object_mesh  # noqa: E402
+from training.data.corpus import everyday_family, load_object_mesh  # noqa: E402
 from training.eval.methods import pick_objects  # noqa: E402
 from training.synthesize.accept import contact_on_hold_part, object_part_to_prefer  # noqa: E402
 
@@ -57,7 +57,7 @@ def main(argv=None) -> int:
         print(f"[{k + 1}/{len(objects)}] {oid}", flush=True)
         mesh = load_object_mesh(CORPUS, oid)
         hold = object_part_to_prefer(CORPUS, oid)
-        family = oid[3:].rsplit("_", 1)[0]
+        family = everyday_family(oid)
         for stage, options in stages.items():
             g = sample_grasps(mesh, args.num, seed=0, **options)
             verts, _, _ = numpy_forward(data, g["global_orient"], g["hand_pose"], g["transl"])

@@ -18,17 +18,23 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from training.data.corpus import everyday_family  # noqa: E402
+
 FAMILY_ROW = re.compile(r"^\| (\w+) \| (\d+) \| (\d+) \| (\d+) \| (\d+)% \|")
 
 
 def family_of(object_id: str) -> str:
-    return re.sub(r"_\d+$", "", re.sub(r"^ev_", "", object_id))
+    """An everyday object's family; other objects stand for themselves."""
+    return everyday_family(object_id) or object_id
 
 
 def data_by_family(report: Path) -> dict[str, tuple[int, int, int]]:

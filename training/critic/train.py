@@ -173,8 +173,9 @@ def auc(score: np.ndarray, positive: np.ndarray) -> float:
 def replay(rows: dict, score: np.ndarray, candidates: int) -> dict:
     """The pipeline's choice per object: blocks of ``BLOCK`` grasps, each from ``BLOCK * candidates`` samples (in
     stored order), the ``BLOCK`` best-scored kept. Means of the kept grasps' displacements and depth; the share of
-    them on the part to prefer, over objects with one (``rows["on_part"]``, where ``features_of`` has set it)."""
-    sims, sims_y, depth, accepted, on_part = [], [], [], [], []
+    them on the part to prefer, over objects with one (``rows["on_part"]``, where ``features_of`` has set it); their
+    intersection volume where the rows have it."""
+    sims, sims_y, depth, accepted, on_part, volume = [], [], [], [], [], []
     passed = labels(rows, "accepted") if "volume_cm3" in rows else None
     keys = np.char.add(rows["corpus"].astype(str), rows["object_id"].astype(str))
     group = BLOCK * candidates
@@ -189,12 +190,14 @@ def replay(rows: dict, score: np.ndarray, candidates: int) -> dict:
             depth += list(rows["depth_cm"][keep])
             if passed is not None:
                 accepted += list(passed[keep])
+                volume += list(rows["volume_cm3"][keep])
             if "on_part" in rows:
                 on_part += [h for h in rows["on_part"][keep] if h >= 0]
     return {"sim_6dir_cm": float(np.mean(sims)), "sim_y_cm": float(np.mean(sims_y)),
             "penetration_cm": float(np.mean(depth)), "grasps": len(sims),
             "accepted": float(np.mean(accepted)) if accepted else None,
-            "on_part": float(np.mean(on_part)) if on_part else None}
+            "on_part": float(np.mean(on_part)) if on_part else None,
+            "volume_cm3": float(np.mean(volume)) if volume else None}
 
 
 def _share(value) -> str:

@@ -128,13 +128,18 @@ def stable_seed(*parts) -> int:
     return int(hashlib.sha1(":".join(map(str, parts)).encode()).hexdigest()[:8], 16)
 
 
+def everyday_family(object_id: str) -> str | None:
+    """The family of an everyday object's id (``ev_kitchen_knife_0012`` -> ``kitchen_knife``); None for other ids."""
+    return object_id[len(EVERYDAY_PREFIX):].rsplit("_", 1)[0] if object_id.startswith(EVERYDAY_PREFIX) else None
+
+
 def split_for(object_id: str) -> str:
     """Fixed split of an object id: named pybullet objects -> ``ood_test``; everyday objects of the
     ``HOLDOUT_FAMILIES`` -> ``ood_family``; others by sha1 of the id: 80 % train, 10 % val, 10 % test.
     Depends on nothing else, so it never changes."""
     if object_id.startswith(NAMED_PREFIX):
         return "ood_test"
-    if object_id.startswith(EVERYDAY_PREFIX) and object_id[len(EVERYDAY_PREFIX):].rsplit("_", 1)[0] in HOLDOUT_FAMILIES:
+    if everyday_family(object_id) in HOLDOUT_FAMILIES:
         return "ood_family"
     bucket = int(hashlib.sha1(object_id.encode()).hexdigest()[:8], 16) % 100
     return "train" if bucket < 80 else "val" if bucket < 90 else "test"

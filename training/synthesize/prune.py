@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from jhod_core.io.atomic import atomic_write
+from training.data.corpus import everyday_family
 from training.synthesize.accept import OFF_HOLD_REASON, object_part_to_prefer, off_hold_allowed
 
 _WHOLE_SHARD = ("format_version", "skipped_id", "skipped_reason", "stats", "seed")  # not one row per grasp
@@ -77,7 +78,7 @@ def main(argv=None) -> int:
         by_family, kept = Counter(), {}
         for i, shard in enumerate(shards):
             for oid, n in prune_shard(shard, args.objects, args.dry_run, kept).items():
-                by_family[oid[3:].rsplit("_", 1)[0] if oid.startswith("ev_") else oid] += n
+                by_family[everyday_family(oid) or oid] += n
             print(f"\r{folder}: {i + 1}/{len(shards)} shards", end="", flush=True)
         verb = "would drop" if args.dry_run else "dropped"
         print(f"\n{folder}: {verb} {sum(by_family.values())} grasps off hold parts"
