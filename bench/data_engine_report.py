@@ -174,7 +174,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", nargs="+", default=["data/grasps:data/objects",
                                                          "data/grasps_everyday:data/objects_everyday",
-                                                         "data/grasps_pinch:data/objects_everyday"],
+                                                         "data/grasps_pinch:data/objects_everyday",
+                                                         "data/grasps_bulky:data/objects_everyday"],
                         metavar="GRASPS:OBJECTS")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "data_engine.md")
     parser.add_argument("--images", type=Path, default=ROOT / "docs" / "images")
@@ -205,7 +206,8 @@ def main(argv=None):
                      f"--split {c['split']} --per-object {c['per_object']} --out "
                      f"{d.grasps_dir.relative_to(ROOT)} --workers {c['workers']} --shard-size {c['shard_size']}"
                      + (f" --mode {c['mode']}" if c.get("mode", "scratch") != "scratch" else "")
-                     + "".join(f" --{key.replace('_', '-')} {c[key]}" for key in ("rounds", "type_mix", "max_size")
+                     + "".join(f" --{key.replace('_', '-')} {c[key]}" for key in ("rounds", "type_mix", "max_size",
+                                                                                "families")
                                if c.get(key) not in (None, "None", "3")))
     lines += ["```", "", "## Size against the targets", "",
               "| measure | now | target |", "|---|---|---|",

@@ -396,3 +396,74 @@ def test_max_size_keeps_only_small_corpus_objects():
     small = list_objects(["data/objects_everyday"], "val", None, max_size=0.10)
     assert small and {oid for oid, _ in small} == {oid for oid, size in rows.items() if size <= 0.10}
     assert len(list_objects(["data/objects_everyday"], "val", None)) == len(rows) > len(small)
+
+
+def test_surround_centre_of_cans_balls_handles_but_not_plates_or_big_balls():
+    """Hands surround cans, phones and handles around their long axis and balls or cubes around their centre; objects
+    wider than a hand spans (plates, big balls) are held at rims and edges instead."""
+    from jhod_core.geometry.sampling import sample_surface
+    from training.synthesize.optimizer import surround_centre
+
+    def centre_of(mesh):
+        return surround_centre(sample_surface(mesh, 2048, seed=0)[0])
+
+    centre, axis = centre_of(trimesh.creation.cylinder(radius=0.038, height=0.12, sections=48))  # a can
+    assert np.allclose(centre, 0, atol=3e-3) and abs(axis[2]) > 0.99
+    assert abs(centre_of(trimesh.creation.cylinder(radius=0.015, height=0.12))[1][2]) > 0.99  # a handle
+    assert abs(centre_of(trimesh.creation.box((0.07, 0.15, 0.008)))[1][1]) > 0.99  # a phone
+    centre, axis = centre_of(trimesh.creation.icosphere(subdivisions=3, radius=0.07))
+    assert axis is None and np.allclose(centre, 0, atol=3e-3)
+    assert centre_of(trimesh.creation.box((0.08, 0.08, 0.08)))[1] is None
+    assert centre_of(trimesh.creation.box((0.25, 0.25, 0.02))) is None  # a plate
+    assert centre_of(trimesh.creation.icosphere(subdivisions=3, radius=0.115)) is None  # a football
+
+
+def test_surround_is_zero_around_the_axis_one_on_a_side_and_moves_the_pads():
+    """The surround term: pads around a can's axis score ~0, pads on one side ~1, whatever their height along the axis;
+    and unlike the closure term's grid normals it has a gradient that spreads one-sided pads round the object."""
+    angles = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    ring = np.stack([0.04 * np.cos(angles), 0.04 * np.sin(angles), np.linspace(-0.05, 0.05, 8)], 1)
+    side = np.stack([np.full(8, 0.04), np.linspace(-0.01, 0.01, 8), np.linspace(-0.05, 0.05, 8)], 1)
+    contacts = torch.tensor(np.stack([ring, side]), dtype=torch.float32, requires_grad=True)
+    centre = (torch.zeros(3), torch.tensor([0.0, 0.0, 1.0]))
+    energy = GraspSynthesizer._surround(contacts, torch.ones(2, 8), centre)
+    assert energy[0] < 1e-6 and energy[1] > 0.95
+    energy.sum().backward()
+    assert contacts.grad[1].norm() > 0  # pads on one side are pushed round
+    inactive = torch.ones(2, 8)
+    inactive[0, 4:] = 0  # half a ring counts only where active
+    assert GraspSynthesizer._surround(contacts, inactive, centre)[0] > 0.3
+
+
+@pytest.mark.slow
+def test_hands_on_a_can_surround_it():
+    """On a can, the optimiser with the surround term ends with pads far more evenly round the axis than without it,
+    from the same starts."""
+    can = trimesh.creation.cylinder(radius=0.036, height=0.12, sections=48)
+    centre = (torch.zeros(3), torch.tensor([0.0, 0.0, 1.0]))
+    scores = {}
+    for weight in (0.0, 30.0):
+        syn = GraspSynthesizer(config=SynthesisConfig(batch=6, steps=120, w_surround=weight,
+                                                      type_probabilities=(1.0, 0.0, 0.0)))
+        result = syn.run(can, seed=0)
+        with torch.no_grad():
+            out = syn.hand(global_orient=torch.tensor(result["global_orient"]),
+                           hand_pose=torch.tensor(result["hand_pose"]), transl=torch.tensor(result["transl"]))
+            pads = out.vertices[:, syn.contact_ids]
+            scores[weight] = float(GraspSynthesizer._surround(pads, torch.ones(pads.shape[:2]), centre).mean())
+    assert scores[30.0] < 0.6 * scores[0.0]
+
+
+def test_families_keeps_only_corpus_objects_of_those_families(tmp_path):
+    """``--families`` (the run on cans, jars, balls and boxes) keeps exactly the corpus objects of those families; a
+    filter that matches nothing stops with one sentence and writes nothing."""
+    from training.data.corpus import load_manifest
+    from training.synthesize.__main__ import list_objects
+
+    rows = {r["id"]: r["family"] for r in load_manifest("data/objects_everyday") if r["split"] == "val"}
+    chosen = list_objects(["data/objects_everyday"], "val", None, families={"can", "ball"})
+    assert chosen and {oid for oid, _ in chosen} == {oid for oid, fam in rows.items() if fam in ("can", "ball")}
+    with pytest.raises(SystemExit):
+        synthesize_main(["--objects", "data/objects_everyday", "--split", "val", "--families", "teapot",
+                         "--out", str(tmp_path / "out")])
+    assert not (tmp_path / "out").exists()

@@ -38,8 +38,9 @@ from training.synthesize.worker import MODES, shard_summary, synthesize_objects,
 
 
 def list_objects(sources: list[str], split: str | None, limit: int | None,
-                 max_size: float | None = None) -> list[tuple[str, str]]:
-    """(object id, mesh path) pairs in a stable order; ``max_size`` (m): corpus objects no longer than this."""
+                 max_size: float | None = None, families: set[str] | None = None) -> list[tuple[str, str]]:
+    """(object id, mesh path) pairs in a stable order; ``max_size`` (m): corpus objects no longer than this;
+    ``families``: corpus objects of these families only."""
     items = []
     for source in sources:
         path = Path(source)
@@ -48,7 +49,8 @@ def list_objects(sources: list[str], split: str | None, limit: int | None,
 
             for row in load_manifest(path):
                 size = max(row["extent_x"], row["extent_y"], row["extent_z"])
-                if (split is None or row["split"] == split) and (max_size is None or size <= max_size):
+                if ((split is None or row["split"] == split) and (max_size is None or size <= max_size)
+                        and (families is None or row["family"] in families)):
                     items.append((row["id"], str(path / "meshes" / f"{row['id']}.ply")))
         elif path.is_file():
             items.append((path.stem, str(path)))
@@ -118,6 +120,8 @@ def main(argv=None) -> int:
                              "pinches only (default %s)" % ",".join(map(str, TYPE_PROBABILITIES)))
     parser.add_argument("--max-size", type=float, default=None,
                         help="only corpus objects whose longest side is at most this (m), e.g. 0.12 for pinches")
+    parser.add_argument("--families", default=None,
+                        help="only corpus objects of these families, comma-separated (e.g. ball,can,jar)")
     parser.add_argument("--top-up", action="store_true",
                         help="only objects earlier shards cover with some but fewer than --per-object grasps: the "
                              "missing ones")
@@ -126,7 +130,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     type_mix = _type_mix(parser, args.type_mix)
 
-    objects = list_objects(args.objects, args.split, args.limit, args.max_size)
+    families = None if args.families is None else set(filter(None, args.families.split(",")))
+    objects = list_objects(args.objects, args.split, args.limit, args.max_size, families)
+    if not objects:
+        parser.error("no objects match --objects, --split, --max-size and --families")
     shard_dir = args.out / "shards"
     shard_dir.mkdir(parents=True, exist_ok=True)
     done = finished_objects(shard_dir)

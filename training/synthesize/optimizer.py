@@ -11,6 +11,7 @@ their palms facing it, then Adam minimises
       + w_limits   * squared anatomical joint-limit violation
       + w_closure  * net contact normal force and torque (a force-closure proxy)
       + w_prior    * distance of the finger pose from the grasp type's template
+      + w_surround * how far the pads sit on one side of the object's long axis or centre (see surround_centre)
 
 Grasp types ("power", "precision", "pinch") choose which pads must touch, so the set contains
 whole-hand wraps as well as fingertip grasps. Distances inside the energy are in centimetres.
@@ -41,6 +42,10 @@ HOLD_START_SHARE = 0.85
 # Large objects (longest side >= LARGE_OBJECT) are held at edges and rims, where fingers and thumb can oppose
 # across a corner: this share of hands starts facing a sharp edge (bisecting its two faces) when the object has one.
 LARGE_OBJECT, EDGE_START_SHARE, EDGE_ANGLE_DEG = 0.15, 0.5, 50.0
+# Objects a hand can span (at most SURROUND_SPAN across, not counting the long axis) and without a part to prefer are
+# held by hands that surround them (``SynthesisConfig.w_surround``): around the long axis when the object is at least
+# ELONGATED times longer than it is wide (a can, a phone, a handle), else around its centre (a ball, a cube).
+SURROUND_SPAN, ELONGATED = 0.16, 1.3
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 # A pinch holds between thumb and index only: the other fingers tuck into the palm (template bends, degrees) and are
 # pushed to stay PINCH_CLEARANCE off the object; otherwise the middle finger drifts on and it is a precision grasp.
@@ -62,6 +67,9 @@ class SynthesisConfig:
     w_closure: float = 2.0
     w_prior: float = 0.05
     w_hold: float = 1.0  # pull of the contacts towards the parts people hold (hands that started there)
+    # pull the active pads to surround the object's long axis (or centre), a force-closure proxy that, unlike the
+    # closure term's normals (the grid's, without gradient), moves the hand (surround_centre; bench/bulky_objects.py)
+    w_surround: float = 30.0
     w_off: float = 0.1  # pinches: the tucked fingers' vertices kept PINCH_CLEARANCE off the surface
     sdf_resolution: int = 64
     type_probabilities: tuple = TYPE_PROBABILITIES  # of GRASP_TYPES for hands started from scratch
@@ -177,7 +185,8 @@ class GraspSynthesizer:
     # -- optimisation -----------------------------------------------------------------------------
     def run(self, mesh: trimesh.Trimesh, seed: int, sdf: SDFGrid | None = None, batch: int | None = None,
             hold_faces: np.ndarray | None = None, init: dict | None = None, steps: int | None = None):
-        """``hold_faces`` (F,) bool: the faces of the parts people hold (everyday objects); most hands start there.
+        """``hold_faces`` (F,) bool: the faces of the parts people hold (everyday objects); most hands start there, and
+        only objects without such a part get the surround term (``surround_centre``).
 
         ``init``: polish given grasps instead (``global_orient``, ``transl``, ``hand_pose`` arrays, e.g. a model's
         proposals; the data engine's bootstrapped mode): each keeps its own finger pose as its prior, the pads that
@@ -191,7 +200,8 @@ class GraspSynthesizer:
         sdf = sdf or SDFGrid(mesh, resolution=cfg.sdf_resolution, seed=seed)
         surface, _, _ = sample_surface(mesh, 2048, seed=seed)
         obj_pts = torch.tensor(surface[farthest_point_sampling(surface, 512, seed=seed)], dtype=torch.float32)
-        anchors = hold = None
+        anchors = hold = centre = None
+        hold_faces = part_to_prefer(hold_faces)
         if init is not None:
             rot0, tr0, pose0 = (np.asarray(init[k], dtype=np.float64) for k in ("global_orient", "transl", "hand_pose"))
             active, kinds = self._touching_pads(rot0, tr0, pose0, sdf)
@@ -200,7 +210,6 @@ class GraspSynthesizer:
             kinds = list(rng.choice(GRASP_TYPES, size=n, p=cfg.type_probabilities))
             active = self.active_mask(kinds, rng)
             share, edges = HOLD_START_SHARE, None
-            hold_faces = part_to_prefer(hold_faces)
             if hold_faces is not None:
                 faces = np.asarray(mesh.faces)[hold_faces]
                 points, normals, _ = sample_triangles(mesh.vertices, faces, 512, seed=seed)
@@ -214,6 +223,9 @@ class GraspSynthesizer:
                         torch.tensor(on_part, dtype=torch.float32))
             prior = torch.tensor(np.array([pose_from_angles(np.deg2rad(_type_angles_deg(k, rng)), self.frames)
                                            for k in kinds]), dtype=torch.float32)
+        around = surround_centre(surface) if hold_faces is None else None  # hold parts have their own pull
+        if around is not None:
+            centre = tuple(None if a is None else torch.tensor(a, dtype=torch.float32) for a in around)
         off = torch.tensor([k == "pinch" for k in kinds], dtype=torch.float32)
         rot = torch.tensor(rot0, dtype=torch.float32, requires_grad=True)
         tr = torch.tensor(tr0, dtype=torch.float32, requires_grad=True)
@@ -224,13 +236,15 @@ class GraspSynthesizer:
         for step in range(steps):
             self._step = step
             ramp = 1.0 if init is not None else min(1.0, 0.2 + step / (0.5 * steps))
-            energy, _ = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=ramp, hold=hold, off=off)
+            energy, _ = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=ramp, hold=hold, off=off,
+                                    centre=centre)
             opt.zero_grad()
             energy.sum().backward()
             opt.step()
         self._near = None
         with torch.no_grad():
-            _, terms = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=hold, off=off)
+            _, terms = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=hold, off=off,
+                                       centre=centre)
         return {"global_orient": rot.detach().numpy(), "transl": tr.detach().numpy(),
                 "hand_pose": pose.detach().numpy(), "kind": np.array(kinds),
                 **{k: v.numpy() for k, v in terms.items()}}
@@ -259,7 +273,7 @@ class GraspSynthesizer:
             kinds.append("power" if palm or len(touched) >= 4 else "pinch" if len(touched) == 2 else "precision")
         return torch.tensor(near, dtype=torch.float32), kinds
 
-    def energy(self, rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=None, off=None):
+    def energy(self, rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=None, off=None, centre=None):
         """Per-candidate energy and its terms. ``hold`` = (points (H, 3) on the parts people hold, (B,) weights):
         the mean distance (cm) of the contact vertices to those points, for the candidates with weight 1. ``off``
         (B,): 1 for pinches, whose other fingers must keep ``PINCH_CLEARANCE`` off the surface."""
@@ -281,6 +295,9 @@ class GraspSynthesizer:
         if off is not None and bool(off.any()):
             gap = torch.relu(PINCH_CLEARANCE * 100 - d_verts[:, self.pinch_off_ids])
             total = total + cfg.w_off * off * gap.pow(2).sum(1)
+        if centre is not None and cfg.w_surround:
+            e_surround = self._surround(contacts, active, centre)
+            total = total + cfg.w_surround * e_surround
         if hold is not None:
             points, weight = hold
             e_hold = torch.cdist(contacts, points[None].expand(len(contacts), -1, -1)).min(2).values.mean(1) * 100
@@ -324,11 +341,25 @@ class GraspSynthesizer:
         d = torch.cdist(pts, pts)
         return (torch.relu(1.7 - d * 100) * diff).pow(2).sum((1, 2)) / 2
 
+    @staticmethod
+    def _surround(contacts, active, centre):
+        """|mean unit direction from the object's centre to the active pads|^2: 0 when they surround it, 1 when they
+        all sit on one side. ``centre`` = (point (3,), axis (3,) or None): directions are taken across the axis line
+        when given (a can: around it; friction holds along it), from the point otherwise (a ball)."""
+        point, axis = centre
+        r = contacts - point
+        if axis is not None:
+            r = r - (r @ axis)[..., None] * axis
+        r = r / r.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        k = active.sum(1, keepdim=True)
+        return ((active[..., None] * r).sum(1) / k).pow(2).sum(1)
+
     def _closure(self, contacts, active, sdf):
         """Force-closure proxy over the active pads: |mean surface normal|^2 + |mean torque|^2.
 
         Normals are those of the nearest surface (SDF gradient) whether or not the pad touches yet,
-        so the term cannot be satisfied by letting go; the contact term pulls the pads on.
+        so the term cannot be satisfied by letting go; the contact term pulls the pads on. The grid's normals carry no
+        gradient: the force part only ranks candidates, the torque part moves the pads (hence ``_surround``).
         """
         normals = sdf.normal(contacts)
         k = active.sum(1, keepdim=True)
@@ -336,6 +367,19 @@ class GraspSynthesizer:
         centre = (active[..., None] * contacts).sum(1) / k
         torque = (active[..., None] * torch.cross(contacts - centre[:, None], normals, dim=-1)).sum(1) / k * 100
         return force.pow(2).sum(1) + 0.1 * torque.pow(2).sum(1)
+
+
+def surround_centre(surface: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(centre (3,), long axis (3,) or None) that a hand holding the object surrounds, given its surface points; None
+    when it is wider than ``SURROUND_SPAN`` across (a plate, a large ball, a big box: held at rims and edges). The
+    axis (unit) is given for an elongated object (a can, a phone, a handle: hands surround the axis), None for a
+    compact one (a ball, a cube: they surround the centre). Principal axes of the points; extents along them."""
+    centre = surface.mean(0)
+    _, _, axes = np.linalg.svd(surface - centre, full_matrices=False)
+    extent = np.ptp((surface - centre) @ axes.T, axis=0)  # along the principal axes, longest first
+    if extent[1] > SURROUND_SPAN:
+        return None
+    return centre, (axes[0] if extent[0] >= ELONGATED * extent[1] else None)
 
 
 def edge_anchors(mesh: trimesh.Trimesh, n: int, seed: int, min_angle_deg: float = EDGE_ANGLE_DEG):

@@ -56,7 +56,8 @@ def synthesize_objects(job: dict) -> dict:
     if mode not in MODES:
         raise ValueError(f"synthesis mode must be one of {', '.join(MODES)}, got {mode!r}")
     mix = {} if job.get("type_mix") is None else {"type_probabilities": tuple(job["type_mix"])}
-    cfg = SynthesisConfig(batch=job["batch"], steps=job["steps"], **mix)
+    # job["config"]: other SynthesisConfig fields (benches that compare energies)
+    cfg = SynthesisConfig(batch=job["batch"], steps=job["steps"], **mix, **job.get("config", {}))
     syn = _worker_cache.get("syn")
     if syn is None or syn.cfg != cfg:
         syn = _worker_cache["syn"] = GraspSynthesizer(config=cfg)
@@ -97,7 +98,8 @@ def synthesize_objects(job: dict) -> dict:
                 model_rounds += 1
                 timing["propose"] += time.perf_counter() - t
                 t = time.perf_counter()
-                result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf, init=proposals, steps=POLISH_STEPS)
+                result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf, init=proposals, steps=POLISH_STEPS,
+                                 hold_faces=hold_faces)
             else:
                 result = syn.run(mesh, seed=rng_seed + round_, sdf=sdf, hold_faces=hold_faces)
             timing["optimise"] += time.perf_counter() - t
