@@ -26,6 +26,7 @@ from jhod_core.geometry.mesh import load_mesh
 from jhod_core.geometry.sampling import sample_surface
 from training.data.corpus import load_manifest
 from training.synthesize import optimizer
+from training.synthesize.sdf_grid import SDFGrid
 from training.synthesize.worker import synthesize_objects
 
 CORPUS = Path("data/objects_everyday")
@@ -39,8 +40,9 @@ def bulky_objects(families: list[str], per_family: int, split: str = "val") -> l
         count = 0
         for r in (r for r in manifest if r["split"] == split and r["family"] == family):
             path = str(CORPUS / "meshes" / f"{r['id']}.ply")
-            surface, _, _ = sample_surface(load_mesh(path), 2048, seed=0)
-            if optimizer.surround_centre(surface) is not None:
+            mesh = load_mesh(path)
+            surface, _, _ = sample_surface(mesh, 2048, seed=0)
+            if optimizer.surround_centre(surface, SDFGrid(mesh, resolution=32)) is not None:
                 chosen.append((family, r["id"], path))
                 count += 1
             if count == per_family:

@@ -400,7 +400,8 @@ def test_max_size_keeps_only_small_corpus_objects():
 
 def test_surround_centre_of_cans_balls_handles_but_not_plates_or_big_balls():
     """Hands surround cans, phones and handles around their long axis and balls or cubes around their centre; objects
-    wider than a hand spans (plates, big balls) are held at rims and edges instead."""
+    wider than a hand spans (plates, big balls), flat ones (dishes) and hollow ones (cups) are held at rims, walls and
+    edges instead."""
     from jhod_core.geometry.sampling import sample_surface
     from training.synthesize.optimizer import surround_centre
 
@@ -415,6 +416,14 @@ def test_surround_centre_of_cans_balls_handles_but_not_plates_or_big_balls():
     assert axis is None and np.allclose(centre, 0, atol=3e-3)
     assert centre_of(trimesh.creation.box((0.08, 0.08, 0.08)))[1] is None
     assert centre_of(trimesh.creation.box((0.25, 0.25, 0.02))) is None  # a plate
+    assert centre_of(trimesh.creation.cylinder(radius=0.068, height=0.045, sections=48)) is None  # a dish: its rim
+    from training.synthesize.sdf_grid import SDFGrid
+
+    outer = trimesh.creation.cylinder(radius=0.04, height=0.09, sections=48)
+    cup = trimesh.boolean.difference([outer, trimesh.creation.cylinder(radius=0.034, height=0.09, sections=48)
+                                      .apply_translation((0, 0, 0.01))], engine="manifold")
+    assert surround_centre(sample_surface(cup, 2048, seed=0)[0], SDFGrid(cup, resolution=32)) is None  # hollow
+    assert surround_centre(sample_surface(outer, 2048, seed=0)[0], SDFGrid(outer, resolution=32)) is not None
     assert centre_of(trimesh.creation.icosphere(subdivisions=3, radius=0.115)) is None  # a football
 
 
