@@ -8,8 +8,7 @@ The first ``--per-family`` validation objects of each family in ``data/objects_e
 candidate checked) once per arm, with the same seeds. An arm sets numeric ``SynthesisConfig`` fields
 (``w_surround=0``); the defaults run first unless ``--no-default``. ``--mode bootstrap``: the shipped model's 16
 proposals per object, polished (the data engine's bootstrapped mode), instead of hands optimised from scratch.
-Reported:
-accepted / checked per family, the rejection reasons, process CPU time.
+Reported: accepted / checked per family, the rejection reasons, process CPU time.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from training.synthesize.sdf_grid import SDFGrid
 from training.synthesize.worker import synthesize_objects
 
 CORPUS = Path("data/objects_everyday")
-FIELDS = {f.name: f.type for f in dataclasses.fields(optimizer.SynthesisConfig)}
+FIELDS = {f.name for f in dataclasses.fields(optimizer.SynthesisConfig)}
 
 
 def bulky_objects(families: list[str], per_family: int, split: str = "val") -> list[tuple[str, str, str]]:

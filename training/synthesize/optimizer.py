@@ -247,7 +247,7 @@ class GraspSynthesizer:
         self._near = None
         with torch.no_grad():
             _, terms = self.energy(rot, tr, pose, sdf, obj_pts, active, prior, pen_scale=1.0, hold=hold, off=off,
-                                       centre=centre)
+                                   centre=centre)
         return {"global_orient": rot.detach().numpy(), "transl": tr.detach().numpy(),
                 "hand_pose": pose.detach().numpy(), "kind": np.array(kinds),
                 **{k: v.numpy() for k, v in terms.items()}}
